@@ -1,0 +1,184 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from governance.models import Business
+
+
+class AgentMode(models.TextChoices):
+    PULL = "pull", "Pull (claims work)"
+    PUSH = "push", "Push (work is POSTed to it)"
+
+
+class ReportedStatus(models.TextChoices):
+    IDLE = "idle", "Idle"
+    ACTIVE = "active", "Active"
+    BLOCKED = "blocked", "Blocked"
+
+
+class DesiredState(models.TextChoices):
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+
+
+class AgentQuerySet(models.QuerySet):
+    def for_business_ids(self, ids):
+        return self.filter(business_id__in=ids)
+
+    def offline(self, now):
+        """Agents whose last heartbeat is older than their own timeout (or that never beat)."""
+        return self.filter(
+            models.Q(last_heartbeat__isnull=True)
+            | models.Q(last_heartbeat__lt=now - timedelta(seconds=1) * models.F("heartbeat_timeout_s"))
+        )
+
+    def online(self, now):
+        return self.filter(last_heartbeat__gte=now - timedelta(seconds=1) * models.F("heartbeat_timeout_s"))
+
+
+class Agent(models.Model):
+    business = models.ForeignKey(Business, on_delete=models.PROTECT, related_name="agents")
+    name = models.CharField(max_length=120)
+    capabilities = models.JSONField(default=list, blank=True)
+    mode = models.CharField(max_length=8, choices=AgentMode.choices, default=AgentMode.PULL)
+    endpoint_url = models.URLField(blank=True, help_text="Push agents: where work is POSTed.")
+    version = models.CharField(max_length=64, blank=True)
+    runtime_location = models.CharField(max_length=200, blank=True)
+    desired_state = models.CharField(max_length=8, choices=DesiredState.choices, default=DesiredState.RUNNING)
+    status = models.CharField(
+        max_length=8,
+        choices=ReportedStatus.choices,
+        default=ReportedStatus.IDLE,
+        help_text="As last reported.",
+    )
+    scale = models.PositiveIntegerField(default=1)
+    min_scale = models.PositiveIntegerField(default=0)
+    max_scale = models.PositiveIntegerField(default=10)
+    heartbeat_timeout_s = models.PositiveIntegerField(
+        default=settings.MC_DEFAULT_HEARTBEAT_TIMEOUT_S, validators=[MinValueValidator(5)]
+    )
+    max_cost_per_execution_usd = models.DecimalField(
+        max_digits=14, decimal_places=6, null=True, blank=True, validators=[MinValueValidator(Decimal(0))]
+    )
+    notes = models.TextField(blank=True)
+    last_heartbeat = models.DateTimeField(null=True, blank=True)
+    # Set by the offline sweep so that going offline and coming back each publish one event.
+    offline_since = models.DateTimeField(null=True, blank=True)
+    running_executions = models.JSONField(
+        default=list, blank=True, help_text="Ids the agent last reported running."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AgentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["business", "name"], name="uniq_agent_name_per_business"),
+            models.CheckConstraint(
+                condition=models.Q(min_scale__lte=models.F("max_scale")), name="agent_scale_bounds"
+            ),
+        ]
+        indexes = [models.Index(fields=["business", "last_heartbeat"], name="agent_business_heartbeat")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def is_offline(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.last_heartbeat is None or now - self.last_heartbeat > timedelta(
+            seconds=self.heartbeat_timeout_s
+        )
+
+    def effective_status(self, now=None) -> str:
+        """``offline`` is derived from the heartbeat; otherwise the status the agent reported."""
+        return "offline" if self.is_offline(now) else self.status
+
+    def lifecycle_label(self, now=None) -> str:
+        """Desired state beside observed status: an agent told to stop that is still busy is stopping."""
+        status = self.effective_status(now)
+        if self.desired_state == DesiredState.STOPPED:
+            return "stopped" if status in ("offline", "idle") else "stopping"
+        if status == "offline":
+            return "offline"
+        return "running"
+
+
+class AgentKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class AgentKey(models.Model):
+    """A bearer key an agent authenticates with. Only the hash is stored."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="keys")
+    name = models.CharField(max_length=80, blank=True)
+    prefix = models.CharField(max_length=20)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AgentKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.agent})"
+
+
+class CommandType(models.TextChoices):
+    START = "start", "Start"
+    STOP = "stop", "Stop"
+    RESTART = "restart", "Restart"
+    SCALE = "scale", "Scale"
+    ABORT = "abort", "Abort execution"
+
+
+class AgentCommandQuerySet(models.QuerySet):
+    def pending(self):
+        return self.filter(acknowledged_at__isnull=True)
+
+
+class AgentCommand(models.Model):
+    """An instruction for an agent, delivered in every heartbeat answer until acknowledged."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="commands")
+    type = models.CharField(max_length=16, choices=CommandType.choices)
+    args = models.JSONField(default=dict, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AgentCommandQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["agent", "id"],
+                condition=models.Q(acknowledged_at__isnull=True),
+                name="agentcommand_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} for {self.agent_id}"
+
+    def as_message(self) -> dict:
+        return {
+            "id": self.pk,
+            "type": self.type,
+            "args": self.args,
+            "created_at": self.created_at.isoformat(),
+        }

@@ -1,0 +1,156 @@
+from decimal import Decimal
+
+from django.db import models
+from django.utils import timezone
+
+from agents.models import Agent
+from governance.models import Business
+from mission_control.models import AppendOnlyModel
+
+
+class Trigger(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    CRON = "cron", "Cron"
+    AUTONOMOUS = "autonomous", "Autonomous"
+    WEBHOOK = "webhook", "Webhook"
+    WORKFLOW = "workflow", "Workflow"
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    ABORTED = "aborted", "Aborted"
+
+
+TERMINAL = (Status.SUCCESS, Status.FAILED, Status.ABORTED)
+
+
+class CostSource(models.TextChoices):
+    REPORTED = "reported", "Reported by the agent"
+    COMPUTED = "computed", "Computed from price data"
+    UNKNOWN = "unknown", "Unknown model"
+
+
+class ExecutionQuerySet(models.QuerySet):
+    def terminal(self):
+        return self.filter(status__in=TERMINAL)
+
+    def active(self):
+        return self.filter(status__in=(Status.PENDING, Status.RUNNING))
+
+    def for_business_ids(self, ids):
+        return self.filter(business_id__in=ids)
+
+
+class Execution(models.Model):
+    """One run of an agent's work: the ledger row. Terminal rows never change."""
+
+    business = models.ForeignKey(Business, on_delete=models.PROTECT, related_name="executions")
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="executions")
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.AUTONOMOUS)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    external_id = models.CharField(max_length=200, null=True, blank=True)
+    input = models.JSONField(default=dict, blank=True)
+    output = models.JSONField(null=True, blank=True)
+    prompt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.BigIntegerField(null=True, blank=True)
+    model = models.CharField(max_length=120, blank=True)
+    model_provider = models.CharField(max_length=60, blank=True)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=18, decimal_places=8, default=Decimal(0))
+    cost_source = models.CharField(max_length=10, choices=CostSource.choices, default=CostSource.UNKNOWN)
+    price_data_version = models.CharField(max_length=40, blank=True)
+    session_key = models.CharField(max_length=200, blank=True)
+    session_id = models.CharField(max_length=200, blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    replay_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replays"
+    )
+    # Plain ids: workflows import executions, never the other way round.
+    cron_job_id = models.BigIntegerField(null=True, blank=True)
+    workflow_run_id = models.BigIntegerField(null=True, blank=True)
+    workflow_step = models.CharField(max_length=100, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True, help_text="Body hash for idempotent reports.")
+
+    objects = ExecutionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="uniq_execution_external_id",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    input_tokens__gte=0, output_tokens__gte=0, cache_read_tokens__gte=0, total_tokens__gte=0
+                ),
+                name="execution_tokens_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(cache_read_tokens__lte=models.F("input_tokens")),
+                name="execution_cache_within_input",
+            ),
+            models.CheckConstraint(condition=models.Q(cost_usd__gte=0), name="execution_cost_non_negative"),
+        ]
+        indexes = [
+            models.Index(fields=["business", "-id"], name="execution_business_id"),
+            models.Index(fields=["business", "status", "-id"], name="execution_business_status"),
+            models.Index(fields=["agent", "-id"], name="execution_agent_id"),
+            models.Index(fields=["agent", "status"], name="execution_agent_status"),
+            models.Index(fields=["business", "started_at"], name="execution_business_started"),
+            models.Index(fields=["cron_job_id", "-id"], name="execution_cron_job"),
+            models.Index(fields=["workflow_run_id"], name="execution_workflow_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Execution #{self.pk} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class LogLevel(models.TextChoices):
+    DEBUG = "debug", "Debug"
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    ERROR = "error", "Error"
+
+
+class LogKind(models.TextChoices):
+    LOG = "log", "Log"
+    PROMPT = "prompt", "Prompt"
+    COMPLETION = "completion", "Completion"
+    TOOL_CALL = "tool_call", "Tool call"
+    API_CALL = "api_call", "API call"
+
+
+class ExecutionLog(AppendOnlyModel):
+    """A structured log entry of an execution. Append-only, ordered by ``seq``."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.PROTECT, related_name="logs")
+    seq = models.PositiveIntegerField()
+    ts = models.DateTimeField(default=timezone.now)
+    level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO)
+    kind = models.CharField(max_length=12, choices=LogKind.choices, default=LogKind.LOG)
+    message = models.TextField(blank=True)
+    data = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["execution_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="uniq_log_seq")]
+
+    def __str__(self) -> str:
+        return f"{self.execution_id}#{self.seq} {self.kind}"

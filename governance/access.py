@@ -1,0 +1,83 @@
+"""Who may see and do what, in which business.
+
+Every read is scoped through :func:`visible_businesses`; every action asks :func:`require_role`.
+A business the caller does not belong to answers 404 (its existence is not revealed); one it
+belongs to with too small a role answers 403.
+"""
+
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound, PermissionDenied
+
+from governance.models import Business, Membership
+from governance.roles import RANK, Role, at_least
+
+
+def is_agent(user) -> bool:
+    return bool(getattr(user, "is_agent", False))
+
+
+def visible_businesses(user) -> QuerySet[Business]:
+    if not getattr(user, "is_authenticated", False):
+        return Business.objects.none()
+    if is_agent(user):
+        return Business.objects.filter(pk=user.business_id)
+    if user.is_superuser:
+        return Business.objects.all()
+    return Business.objects.filter(memberships__user=user)
+
+
+def role_in(user, business_id: int) -> str | None:
+    """The caller's role in a business (owner for superusers), or None. Cached per user object."""
+    if not getattr(user, "is_authenticated", False) or is_agent(user):
+        return None
+    if user.is_superuser:
+        return Role.OWNER
+    cache = user.__dict__.setdefault("_mc_roles", None)
+    if cache is None:
+        cache = dict(Membership.objects.filter(user=user).values_list("business_id", "role"))
+        user.__dict__["_mc_roles"] = cache
+    return cache.get(business_id)
+
+
+def require_role(user, business_id: int, role: str = Role.VIEWER) -> str:
+    """Raise 404 for a stranger, 403 for a member below ``role``; return the caller's role."""
+    if is_agent(user):
+        if user.business_id != business_id:
+            raise NotFound()
+        raise PermissionDenied("Agent keys cannot perform operator actions.")
+    current = role_in(user, business_id)
+    if current is None:
+        raise NotFound()
+    if not at_least(current, role):
+        raise PermissionDenied(f"This needs the {role} role; you are {current}.")
+    return current
+
+
+def get_business(user, slug: str, role: str = Role.VIEWER) -> Business:
+    business = Business.objects.filter(slug=slug).first()
+    if business is None:
+        raise NotFound()
+    require_role(user, business.pk, role)
+    return business
+
+
+def max_role(user) -> str | None:
+    """The highest role the caller has anywhere (for showing or hiding page controls)."""
+    if not getattr(user, "is_authenticated", False) or is_agent(user):
+        return None
+    if user.is_superuser:
+        return Role.OWNER
+    roles = Membership.objects.filter(user=user).values_list("role", flat=True)
+    return max(roles, key=lambda r: RANK[r], default=None)
+
+
+def event_scope(user, business_slug: str | None) -> list[int] | None:
+    """Business ids whose events the caller may read; None means every business (superuser)."""
+    if business_slug:
+        business = visible_businesses(user).filter(slug=business_slug).first()
+        if business is None:
+            raise LookupError(business_slug)
+        return [business.pk]
+    if not is_agent(user) and getattr(user, "is_superuser", False):
+        return None
+    return list(visible_businesses(user).values_list("pk", flat=True))

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class GovernanceConfig(AppConfig):
+    name = "governance"
+    default_auto_field = "django.db.models.BigAutoField"
+    demo_seed = "governance.demo.seed"

@@ -1,0 +1,119 @@
+"""One error shape everywhere: ``{"error": "<code>", "detail": "<sentence>", ...}``.
+
+Views raise :class:`APIError` (or DRF's own exceptions); the handler below turns every one of
+them, DRF's validation, auth, throttling and parse errors included, into that shape.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+
+class APIError(exceptions.APIException):
+    """A product error with a stable machine code, e.g. ``APIError(409, "immutable", "...")``."""
+
+    def __init__(self, status_code: int, code: str, detail: str, **extra):
+        self.status_code = status_code
+        self.code = code
+        self.extra = extra
+        super().__init__(detail=detail, code=code)
+
+
+# DRF exception class -> (stable code, default sentence)
+_CODES: list[tuple[type, str]] = [
+    (exceptions.ParseError, "malformed_json"),
+    (exceptions.NotAuthenticated, "not_authenticated"),
+    (exceptions.AuthenticationFailed, "authentication_failed"),
+    (exceptions.PermissionDenied, "permission_denied"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.Throttled, "rate_limited"),
+]
+
+
+def _flatten(detail) -> dict:
+    if isinstance(detail, dict):
+        return {str(k): _messages(v) for k, v in detail.items()}
+    return {"non_field_errors": _messages(detail)}
+
+
+def _messages(value) -> list | dict:
+    if isinstance(value, dict):
+        return {str(k): _messages(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return [str(v) for v in value]
+        return {str(i): _messages(v) for i, v in enumerate(value) if v}
+    return [str(value)]
+
+
+def error_body(code: str, detail: str, **extra) -> dict:
+    return {"error": code, "detail": detail, **extra}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, APIError):
+        body = error_body(exc.code, str(exc.detail), **exc.extra)
+        set_rollback()
+        return Response(body, status=exc.status_code)
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        first = next(iter(fields.items()), None)
+        sentence = "The request is invalid."
+        if first:
+            name, msgs = first
+            msg = msgs[0] if isinstance(msgs, list) and msgs else "is invalid"
+            sentence = f"{msg}" if name == "non_field_errors" else f"{name}: {msg}"
+        set_rollback()
+        return Response(error_body("validation_error", sentence, fields=fields), status=400)
+
+    if isinstance(exc, exceptions.APIException):
+        code = next((c for klass, c in _CODES if isinstance(exc, klass)), None) or str(
+            getattr(exc, "default_code", "error")
+        )
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = {}
+        extra = {}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            wait = max(1, int(exc.wait + 0.999))
+            headers["Retry-After"] = str(wait)
+            extra["retry_after"] = wait
+            detail = f"Too many requests; retry in {wait} s."
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        elif isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        set_rollback()
+        return Response(error_body(code, detail, **extra), status=exc.status_code, headers=headers)
+
+    if isinstance(exc, DatabaseError):
+        logger.exception("database error in API view")
+        set_rollback()
+        return Response(
+            error_body("service_unavailable", "The database is unavailable; try again shortly."),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return None
+
+
+def json_404(request, exception=None):
+    return JsonResponse(error_body("not_found", "No such resource."), status=404)
+
+
+def json_500(request):
+    return JsonResponse(error_body("server_error", "An unexpected error occurred."), status=500)

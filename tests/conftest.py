@@ -1,0 +1,126 @@
+"""Shared fixtures. App-specific fixtures live in ``tests/<app>/conftest.py``.
+
+Services: tests marked ``postgres`` need the database to be PostgreSQL (``DATABASE_URL``) and tests
+marked ``redis`` need ``REDIS_URL``. Without them they skip; under ``REQUIRE_SERVICES=1`` they fail.
+"""
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from agents.services import create_agent, issue_key
+from governance.models import Business, Membership
+from governance.roles import Role
+from governance.services import issue_operator_token
+
+
+def _missing(what: str) -> None:
+    if settings.REQUIRE_SERVICES:
+        pytest.fail(f"{what} is required (REQUIRE_SERVICES=1) but not configured or not reachable")
+    pytest.skip(f"needs {what}")
+
+
+def redis_available() -> bool:
+    if not settings.REDIS_URL:
+        return False
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
+        return True
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _services(request):
+    if request.node.get_closest_marker("postgres") and not settings.IS_POSTGRES:
+        _missing("PostgreSQL (DATABASE_URL)")
+    if request.node.get_closest_marker("redis") and not redis_available():
+        _missing("Redis (REDIS_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def business(db):
+    return Business.objects.create(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def other_business(db):
+    return Business.objects.create(name="Globex", slug="globex")
+
+
+@pytest.fixture
+def make_member(db, django_user_model):
+    counter = iter(range(10_000))
+
+    def make(role: str = Role.OPERATOR, business=None, username: str | None = None, **extra):
+        user = django_user_model.objects.create_user(
+            username=username or f"{role}{next(counter)}", password="pw-secret-123", **extra
+        )
+        if business is not None:
+            Membership.objects.create(user=user, business=business, role=role)
+        return user
+
+    return make
+
+
+def client_for(user) -> APIClient:
+    """An API client sending the user's operator token, as a script would."""
+    client = APIClient()
+    _, raw = issue_operator_token(user=user, name="test")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def api_as(make_member, business):
+    """``api_as("admin")`` -> a client for a new member of ``business`` with that role."""
+
+    def make(role: str = Role.OPERATOR, on=None):
+        return client_for(make_member(role, on or business))
+
+    return make
+
+
+@pytest.fixture
+def owner_api(api_as):
+    return api_as(Role.OWNER)
+
+
+@pytest.fixture
+def operator_api(api_as):
+    return api_as(Role.OPERATOR)
+
+
+@pytest.fixture
+def viewer_api(api_as):
+    return api_as(Role.VIEWER)
+
+
+@pytest.fixture
+def agent(business):
+    return create_agent(business=business, name="coder-1", capabilities=["code", "review"])
+
+
+def agent_client(agent) -> APIClient:
+    client = APIClient()
+    _, raw = issue_key(agent=agent)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    client.agent = agent
+    client.raw_key = raw
+    return client
+
+
+@pytest.fixture
+def agent_api(agent):
+    return agent_client(agent)
