@@ -3,9 +3,9 @@
 from django.db import transaction
 from django.utils import timezone
 
-from agents.models import Agent, AgentKey
+from agents.models import Agent, AgentCommand, AgentKey
+from governance.audit import actor_name
 from governance.models import Business
-from governance.services import actor_name
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
 
@@ -59,3 +59,11 @@ def revoke_key(*, key: AgentKey, actor=None) -> None:
             message=f"Key {key.prefix}… revoked",
             data={"key_id": key.pk},
         )
+
+
+def queue_command(*, agent: Agent, type: str, args: dict | None = None, actor=None) -> AgentCommand:
+    """Queue a command that every heartbeat answer carries until the agent acknowledges it."""
+
+    return AgentCommand.objects.create(
+        agent=agent, type=type, args=args or {}, requested_by=actor_name(actor)
+    )

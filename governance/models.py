@@ -3,6 +3,7 @@ from django.db import models
 from django.utils import timezone as dj_timezone
 
 from governance.roles import Role
+from mission_control.models import AppendOnlyModel
 
 
 class Business(models.Model):
@@ -60,3 +61,27 @@ class OperatorToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class AuditEntry(AppendOnlyModel):
+    """Who changed what, when, from what to what: every governance change and control action."""
+
+    ts = models.DateTimeField(default=dj_timezone.now, db_index=True)
+    actor = models.CharField(max_length=150, help_text="username, agent:<id> or system")
+    action = models.CharField(
+        max_length=64, help_text="e.g. agent.stop, budget.update, emergency_stop.engage"
+    )
+    business = models.ForeignKey(Business, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    target_type = models.CharField(max_length=40, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["business", "-id"], name="audit_business_id")]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.ts:%Y-%m-%d %H:%M} {self.actor} {self.action}"

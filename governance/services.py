@@ -4,19 +4,13 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from governance import audit
+from governance.audit import actor_name
 from governance.models import Business, Membership, OperatorToken
 from governance.roles import Role
 from mission_control.api.errors import APIError
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
-
-
-def actor_name(user) -> str:
-    if user is None:
-        return "system"
-    if getattr(user, "is_agent", False):
-        return f"agent:{user.agent_id}"
-    return user.get_username()
 
 
 @transaction.atomic
@@ -56,6 +50,15 @@ def set_member(*, business: Business, username: str, role: str, actor) -> Member
         membership.save(update_fields=["role"])
     else:
         membership = Membership.objects.create(business=business, user=user, role=role)
+    audit.record(
+        actor=actor,
+        action="membership.set",
+        business=business,
+        target_type="user",
+        target_id=username,
+        before={"role": before} if before else None,
+        after={"role": role},
+    )
     publish(
         kind="membership.changed",
         business=business,
@@ -79,6 +82,14 @@ def remove_member(*, business: Business, username: str, actor) -> None:
     if membership.role == Role.OWNER:
         _ensure_another_owner(business, membership.user)
     membership.delete()
+    audit.record(
+        actor=actor,
+        action="membership.remove",
+        business=business,
+        target_type="user",
+        target_id=username,
+        before={"role": membership.role},
+    )
     publish(
         kind="membership.changed",
         business=business,
