@@ -67,6 +67,8 @@ INSTALLED_APPS = [
     "agents",
     "executions",
     "workflows",
+    "observability",  # rollups, dashboards, alerts: reads every app below, imported by none
+    "console",  # the operator pages: sits on top of everything
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("agents.api.urls")),
     path("", include("executions.api.urls")),
     path("", include("workflows.api.urls")),
+    path("", include("observability.api.urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("", include("mission_control.pages_urls")),
+    path("", include("console.urls")),
 ]
 
 handler404 = "mission_control.api.errors.json_404"
