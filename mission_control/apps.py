@@ -14,6 +14,7 @@ class MissionControlConfig(AppConfig):
 
     def ready(self) -> None:
         from mission_control import checks  # noqa: F401  (registers system checks)
+        from mission_control.api import schema  # noqa: F401  (registers OpenAPI auth schemes)
 
         if settings.EMBEDDED and not settings.TESTING and not os.environ.get("MC_EMBEDDED_ANNOUNCED"):
             # Said once per process tree: child processes inherit the variable.
