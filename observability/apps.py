@@ -3,4 +3,13 @@ from django.apps import AppConfig
 
 class ObservabilityConfig(AppConfig):
     name = "observability"
+    verbose_name = "Observability"
     default_auto_field = "django.db.models.BigAutoField"
+    periodic_tasks = [
+        ("observability.catch_up_rollups", "observability.tasks.catch_up_rollups", 300),
+        ("observability.evaluate_alerts", "observability.tasks.evaluate_alerts", 60),
+        ("observability.detect_anomalies", "observability.tasks.detect_anomalies", 900),
+    ]
+
+    def ready(self) -> None:
+        from observability import receivers  # noqa: F401  (connects to execution_finished)

@@ -1,0 +1,359 @@
+"""Hourly rollups of the ledger: the only thing dashboards read.
+
+An execution is counted exactly once: :func:`roll_up_rows` inserts its ``RolledUpExecution`` marker
+(``ON CONFLICT DO NOTHING RETURNING``) and adds its figures (``INSERT ... ON CONFLICT DO UPDATE SET
+col = col + EXCLUDED.col``) in one transaction, and only for the executions whose marker it just
+inserted. The receiver, the catch-up sweep and a rebuild all go through it, so any of them may run
+at any time, any number of times.
+
+Counts, durations, tokens and cost land in the UTC hour the execution finished; busy time is split
+over every hour it was running, so utilisation over a window is exact.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from executions.models import TERMINAL, Execution, Trigger
+from observability.models import (
+    HourlyRollup,
+    RolledUpExecution,
+    RollupCursor,
+    SourceKind,
+    SourceRollup,
+    cost_to_e8,
+)
+
+HOUR = timedelta(hours=1)
+# Busy time of an execution that ran for longer than this is only kept for its last stretch:
+# a row stuck "running" for a year must not write 8,760 rollup rows.
+MAX_BUSY_SPAN = timedelta(days=90)
+_LOCK_KEY = 7_300_001  # PostgreSQL advisory lock: rebuild (exclusive) vs. roll-ups (shared)
+
+FIELDS = (
+    "id",
+    "business_id",
+    "agent_id",
+    "model",
+    "status",
+    "trigger",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "total_tokens",
+    "cost_usd",
+    "cron_job_id",
+    "workflow_run_id",
+    "workflow_step",
+)
+
+HOURLY_KEYS = ("business_id", "agent_id", "model", "hour")
+SOURCE_KEYS = ("business_id", "kind", "key", "hour")
+COMMON = (
+    "executions",
+    "success",
+    "failed",
+    "aborted",
+    "duration_ms_sum",
+    "duration_ms_max",
+    "duration_count",
+)
+HOURLY_COUNTERS = (
+    *COMMON,
+    "cron_total",
+    "cron_success",
+    "wait_ms_sum",
+    "wait_count",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "total_tokens",
+    "cost_e8",
+    "busy_ms",
+)
+SOURCE_COUNTERS = (*COMMON, "cost_e8")
+MAX_COLUMNS = {"duration_ms_max"}
+
+
+def floor_hour(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _epoch_ms(dt: datetime) -> int:
+    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def busy_split(start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """``[(hour, ms)]`` covering ``start..end``; the parts add up to the whole, to the millisecond."""
+    start = max(start, end - MAX_BUSY_SPAN)
+    parts = []
+    cursor = start
+    while cursor < end:
+        hour = floor_hour(cursor)
+        edge = min(hour + HOUR, end)
+        parts.append((hour, _epoch_ms(edge) - _epoch_ms(cursor)))
+        cursor = edge
+    return parts
+
+
+def bucket_time(row: dict) -> datetime:
+    return row["finished_at"] or row["started_at"] or row["created_at"]
+
+
+def _duration_ms(row: dict) -> int | None:
+    if row["duration_ms"] is not None:
+        return max(0, int(row["duration_ms"]))
+    if row["started_at"] and row["finished_at"]:
+        return max(0, _epoch_ms(row["finished_at"]) - _epoch_ms(row["started_at"]))
+    return None
+
+
+def _busy_interval(row: dict) -> tuple[datetime, datetime] | None:
+    start, end = row["started_at"], row["finished_at"]
+    if start and end and end > start:
+        return start, end
+    duration = row["duration_ms"]
+    if end and duration:
+        return end - timedelta(milliseconds=int(duration)), end
+    return None
+
+
+def contributions(rows: Iterable[dict], *, min_hour: datetime | None = None, step_keys=None):
+    """Aggregate terminal ledger rows into ``({hourly key: counters}, {source key: counters})``.
+
+    ``min_hour`` drops every part that falls before it (a partial rebuild keeps older hours).
+    """
+    hourly: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(HOURLY_COUNTERS, 0))
+    sources: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(SOURCE_COUNTERS, 0))
+    step_keys = step_keys or {}
+    for row in rows:
+        base = (row["business_id"], row["agent_id"], row["model"] or "")
+        interval = _busy_interval(row)
+        if interval:
+            for hour, ms in busy_split(*interval):
+                if min_hour is None or hour >= min_hour:
+                    hourly[(*base, hour)]["busy_ms"] += ms
+        hour = floor_hour(bucket_time(row))
+        if min_hour is not None and hour < min_hour:
+            continue
+        duration = _duration_ms(row)
+        bucket = hourly[(*base, hour)]
+        _count(bucket, row["status"], duration, row["cost_usd"])
+        if row["trigger"] == Trigger.CRON:
+            bucket["cron_total"] += 1
+            bucket["cron_success"] += row["status"] == "success"
+        if row["started_at"] and row["started_at"] >= row["created_at"]:
+            bucket["wait_ms_sum"] += _epoch_ms(row["started_at"]) - _epoch_ms(row["created_at"])
+            bucket["wait_count"] += 1
+        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "total_tokens"):
+            bucket[name] += row[name] or 0
+        for key in _source_keys(row, step_keys):
+            _count(sources[(row["business_id"], *key, hour)], row["status"], duration, row["cost_usd"])
+    return hourly, sources
+
+
+def _count(bucket: dict, status: str, duration: int | None, cost) -> None:
+    bucket["executions"] += 1
+    if status in bucket:
+        bucket[status] += 1
+    if duration is not None:
+        bucket["duration_ms_sum"] += duration
+        bucket["duration_ms_max"] = max(bucket["duration_ms_max"], duration)
+        bucket["duration_count"] += 1
+    bucket["cost_e8"] += cost_to_e8(cost)
+
+
+def _source_keys(row: dict, step_keys: dict) -> list[tuple[str, str]]:
+    keys = []
+    if row["cron_job_id"] is not None:
+        keys.append((SourceKind.CRON, str(row["cron_job_id"])))
+    if row["workflow_step"]:
+        keys.append((SourceKind.STEP, step_key(step_keys.get(row["workflow_run_id"]), row["workflow_step"])))
+    return keys
+
+
+def step_key(workflow_id, step: str) -> str:
+    """A workflow step is named by its workflow and its id there: ``"<workflow id>:<step id>"``."""
+    return f"{workflow_id or ''}:{step}"[:120]
+
+
+def _workflow_ids(rows: list[dict]) -> dict:
+    """Run id -> workflow id, through the workflows app's run model (when it has one)."""
+    run_ids = {r["workflow_run_id"] for r in rows if r["workflow_step"] and r["workflow_run_id"]}
+    if not run_ids:
+        return {}
+    from django.apps import apps
+
+    try:
+        run_model = apps.get_model("workflows", "WorkflowRun")
+        run_model._meta.get_field("workflow")
+    except LookupError:
+        return {}
+    except Exception:  # the run model has no workflow field
+        return {}
+    return dict(run_model.objects.filter(pk__in=run_ids).values_list("pk", "workflow_id"))
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def _lock(shared: bool) -> None:
+    if connection.vendor == "postgresql":
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {fn}(%s)", [_LOCK_KEY])
+
+
+def _claim(ids: list[int]) -> set[int]:
+    """Insert markers; return the ids whose marker is new (not yet counted)."""
+    claimed: set[int] = set()
+    table = RolledUpExecution._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            values = ", ".join(["(%s)"] * len(chunk))
+            # Only placeholders and our own table name are interpolated; the ids are parameters.
+            cursor.execute(
+                f"INSERT INTO {table} (execution_id) VALUES {values} "  # noqa: S608
+                "ON CONFLICT (execution_id) DO NOTHING RETURNING execution_id",
+                chunk,
+            )
+            claimed.update(row[0] for row in cursor.fetchall())
+    return claimed
+
+
+def _upsert(model, keys: tuple[str, ...], counters: tuple[str, ...], rows: dict[tuple, dict]) -> None:
+    """Add ``rows`` to the table in place: one statement per 500 keys, atomic per row."""
+    if not rows:
+        return
+    table = model._meta.db_table
+    greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
+    columns = (*keys, *counters)
+    updates = ", ".join(
+        f"{c} = {greatest}({table}.{c}, EXCLUDED.{c})"
+        if c in MAX_COLUMNS
+        else f"{c} = {table}.{c} + EXCLUDED.{c}"
+        for c in counters
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    items = sorted(rows.items(), key=lambda kv: tuple(str(part) for part in kv[0]))  # fixed lock order
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), 500):
+            chunk = items[start : start + 500]
+            params: list = []
+            for key, values in chunk:
+                params.extend((*key[:-1], adapt(key[-1])))
+                params.extend(values[c] for c in counters)
+            row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            cursor.execute(  # identifiers come from the model, every value is a parameter
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row_sql] * len(chunk))} "  # noqa: S608
+                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+                params,
+            )
+
+
+def roll_up_rows(rows: list[dict], *, min_hour: datetime | None = None) -> int:
+    """Count the terminal ``rows`` (dicts of :data:`FIELDS`) not counted yet; return how many were."""
+    rows = [r for r in rows if r["status"] in TERMINAL]
+    if not rows:
+        return 0
+    with transaction.atomic():
+        _lock(shared=True)
+        claimed = _claim([r["id"] for r in rows])
+        fresh = [r for r in rows if r["id"] in claimed]
+        hourly, sources = contributions(fresh, min_hour=min_hour, step_keys=_workflow_ids(fresh))
+        _upsert(HourlyRollup, HOURLY_KEYS, HOURLY_COUNTERS, hourly)
+        _upsert(SourceRollup, SOURCE_KEYS, SOURCE_COUNTERS, sources)
+    return len(fresh)
+
+
+def roll_up_execution(execution_id: int) -> bool:
+    """Count one execution (when terminal and not counted yet). Safe to call any number of times."""
+    rows = list(Execution.objects.filter(pk=execution_id, status__in=TERMINAL).values(*FIELDS))
+    return roll_up_rows(rows) == 1
+
+
+def catch_up(*, batch: int = 5000, max_rows: int = 200_000, settle: timedelta = timedelta(minutes=10)) -> int:
+    """Count terminal executions that no receiver counted (a crash, downtime). Resumes from a cursor:
+    it scans only ids it has not seen plus the ones still open last time, at most ``max_rows``."""
+    cursor, _ = RollupCursor.objects.get_or_create(name="ledger")
+    counted = 0
+    still_open: set[int] = set()
+    open_ids = sorted(set(cursor.open_ids))
+    for start in range(0, len(open_ids), batch):
+        rows = list(Execution.objects.filter(pk__in=open_ids[start : start + batch]).values(*FIELDS))
+        counted += roll_up_rows(rows)
+        still_open.update(r["id"] for r in rows if r["status"] not in TERMINAL)
+    # Rows created in the last few minutes are scanned again next time: a lower id may still be in
+    # an uncommitted transaction now and must not be skipped for good.
+    recent = timezone.now() - settle
+    next_id, scanned, settled = cursor.next_id, 0, True
+    while scanned < max_rows:
+        rows = list(Execution.objects.filter(pk__gte=next_id).order_by("pk").values(*FIELDS)[:batch])
+        if not rows:
+            break
+        counted += roll_up_rows(rows)
+        scanned += len(rows)
+        for row in rows:
+            settled = settled and row["created_at"] < recent
+            if settled:
+                cursor.next_id = row["id"] + 1
+                if row["status"] not in TERMINAL:
+                    still_open.add(row["id"])
+        next_id = rows[-1]["id"] + 1
+    cursor.open_ids = sorted(still_open)
+    cursor.updated_at = timezone.now()
+    cursor.save(update_fields=["next_id", "open_ids", "updated_at"])
+    return counted
+
+
+def rebuild(
+    *,
+    business_ids: list[int] | None = None,
+    since: datetime | None = None,
+    batch: int = 5000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Recompute the rollups from the ledger (all of it, or a business and/or from an hour on)."""
+    since_hour = floor_hour(since) if since else None
+    ledger = Execution.objects.filter(status__in=TERMINAL)
+    if business_ids is not None:
+        ledger = ledger.filter(business_id__in=business_ids)
+    if since_hour:
+        ledger = ledger.alias(bucket=Coalesce(F("finished_at"), F("started_at"), F("created_at"))).filter(
+            bucket__gte=since_hour
+        )
+    scope = Q() if business_ids is None else Q(business_id__in=business_ids)
+    if since_hour:
+        scope &= Q(hour__gte=since_hour)
+    with transaction.atomic():
+        _lock(shared=False)  # wait for in-flight roll-ups, hold new ones until the slate is clean
+        HourlyRollup.objects.filter(scope).delete()
+        SourceRollup.objects.filter(scope).delete()
+        markers = RolledUpExecution.objects.all()
+        if business_ids is not None or since_hour:
+            markers = markers.filter(execution_id__in=ledger.values("pk"))
+        markers.delete()
+    total = ledger.count()
+    done = counted = 0
+    last_id = -1
+    while True:
+        rows = list(ledger.filter(pk__gt=last_id).order_by("pk").values(*FIELDS)[:batch])
+        if not rows:
+            break
+        counted += roll_up_rows(rows, min_hour=since_hour)
+        done += len(rows)
+        last_id = rows[-1]["id"]
+        if progress:
+            progress(done, total)
+    return counted
