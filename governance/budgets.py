@@ -1,0 +1,285 @@
+"""The budget ledger: reserve before work starts, settle when it ends, release if it never ran.
+
+Every budget in scope (the business's, the agent's, the model's) keeps one ``BudgetWindow`` row per
+period window. ``reserve`` locks those rows (``SELECT ... FOR UPDATE``, always in id order so two
+starts never deadlock), checks ``spent + reserved + estimate <= limit`` on each and only then adds
+the estimate to ``reserved``: racing starts queue on the row lock and can never overspend.
+``settle`` frees what was held and books the actual cost, over the limit if need be: completed work
+is always recorded.
+"""
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from governance import windows
+from governance.models import (
+    Budget,
+    BudgetReservation,
+    BudgetWindow,
+    Business,
+    ExecutionPolicy,
+    Membership,
+    ReservationLine,
+    ReservationStatus,
+)
+from governance.roles import Role
+from mission_control.api.errors import APIError
+from mission_control.events import publish
+
+logger = logging.getLogger(__name__)
+
+MICRO = Decimal("0.000001")
+# How many recent settled runs of an agent make its fallback estimate.
+HISTORY_SAMPLE = 20
+
+
+def money(value) -> Decimal:
+    amount = Decimal(str(value)).quantize(MICRO)
+    if amount < 0:
+        raise ValueError("amounts cannot be negative")
+    return amount
+
+
+def in_scope(*, business_id: int, agent_id: int | None, model: str = "") -> QuerySet[Budget]:
+    """The enabled budgets that apply to work of ``agent_id`` with ``model`` in a business."""
+    who = Q(agent_id__isnull=True)
+    if agent_id:
+        who |= Q(agent_id=agent_id)
+    which = Q(model="")
+    if model:
+        which |= Q(model__iexact=model)
+    return Budget.objects.filter(business_id=business_id, enabled=True).filter(who).filter(which)
+
+
+def window_for(budget: Budget, at: datetime, tz_name: str) -> BudgetWindow:
+    """The budget's window containing ``at``, created on first use."""
+    start, end = windows.bounds(budget.period, tz_name, at)
+    window = BudgetWindow.objects.filter(budget=budget, window_start=start).first()
+    if window is not None:
+        return window
+    try:
+        with transaction.atomic():
+            return BudgetWindow.objects.create(budget=budget, window_start=start, window_end=end)
+    except IntegrityError:  # another start created it first
+        return BudgetWindow.objects.get(budget=budget, window_start=start)
+
+
+def exhausted_budget(*, business_id: int, agent_id: int | None, model: str = "", now=None) -> Budget | None:
+    """A budget in scope whose current window has nothing left (one query), or None."""
+    now = now or timezone.now()
+    current = Q(
+        windows__window_start__lte=now,
+        windows__window_end__gt=now,
+        windows__spent_usd__gte=F("limit_usd"),
+    )
+    return (
+        in_scope(business_id=business_id, agent_id=agent_id, model=model)
+        .filter(Q(limit_usd=0) | current)
+        .order_by("pk")
+        .first()
+    )
+
+
+def estimate_for(*, business: Business, agent_id: int, agent=None) -> Decimal:
+    """What to hold for one run: the policy's max cost per execution, else the agent's own, else
+    the most expensive of its recent settled runs, else nothing."""
+    caps = dict(
+        ExecutionPolicy.objects.filter(business=business)
+        .filter(Q(agent_id=agent_id) | Q(agent_id__isnull=True))
+        .values_list("agent_id", "max_cost_per_execution_usd")
+    )
+    for key in (agent_id, None):
+        if caps.get(key) is not None:
+            return money(caps[key])
+    own = getattr(agent, "max_cost_per_execution_usd", None)
+    if own is not None:
+        return money(own)
+    recent = (
+        BudgetReservation.objects.filter(agent_id=agent_id, status=ReservationStatus.SETTLED)
+        .order_by("-id")
+        .values_list("actual_usd", flat=True)[:HISTORY_SAMPLE]
+    )
+    top = max((a for a in recent if a is not None), default=None)
+    return money(top) if top is not None else Decimal(0)
+
+
+def _fits(window: BudgetWindow, limit: Decimal, estimate: Decimal) -> bool:
+    used = window.spent_usd + window.reserved_usd
+    # A zero estimate still needs something left: an exhausted budget refuses all new work.
+    return used + estimate <= limit if estimate > 0 else used < limit
+
+
+def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, model: str = "") -> None:
+    """Hold ``estimate`` against every budget in scope, or raise 402 ``budget_exceeded``.
+
+    All or nothing: either every budget holds it or none does. Idempotent per ``ref``.
+    """
+    estimate = money(estimate if estimate is not None else estimate_for(business=business, agent_id=agent_id))
+    now = timezone.now()
+    with transaction.atomic():
+        if BudgetReservation.objects.filter(ref=ref).exists():
+            return
+        budgets = list(in_scope(business_id=business.pk, agent_id=agent_id, model=model).order_by("pk"))
+        held = [window_for(b, now, business.timezone) for b in budgets]
+        # Row locks in id order: concurrent reserves queue here and re-read the committed totals.
+        locked = {
+            w.pk: w
+            for w in BudgetWindow.objects.select_for_update()
+            .filter(pk__in=[w.pk for w in held])
+            .order_by("pk")
+        }
+        for budget, window in zip(budgets, held, strict=True):
+            current = locked[window.pk]
+            if not _fits(current, budget.limit_usd, estimate):
+                remaining = max(budget.limit_usd - current.spent_usd - current.reserved_usd, Decimal(0))
+                raise APIError(
+                    402,
+                    "budget_exceeded",
+                    f"The {budget.period} budget of ${budget.limit_usd} cannot cover this work "
+                    f"(${remaining} left, ${estimate} needed).",
+                    budget=budget.pk,
+                    limit_usd=str(budget.limit_usd),
+                    remaining_usd=str(remaining.quantize(MICRO)),
+                    estimate_usd=str(estimate),
+                )
+        try:
+            with transaction.atomic():
+                reservation = BudgetReservation.objects.create(
+                    ref=ref, business=business, agent_id=agent_id, model=model, estimate_usd=estimate
+                )
+        except IntegrityError:  # the same ref reserved concurrently: idempotent
+            return
+        for window in sorted(held, key=lambda w: w.pk):
+            BudgetWindow.objects.filter(pk=window.pk).update(reserved_usd=F("reserved_usd") + estimate)
+        ReservationLine.objects.bulk_create(
+            [ReservationLine(reservation=reservation, window=w, amount_usd=estimate) for w in held]
+        )
+
+
+def settle(*, business: Business, agent_id: int, ref: str, actual: Decimal, model: str = "") -> None:
+    """Free the reservation of ``ref`` and book ``actual`` against every budget in scope.
+
+    Idempotent per ref. Books the spend even over the limit, and without a prior reservation
+    (work reported after the fact) in the windows of now.
+    """
+    actual = money(actual or 0)
+    now = timezone.now()
+    with transaction.atomic():
+        reservation = _locked_reservation(ref)
+        if reservation is None:
+            try:
+                with transaction.atomic():
+                    reservation = BudgetReservation.objects.create(
+                        ref=ref, business=business, agent_id=agent_id, model=model, created_at=now
+                    )
+            except IntegrityError:
+                reservation = _locked_reservation(ref)
+        if reservation.status == ReservationStatus.SETTLED:
+            return
+        reserved_delta: dict[int, Decimal] = {}
+        budget_window: dict[int, int] = {}
+        if reservation.status == ReservationStatus.RESERVED:
+            for line in reservation.lines.select_related("window"):
+                reserved_delta[line.window_id] = line.amount_usd
+                budget_window[line.window.budget_id] = line.window_id
+        spent_delta: dict[int, Decimal] = {}
+        # Spend belongs to the window the work started in (where its money was held).
+        for budget in in_scope(business_id=business.pk, agent_id=agent_id, model=model or reservation.model):
+            window_id = budget_window.get(budget.pk)
+            if window_id is None:
+                window_id = window_for(budget, reservation.created_at, business.timezone).pk
+            spent_delta[window_id] = actual
+        for window_id in sorted(set(reserved_delta) | set(spent_delta)):
+            BudgetWindow.objects.filter(pk=window_id).update(
+                reserved_usd=F("reserved_usd") - reserved_delta.get(window_id, Decimal(0)),
+                spent_usd=F("spent_usd") + spent_delta.get(window_id, Decimal(0)),
+            )
+        reservation.status = ReservationStatus.SETTLED
+        reservation.actual_usd = actual
+        reservation.model = model or reservation.model
+        reservation.closed_at = now
+        reservation.save(update_fields=["status", "actual_usd", "model", "closed_at"])
+        if actual:
+            _announce_crossings(sorted(spent_delta), now)
+
+
+def release(*, ref: str) -> None:
+    """Free the reservation of work that never ran. A no-op for unknown or closed refs."""
+    with transaction.atomic():
+        reservation = _locked_reservation(ref)
+        if reservation is None or reservation.status != ReservationStatus.RESERVED:
+            return
+        for line in reservation.lines.order_by("window_id"):
+            BudgetWindow.objects.filter(pk=line.window_id).update(
+                reserved_usd=F("reserved_usd") - line.amount_usd
+            )
+        reservation.status = ReservationStatus.RELEASED
+        reservation.closed_at = timezone.now()
+        reservation.save(update_fields=["status", "closed_at"])
+
+
+def _locked_reservation(ref: str) -> BudgetReservation | None:
+    return BudgetReservation.objects.select_for_update().filter(ref=ref).first()
+
+
+def _announce_crossings(window_ids: list[int], now) -> None:
+    """Publish ``budget.soft_limit`` / ``budget.exceeded`` the first time a window crosses each."""
+    for window in BudgetWindow.objects.filter(pk__in=window_ids).select_related("budget__business"):
+        budget = window.budget
+        crossings = [
+            ("soft_alerted_at", "budget.soft_limit", budget.soft_limit_usd, "reached its soft limit"),
+            ("exceeded_alerted_at", "budget.exceeded", budget.limit_usd, "is exhausted"),
+        ]
+        for stamp, kind, threshold, words in crossings:
+            if window.spent_usd < threshold or getattr(window, stamp) is not None:
+                continue
+            # The conditional UPDATE makes "once per window" true across concurrent settles.
+            if not BudgetWindow.objects.filter(pk=window.pk, **{f"{stamp}__isnull": True}).update(
+                **{stamp: now}
+            ):
+                continue
+            message = f"{describe(budget)} {words}: ${window.spent_usd} of ${budget.limit_usd} spent"
+            publish(
+                kind=kind,
+                business=budget.business,
+                agent_id=budget.agent_id,
+                actor="system",
+                message=message,
+                data={
+                    "budget": budget.pk,
+                    "period": budget.period,
+                    "window_start": window.window_start.isoformat(),
+                    "spent_usd": str(window.spent_usd),
+                    "limit_usd": str(budget.limit_usd),
+                    "soft_limit_pct": budget.soft_limit_pct,
+                },
+            )
+            transaction.on_commit(lambda b=budget, m=message: _alert(b, m))
+
+
+def describe(budget: Budget) -> str:
+    scope = f"agent {budget.agent_id}" if budget.agent_id else budget.business.name
+    model = f" ({budget.model})" if budget.model else ""
+    return f"The {budget.period} budget of {scope}{model}"
+
+
+def _alert(budget: Budget, message: str) -> None:
+    """Mail the business's owners and admins (best effort: the event is already recorded)."""
+    recipients = list(
+        Membership.objects.filter(business_id=budget.business_id, role__in=[Role.OWNER, Role.ADMIN])
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if not recipients:
+        return
+    try:
+        send_mail(f"[Mission Control] {message}"[:150], message, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:
+        logger.warning("could not mail the budget alert for budget %s", budget.pk, exc_info=True)

@@ -1,0 +1,117 @@
+"""May this work start? Asked by every path that starts work (API, cron, workflows, agent reports).
+
+The answer is an exception with a stable code, or nothing:
+- ``423 emergency_stop``: a stop covers the business;
+- ``403 restriction_<rule>``: a business or agent policy forbids it (``trigger``, ``model``,
+  ``provider``, ``role``; ``max_tokens``/``max_cost`` from :func:`check_usage`);
+- ``402 budget_exceeded``: a budget in scope has nothing left.
+Nothing is reserved here: ``governance.budgets.reserve`` does that.
+"""
+
+from decimal import Decimal
+
+from governance.access import is_agent, role_in
+from governance.budgets import describe, exhausted_budget
+from governance.controls import active_stop
+from governance.models import Business, ExecutionPolicy
+from governance.policies import policies_for
+from governance.roles import at_least
+from mission_control.api.errors import APIError
+
+
+def _scope(policy: ExecutionPolicy) -> str:
+    return f"agent {policy.agent_id}" if policy.agent_id else "this business"
+
+
+def _refuse(rule: str, detail: str, policy: ExecutionPolicy, **extra) -> APIError:
+    return APIError(403, f"restriction_{rule}", detail, rule=rule, policy=policy.pk, **extra)
+
+
+def _allowed(value: str, allowed: list) -> bool:
+    return not allowed or not value or value.lower() in {str(a).lower() for a in allowed}
+
+
+def _is_person(actor) -> bool:
+    return actor is not None and not isinstance(actor, str) and not is_agent(actor)
+
+
+def check_can_start(
+    *, business: Business, agent, trigger: str, model: str = "", provider: str = "", actor=None
+) -> None:
+    """Raise if new work of ``agent`` may not start now; see the module docstring for the codes."""
+    stop = active_stop(business.pk)
+    if stop is not None:
+        scope = "globally" if stop.business_id is None else f"for {business.name}"
+        raise APIError(
+            423,
+            "emergency_stop",
+            f"The emergency stop is engaged {scope}: no new work starts until it is released.",
+            stop=stop.pk,
+            reason=stop.reason,
+        )
+    for policy in policies_for(business_id=business.pk, agent_id=agent.pk):
+        if not _allowed(trigger, policy.allowed_triggers):
+            raise _refuse(
+                "trigger",
+                f"The policy of {_scope(policy)} does not allow '{trigger}' runs.",
+                policy,
+                allowed=policy.allowed_triggers,
+            )
+        if not _allowed(model, policy.allowed_models):
+            raise _refuse(
+                "model",
+                f"The policy of {_scope(policy)} does not allow the model '{model}'.",
+                policy,
+                allowed=policy.allowed_models,
+            )
+        if not _allowed(provider, policy.allowed_providers):
+            raise _refuse(
+                "provider",
+                f"The policy of {_scope(policy)} does not allow the provider '{provider}'.",
+                policy,
+                allowed=policy.allowed_providers,
+            )
+        # Only people are held to a run role; cron, workflows and the agent itself act for the business.
+        if policy.min_run_role and _is_person(actor):
+            role = role_in(actor, business.pk)
+            if not at_least(role, policy.min_run_role):
+                raise _refuse(
+                    "role",
+                    f"Only {policy.min_run_role}s and above may run {_scope(policy)}'s work.",
+                    policy,
+                    required=policy.min_run_role,
+                )
+    budget = exhausted_budget(business_id=business.pk, agent_id=agent.pk, model=model)
+    if budget is not None:
+        raise APIError(
+            402,
+            "budget_exceeded",
+            f"{describe(budget)} is exhausted: no new work until its next window or a higher limit.",
+            budget=budget.pk,
+            limit_usd=str(budget.limit_usd),
+        )
+
+
+def check_usage(
+    *, business: Business, agent_id: int, total_tokens: int = 0, cost_usd: Decimal | None = None
+) -> None:
+    """Raise ``403 restriction_max_tokens`` / ``restriction_max_cost`` when a run's usage goes past a
+    policy's cap. For callers that watch running work (e.g. to abort it); completed work is still
+    recorded by them whatever this says."""
+    for policy in policies_for(business_id=business.pk, agent_id=agent_id):
+        cap = policy.max_tokens_per_execution
+        if cap is not None and total_tokens > cap:
+            raise _refuse(
+                "max_tokens",
+                f"The run used {total_tokens} tokens; the policy of {_scope(policy)} allows {cap}.",
+                policy,
+                limit=cap,
+            )
+        cap_usd = policy.max_cost_per_execution_usd
+        if cap_usd is not None and cost_usd is not None and Decimal(cost_usd) > cap_usd:
+            raise _refuse(
+                "max_cost",
+                f"The run cost ${cost_usd}; the policy of {_scope(policy)} allows ${cap_usd}.",
+                policy,
+                limit_usd=str(cap_usd),
+            )
