@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class AgentsConfig(AppConfig):
     name = "agents"
     default_auto_field = "django.db.models.BigAutoField"
+    periodic_tasks = [("agents.sweep_presence", "agents.tasks.sweep_presence", 15)]
+
+    def ready(self) -> None:
+        from agents import receivers  # noqa: F401  (connects the emergency stop receivers)

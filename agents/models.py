@@ -3,7 +3,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
-from django.db import models
+from django.db import connection, models
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from governance.models import Business
@@ -31,13 +32,28 @@ class AgentQuerySet(models.QuerySet):
 
     def offline(self, now):
         """Agents whose last heartbeat is older than their own timeout (or that never beat)."""
-        return self.filter(
-            models.Q(last_heartbeat__isnull=True)
-            | models.Q(last_heartbeat__lt=now - timedelta(seconds=1) * models.F("heartbeat_timeout_s"))
-        )
+        return self.filter(models.Q(offline_after__isnull=True) | models.Q(offline_after__lt=now))
 
     def online(self, now):
-        return self.filter(last_heartbeat__gte=now - timedelta(seconds=1) * models.F("heartbeat_timeout_s"))
+        return self.filter(offline_after__gte=now)
+
+    def with_effective_status(self, status: str, now):
+        """Filter on the status shown to people: ``offline`` is derived, the others as reported."""
+        if status == "offline":
+            return self.offline(now)
+        return self.online(now).filter(status=status)
+
+    def with_capability(self, capability: str):
+        """Agents whose ``capabilities`` list contains ``capability`` (an index-friendly @> on PostgreSQL)."""
+        if connection.vendor == "postgresql":
+            return self.filter(capabilities__contains=[capability])
+        # SQLite has no JSON containment lookup; json_each answers the same question.
+        contains = RawSQL(
+            "EXISTS (SELECT 1 FROM json_each(agents_agent.capabilities) WHERE value = %s)",
+            [capability],
+            output_field=models.BooleanField(),
+        )
+        return self.filter(contains)
 
 
 class Agent(models.Model):
@@ -66,11 +82,17 @@ class Agent(models.Model):
     )
     notes = models.TextField(blank=True)
     last_heartbeat = models.DateTimeField(null=True, blank=True)
+    # last_heartbeat + heartbeat_timeout_s, kept with them: "offline" becomes one indexed
+    # comparison on every database (SQLite cannot multiply an interval by a column).
+    offline_after = models.DateTimeField(null=True, blank=True, editable=False)
     # Set by the offline sweep so that going offline and coming back each publish one event.
     offline_since = models.DateTimeField(null=True, blank=True)
     running_executions = models.JSONField(
         default=list, blank=True, help_text="Ids the agent last reported running."
     )
+    # Set when an emergency stop turned this running agent off, so that releasing the stop starts
+    # exactly the agents that were running before it (and not those an operator had stopped).
+    held_by_emergency_stop = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = AgentQuerySet.as_manager()
@@ -82,11 +104,23 @@ class Agent(models.Model):
             models.CheckConstraint(
                 condition=models.Q(min_scale__lte=models.F("max_scale")), name="agent_scale_bounds"
             ),
+            models.CheckConstraint(
+                condition=models.Q(scale__gte=models.F("min_scale"), scale__lte=models.F("max_scale")),
+                name="agent_scale_within_bounds",
+            ),
         ]
-        indexes = [models.Index(fields=["business", "last_heartbeat"], name="agent_business_heartbeat")]
+        indexes = [
+            models.Index(fields=["business", "last_heartbeat"], name="agent_business_heartbeat"),
+            models.Index(fields=["offline_after"], name="agent_offline_after"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def expected_by(self, heartbeat=None):
+        """When the agent counts as offline if nothing arrives after ``heartbeat``."""
+        heartbeat = heartbeat or self.last_heartbeat
+        return heartbeat + timedelta(seconds=self.heartbeat_timeout_s) if heartbeat else None
 
     def is_offline(self, now=None) -> bool:
         now = now or timezone.now()

@@ -1,0 +1,33 @@
+"""The agent side: what an agent calls with its key (``Authorization: Bearer mca_...``)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agents import heartbeats, services
+from agents.api.serializers import CommandSerializer, HeartbeatAnswerSerializer, HeartbeatSerializer
+from governance.permissions import AgentsOnly
+
+
+class HeartbeatView(APIView):
+    """Report status, version, location, capabilities and running executions; get back the desired
+    state, pending commands (until acknowledged) and the governance flags."""
+
+    permission_classes = [AgentsOnly]
+
+    @extend_schema(request=HeartbeatSerializer, responses=HeartbeatAnswerSerializer)
+    def post(self, request):
+        data = HeartbeatSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(heartbeats.record_heartbeat(agent=request.user.agent, **data.validated_data))
+
+
+class CommandAckView(APIView):
+    """Acknowledge a command: it is no longer delivered. Idempotent; another agent's command is a 404."""
+
+    permission_classes = [AgentsOnly]
+
+    @extend_schema(request=None, responses=CommandSerializer)
+    def post(self, request, pk: int):
+        command = services.acknowledge_command(agent=request.user.agent, command_id=pk)
+        return Response(CommandSerializer(command).data)

@@ -1,0 +1,67 @@
+"""Reads of the agents app, always scoped to what the caller may see."""
+
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from agents.models import Agent, AgentCommand, AgentKey
+from governance.access import require_role, visible_businesses
+from governance.roles import Role
+
+
+def _pending_commands():
+    pending = (
+        AgentCommand.objects.pending()
+        .filter(agent_id=OuterRef("pk"))
+        .order_by()
+        .values("agent_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(pending, output_field=IntegerField()), 0)
+
+
+def agent_list(
+    *, user, business: str | None = None, status: str | None = None, capability: str | None = None, now=None
+) -> QuerySet[Agent]:
+    """Agents in the caller's businesses, filtered by business slug, effective status and
+    capability. One query for the page whatever its size (business joined, pending commands
+    counted in a subquery)."""
+    agents = Agent.objects.filter(business__in=visible_businesses(user))
+    if business:
+        agents = agents.filter(business__slug=business)
+    if status:
+        agents = agents.with_effective_status(status, now or timezone.now())
+    if capability:
+        agents = agents.with_capability(capability)
+    return agents.select_related("business").annotate(pending_commands=_pending_commands())
+
+
+def get_agent(*, user, pk: int, role: str = Role.VIEWER) -> Agent:
+    """One agent the caller may act on with ``role``: 404 outside their businesses, 403 below the role."""
+    agent = (
+        Agent.objects.filter(pk=pk, business__in=visible_businesses(user))
+        .select_related("business")
+        .annotate(pending_commands=_pending_commands())
+        .first()
+    )
+    if agent is None:
+        raise NotFound()
+    require_role(user, agent.business_id, role)
+    return agent
+
+
+def key_list(*, agent: Agent) -> QuerySet[AgentKey]:
+    return AgentKey.objects.filter(agent=agent).select_related("created_by").order_by("-id")
+
+
+def get_key(*, agent: Agent, key_id: int) -> AgentKey:
+    key = AgentKey.objects.filter(agent=agent, pk=key_id).select_related("agent__business").first()
+    if key is None:
+        raise NotFound()
+    return key
+
+
+def pending_commands(*, agent: Agent) -> QuerySet[AgentCommand]:
+    return AgentCommand.objects.pending().filter(agent=agent)
