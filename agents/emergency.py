@@ -8,8 +8,8 @@ longer held and is left as the operator set it. A fixed number of queries whatev
 
 from django.db import transaction
 
-from agents import governance_bridge
 from agents.models import Agent, AgentCommand, CommandType, DesiredState
+from governance.controls import emergency_stop_active
 from mission_control.events import publish_many
 from mission_control.models import Event
 
@@ -70,9 +70,7 @@ def release_emergency_hold(*, business_id: int | None) -> list[int]:
         .order_by("pk")
     )
     # A business stop released under a still-engaged global stop (or the reverse) keeps its hold.
-    still_stopped = {
-        bid for bid in {a.business_id for a in held} if governance_bridge.emergency_stop_active(bid)
-    }
+    still_stopped = {bid for bid in {a.business_id for a in held} if emergency_stop_active(bid)}
     agents = [a for a in held if a.business_id not in still_stopped]
     if not agents:
         return []

@@ -13,8 +13,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from agents import governance_bridge
 from agents.models import Agent, AgentCommand
+from governance.controls import heartbeat_flags
 from mission_control.events import publish
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def record_heartbeat(
     undelivered = [c.pk for c in commands if c.delivered_at is None]
     if undelivered:
         AgentCommand.objects.filter(pk__in=undelivered, delivered_at__isnull=True).update(delivered_at=now)
-    flags = governance_bridge.heartbeat_flags(business_id=agent.business_id, agent_id=agent.pk)
+    flags = heartbeat_flags(business_id=agent.business_id, agent_id=agent.pk)
     return {
         "desired_state": agent.desired_state,
         "scale": agent.scale,

@@ -11,10 +11,10 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agents import governance_bridge
 from agents.models import Agent, AgentCommand, AgentKey, CommandType, DesiredState
 from governance import audit
 from governance.audit import actor_name
+from governance.controls import emergency_stop_active
 from governance.models import Business
 from mission_control.api.errors import APIError
 from mission_control.events import publish
@@ -266,7 +266,7 @@ def _lifecycle(*, agent: Agent, type: str, actor, args: dict | None = None, **se
 
 
 def _refuse_during_emergency_stop(agent: Agent) -> None:
-    if governance_bridge.emergency_stop_active(agent.business_id):
+    if emergency_stop_active(agent.business_id):
         raise APIError(423, "emergency_stop", "An emergency stop is engaged; agents cannot be started.")
 
 
