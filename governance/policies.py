@@ -122,4 +122,6 @@ def _changed(policy: ExecutionPolicy, actor, action: str, before: dict | None) -
         message=f"Execution policy for {'agent ' + str(policy.agent_id) if policy.agent_id else 'every agent'} changed",
         data={"before": before, "after": after},
     )
+    # Now, and again after commit in case a request re-cached the old rate in between.
+    forget_rates(policy)
     transaction.on_commit(lambda: forget_rates(policy))

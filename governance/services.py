@@ -1,4 +1,4 @@
-"""Governance actions: businesses, memberships, operator tokens. One transaction each."""
+"""Governance actions: businesses, memberships, operator tokens, budgets. One transaction each."""
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.audit import actor_name
-from governance.models import Business, Membership, OperatorToken
+from governance.models import Budget, Business, Membership, OperatorToken
 from governance.roles import Role
 from mission_control.api.errors import APIError
 from mission_control.events import publish
@@ -116,3 +116,93 @@ def issue_operator_token(*, user, name: str = "") -> tuple[OperatorToken, str]:
 
 def revoke_operator_token(*, token: OperatorToken) -> None:
     OperatorToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+# --- Budgets ---------------------------------------------------------------------------------------
+
+BUDGET_FIELDS = ["agent_id", "model", "period", "limit_usd", "soft_limit_pct", "enabled"]
+
+
+def budget_snapshot(budget: Budget) -> dict:
+    data = {name: getattr(budget, name) for name in BUDGET_FIELDS}
+    data["limit_usd"] = str(budget.limit_usd)
+    return data
+
+
+def _budget_changed(budget: Budget, actor, action: str, before: dict | None, after: dict | None) -> None:
+    audit.record(
+        actor=actor,
+        action=action,
+        business=budget.business,
+        target_type="budget",
+        target_id=budget.pk,
+        before=before,
+        after=after,
+    )
+    publish(
+        kind="budget.changed",
+        business=budget.business,
+        agent_id=budget.agent_id,
+        actor=actor_name(actor),
+        message=f"Budget {action.split('.')[-1]}d: {budget}",
+        data={"budget": budget.pk, "before": before, "after": after},
+    )
+
+
+@transaction.atomic
+def create_budget(
+    *,
+    business: Business,
+    actor,
+    period: str,
+    limit_usd,
+    agent_id: int | None = None,
+    model: str = "",
+    soft_limit_pct: int = 80,
+    enabled: bool = True,
+) -> Budget:
+    """Create a budget; one per business/agent/model/period (a second is a 409)."""
+    try:
+        with transaction.atomic():
+            budget = Budget.objects.create(
+                business=business,
+                agent_id=agent_id,
+                model=model.strip(),
+                period=period,
+                limit_usd=limit_usd,
+                soft_limit_pct=soft_limit_pct,
+                enabled=enabled,
+            )
+    except IntegrityError:
+        raise APIError(
+            409,
+            "budget_exists",
+            "A budget for this scope and period exists already; change its limit instead.",
+        ) from None
+    _budget_changed(budget, actor, "budget.create", None, budget_snapshot(budget))
+    return budget
+
+
+@transaction.atomic
+def update_budget(*, budget: Budget, actor, **fields) -> Budget:
+    """Change a budget's limit, soft threshold or enabled flag. Spend already booked stays."""
+    budget = Budget.objects.select_for_update().select_related("business").get(pk=budget.pk)
+    before = budget_snapshot(budget)
+    for name, value in fields.items():
+        setattr(budget, name, value)
+    budget.updated_at = timezone.now()
+    budget.save()
+    after = budget_snapshot(budget)
+    if after != before:
+        _budget_changed(budget, actor, "budget.update", before, after)
+    return budget
+
+
+@transaction.atomic
+def delete_budget(*, budget: Budget, actor) -> None:
+    before = budget_snapshot(budget)
+    business, pk = budget.business, budget.pk
+    budget.delete()
+    budget.pk = pk
+    budget.business = business
+    _budget_changed(budget, actor, "budget.delete", before, None)

@@ -197,8 +197,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mission_control.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    "DEFAULT_THROTTLE_CLASSES": [],
-    "DEFAULT_THROTTLE_RATES": {},
+    # Per agent key / operator token, counted in the cache (Redis); see governance/throttling.py.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "governance.throttling.AgentKeyThrottle",
+        "governance.throttling.OperatorThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "agent": os.environ.get("MC_RATE_AGENT", "3000/min"),
+        "operator": os.environ.get("MC_RATE_OPERATOR", "1200/min"),
+        "login": os.environ.get("MC_RATE_LOGIN", "30/min"),
+    },
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -1,4 +1,4 @@
-from governance.api import views
+from governance.api import budgets, controls, policies, views
 from mission_control.api.routing import api_path
 
 urlpatterns = [
@@ -13,4 +13,13 @@ urlpatterns = [
         views.MemberDetailView.as_view(),
         name="business-member",
     ),
+    api_path("budgets", budgets.BudgetListView.as_view(), name="budget-list"),
+    api_path("budgets/<int:pk>", budgets.BudgetDetailView.as_view(), name="budget-detail"),
+    api_path("policies", policies.PolicyListView.as_view(), name="policy-list"),
+    api_path("policies/<int:pk>", policies.PolicyDetailView.as_view(), name="policy-detail"),
+    api_path("emergency-stop", controls.EmergencyStopView.as_view(), name="emergency-stop"),
+    api_path(
+        "emergency-stop/release", controls.EmergencyStopReleaseView.as_view(), name="emergency-stop-release"
+    ),
+    api_path("audit", controls.AuditListView.as_view(), name="audit-list"),
 ]

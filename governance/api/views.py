@@ -17,6 +17,7 @@ from governance.api.serializers import (
 )
 from governance.models import Membership, OperatorToken
 from governance.roles import Role
+from governance.throttling import LoginThrottle
 from mission_control.api.errors import APIError
 
 
@@ -34,6 +35,7 @@ class TokenView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [LoginThrottle]
 
     @extend_schema(
         request=TokenRequestSerializer,

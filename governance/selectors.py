@@ -1,0 +1,125 @@
+"""Reads for the API, the admin and the pages: budgets with their live spend, the audit trail."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from governance import windows
+from governance.access import is_agent, visible_businesses
+from governance.models import AuditEntry, Budget, BudgetPeriod, BudgetWindow, Membership
+from governance.roles import RANK, Role
+
+MICRO = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A budget's current window, whether or not anything has been spent in it yet."""
+
+    window_start: datetime
+    window_end: datetime | None
+    spent_usd: Decimal
+    reserved_usd: Decimal
+    limit_usd: Decimal
+    soft_limit_usd: Decimal
+    projected_usd: Decimal | None
+
+    @property
+    def remaining_usd(self) -> Decimal:
+        return max(self.limit_usd - self.spent_usd - self.reserved_usd, Decimal(0))
+
+    @property
+    def used_pct(self) -> float:
+        if not self.limit_usd:
+            return 100.0
+        return round(float(self.spent_usd / self.limit_usd * 100), 2)
+
+    @property
+    def state(self) -> str:
+        if self.spent_usd >= self.limit_usd:
+            return "exceeded"
+        if self.spent_usd >= self.soft_limit_usd:
+            return "soft_limit"
+        return "ok"
+
+
+def _projection(
+    budget: Budget, spent: Decimal, start: datetime, end: datetime, now: datetime
+) -> Decimal | None:
+    """Spend at the window's end if it goes on at the rate seen so far (None for ``total``)."""
+    if budget.period == BudgetPeriod.TOTAL:
+        return None
+    elapsed = (now - start).total_seconds()
+    if elapsed < 3600:  # an hour's data says little about a month
+        return None
+    return (spent * Decimal((end - start).total_seconds() / elapsed)).quantize(MICRO)
+
+
+def live_spend(budgets: list[Budget], now: datetime | None = None) -> dict[int, Spend]:
+    """The current window of each budget, in one query whatever the number of budgets.
+
+    The budgets must come with ``select_related("business")`` (windows follow its time zone).
+    """
+    now = now or timezone.now()
+    rows = {
+        w.budget_id: w
+        for w in BudgetWindow.objects.filter(
+            budget__in=[b.pk for b in budgets], window_start__lte=now, window_end__gt=now
+        )
+    }
+    result = {}
+    for budget in budgets:
+        start, end = windows.bounds(budget.period, budget.business.timezone, now)
+        row = rows.get(budget.pk)
+        spent = row.spent_usd if row else Decimal(0)
+        result[budget.pk] = Spend(
+            window_start=start,
+            window_end=None if budget.period == BudgetPeriod.TOTAL else end,
+            spent_usd=spent,
+            reserved_usd=row.reserved_usd if row else Decimal(0),
+            limit_usd=budget.limit_usd,
+            soft_limit_usd=budget.soft_limit_usd,
+            projected_usd=_projection(budget, spent, start, end, now),
+        )
+    return result
+
+
+def budgets_for(user) -> QuerySet[Budget]:
+    return Budget.objects.filter(business__in=visible_businesses(user)).select_related("business")
+
+
+def businesses_with_role(user, role: str) -> list[int] | None:
+    """Ids of the businesses where ``user`` has at least ``role``; None means all (superuser)."""
+    if is_agent(user):
+        return []
+    if user.is_superuser:
+        return None
+    roles = [r for r, rank in RANK.items() if rank >= RANK[role]]
+    return list(Membership.objects.filter(user=user, role__in=roles).values_list("business_id", flat=True))
+
+
+def audit_for(user, business_id: int | None = None) -> QuerySet[AuditEntry]:
+    """Audit entries an admin may read: their businesses' (and everything, global ones included,
+    for a superuser)."""
+    entries = AuditEntry.objects.select_related("business")
+    if business_id is not None:
+        return entries.filter(business_id=business_id)
+    scope = businesses_with_role(user, Role.ADMIN)
+    if scope is None:
+        return entries
+    return entries.filter(Q(business_id__in=scope))
+
+
+def agent_business_id(agent_id: int) -> int | None:
+    """The business an agent id belongs to, or None. Read through the app registry, not an import:
+    agents sit above governance, which stores agent ids as plain numbers."""
+    from django.apps import apps
+
+    try:
+        agent_model = apps.get_model("agents", "Agent")
+    except LookupError:
+        return None
+    return agent_model.objects.filter(pk=agent_id).values_list("business_id", flat=True).first()
