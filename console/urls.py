@@ -1,1 +1,16 @@
-urlpatterns: list = []
+"""The operator pages. Every path answers with or without a trailing slash (APPEND_SLASH is off)."""
+
+from console.views import activity, agents, control, docs, frame
+from mission_control.api.routing import api_path
+
+app_name = "console"
+
+urlpatterns = [
+    api_path("control", control.control, name="control"),
+    api_path("agents", agents.agent_list, name="agents"),
+    api_path("agents/<int:agent_id>", agents.agent_detail, name="agent"),
+    api_path("global/activity", activity.activity, name="activity"),
+    api_path("global/api-docs", docs.api_docs, name="api-docs"),
+    api_path("console/palette", frame.palette_search, name="palette"),
+    api_path("console/scope", frame.switch_business, name="scope"),
+]

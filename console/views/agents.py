@@ -1,0 +1,82 @@
+"""``/agents`` and ``/agents/<id>``: the registry and one agent's control room.
+
+Reads go through ``agents.selectors`` (the API's own, with its scoping and role checks); every button
+posts to the agents API (start, stop, restart, scale, run, keys), so the same rules answer.
+"""
+
+from django.utils import timezone
+
+from agents import selectors
+from agents.api.serializers import EFFECTIVE_STATUSES
+from agents.models import AgentMode
+from console.views.base import console_page, page
+from executions.models import Execution
+from governance.roles import Role
+from mission_control.models import Event
+
+RECENT_EXECUTIONS = 20
+PRESENCE_EVENTS = 30
+PRESENCE_KINDS = ("agent.online", "agent.offline")
+LIFECYCLE_KINDS = ("agent.started", "agent.stopped", "agent.restarted", "agent.scaled", "agent.command_acked")
+
+
+@console_page
+def agent_list(request):
+    scope, now = request.scope, timezone.now()
+    status = request.GET.get("status", "")
+    capability = request.GET.get("capability", "").strip()
+    agents = selectors.agent_list(
+        user=request.user,
+        business=scope.current.slug if scope.current else None,
+        status=status if status in EFFECTIVE_STATUSES else None,
+        capability=capability or None,
+        now=now,
+    ).order_by("business__name", "name")
+    rows = [
+        {
+            "agent": a,
+            "status": a.effective_status(now),
+            "lifecycle": a.lifecycle_label(now),
+            "can_operate": scope.can(a.business_id, Role.OPERATOR),
+        }
+        for a in agents
+    ]
+    context = {
+        "rows": rows,
+        "statuses": EFFECTIVE_STATUSES,
+        "status": status,
+        "capability": capability,
+        "admin_businesses": [
+            b for b in scope.businesses if b.pk in scope.ids and scope.can(b.pk, Role.ADMIN)
+        ],
+        "modes": AgentMode.choices,
+    }
+    return page(
+        request, "console/agents/list.html", context, active="agents", partial="console/agents/_table.html"
+    )
+
+
+@console_page
+def agent_detail(request, agent_id: int):
+    scope, now = request.scope, timezone.now()
+    agent = selectors.get_agent(user=request.user, pk=agent_id)  # 404 outside the user's businesses
+    executions = list(Execution.objects.filter(agent_id=agent.pk).order_by("-id")[:RECENT_EXECUTIONS])
+    history = list(
+        Event.objects.filter(agent_id=agent.pk, kind__in=PRESENCE_KINDS + LIFECYCLE_KINDS).order_by("-id")[
+            :PRESENCE_EVENTS
+        ]
+    )
+    context = {
+        "agent": agent,
+        "status": agent.effective_status(now),
+        "lifecycle": agent.lifecycle_label(now),
+        "keys": list(selectors.key_list(agent=agent)[:50]),
+        "commands": list(selectors.pending_commands(agent=agent)[:20]),
+        "executions": executions,
+        "history": history,
+        "can_operate": scope.can(agent.business_id, Role.OPERATOR),
+        "can_admin": scope.can(agent.business_id, Role.ADMIN),
+    }
+    return page(
+        request, "console/agents/detail.html", context, active="agents", partial="console/agents/_state.html"
+    )

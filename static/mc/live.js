@@ -1,0 +1,110 @@
+/* The live event stream: one WebSocket per page to /ws/events/ on the same origin.
+ *
+ * Every event is dispatched on `document` as `mc:event` (detail = the event). Panels marked
+ * `data-live-kinds="execution.,agent."` (prefixes) receive an htmx `mc:live` trigger, debounced, when a
+ * matching event arrives, so they reload themselves. After a lost connection the page reconnects with
+ * `after=<last id seen>` and the server replays what was missed before going live again.
+ */
+(function () {
+  "use strict";
+  const MC = (window.MC = window.MC || {});
+  const status = document.getElementById("live-status");
+  const live = (MC.live = {
+    lastId: parseInt(document.body.dataset.lastEventId || "0", 10) || 0,
+    state: "connecting",
+    socket: null,
+    retries: 0,
+    received: 0,
+  });
+  let pingTimer = null;
+  let retryTimer = null;
+  const pending = new Map();
+
+  function setState(state, text) {
+    live.state = state;
+    if (status) {
+      status.dataset.state = state;
+      status.textContent = text;
+    }
+    document.dispatchEvent(new CustomEvent("mc:live-state", { detail: { state: state } }));
+  }
+
+  function url() {
+    const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+    const params = new URLSearchParams();
+    if (live.lastId) params.set("after", String(live.lastId));
+    return scheme + "//" + window.location.host + "/ws/events/?" + params.toString();
+  }
+
+  function refreshPanels(event) {
+    document.querySelectorAll("[data-live-kinds]").forEach(function (el) {
+      const kinds = el.dataset.liveKinds.split(",").map(function (s) { return s.trim(); });
+      if (!kinds.some(function (k) { return k && event.kind.startsWith(k); })) return;
+      if (pending.has(el)) return;
+      // Debounced: a burst of events reloads a panel once.
+      pending.set(el, setTimeout(function () {
+        pending.delete(el);
+        if (window.htmx && document.body.contains(el)) window.htmx.trigger(el, "mc:live");
+      }, 400));
+    });
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    setState("connecting", live.retries ? "Reconnecting…" : "Connecting…");
+    let socket;
+    try {
+      socket = new WebSocket(url());
+    } catch (err) {
+      scheduleRetry();
+      return;
+    }
+    live.socket = socket;
+    socket.onopen = function () {
+      live.retries = 0;
+      setState("open", "Live");
+      clearInterval(pingTimer);
+      pingTimer = setInterval(function () {
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+      }, 25000);
+    };
+    socket.onmessage = function (message) {
+      let event;
+      try { event = JSON.parse(message.data); } catch (err) { return; }
+      if (!event || typeof event.id !== "number") return;  // pongs and the like
+      if (event.id <= live.lastId) return;  // already seen (replay overlaps the live feed)
+      live.lastId = event.id;
+      live.received += 1;
+      document.dispatchEvent(new CustomEvent("mc:event", { detail: event }));
+      refreshPanels(event);
+    };
+    socket.onclose = function (close) {
+      clearInterval(pingTimer);
+      if (live.socket !== socket) return;
+      live.socket = null;
+      if (close.code === 4401) {
+        setState("closed", "Signed out");
+        return;
+      }
+      scheduleRetry();
+    };
+  }
+
+  function scheduleRetry() {
+    live.retries += 1;
+    const delay = Math.min(15000, 500 * Math.pow(2, Math.min(live.retries, 5)));
+    setState("closed", "Offline, retrying…");
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  // For people and tests: drop the connection as a flaky network would; it comes back by itself.
+  live.drop = function () {
+    if (live.socket) live.socket.close(4000, "dropped");
+  };
+  live.reconnectNow = function () {
+    if (!live.socket) connect();
+  };
+  window.addEventListener("online", live.reconnectNow);
+
+  if (document.body.dataset.live === "on" && "WebSocket" in window) connect();
+})();
