@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ExecutionsConfig(AppConfig):
     name = "executions"
     default_auto_field = "django.db.models.BigAutoField"
+    periodic_tasks = [
+        ("executions.timeouts", "executions.tasks.sweep_timeouts", 15),
+        ("executions.force_aborts", "executions.tasks.sweep_aborts", 10),
+        ("executions.redispatch", "executions.tasks.redispatch_stale", 120),
+    ]
+
+    def ready(self) -> None:
+        from executions import receivers  # noqa: F401  (connects signal receivers)

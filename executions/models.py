@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from governance.models import Business
-from mission_control.models import AppendOnlyModel
+from mission_control.models import AppendOnlyError, AppendOnlyModel
 
 
 class Trigger(models.TextChoices):
@@ -33,15 +33,38 @@ class CostSource(models.TextChoices):
     UNKNOWN = "unknown", "Unknown model"
 
 
+ACTIVE = (Status.PENDING, Status.RUNNING)
+
+
+class ImmutableExecution(AppendOnlyError):
+    """Raised when code tries to change a terminal execution or delete any execution."""
+
+
 class ExecutionQuerySet(models.QuerySet):
     def terminal(self):
         return self.filter(status__in=TERMINAL)
 
     def active(self):
-        return self.filter(status__in=(Status.PENDING, Status.RUNNING))
+        return self.filter(status__in=ACTIVE)
 
     def for_business_ids(self, ids):
         return self.filter(business_id__in=ids)
+
+    def claimable(self, now):
+        """Pending work whose retry backoff (if any) has elapsed."""
+        return self.filter(status=Status.PENDING).filter(
+            models.Q(not_before__isnull=True) | models.Q(not_before__lte=now)
+        )
+
+    def update(self, **kwargs):
+        # Bulk updates (and bulk_update, which goes through here) never touch terminal rows:
+        # the ledger's history is written once. PostgreSQL's trigger refuses it as well.
+        return super(ExecutionQuerySet, self.exclude(status__in=TERMINAL)).update(**kwargs)
+
+    def delete(self):
+        raise ImmutableExecution("Executions are never deleted.")
+
+    delete.queryset_only = True
 
 
 class Execution(models.Model):
@@ -81,6 +104,28 @@ class Execution(models.Model):
     workflow_step = models.CharField(max_length=100, blank=True)
     requested_by = models.CharField(max_length=150, blank=True)
     request_hash = models.CharField(max_length=64, blank=True, help_text="Body hash for idempotent reports.")
+    error_type = models.CharField(
+        max_length=80, blank=True, help_text="A machine code for the error (retry policies match on it)."
+    )
+    # Linked retries: each attempt is its own ledger row pointing at the one it retries.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries"
+    )
+    retry_policy = models.JSONField(null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1, help_text="Attempt number within its retry chain.")
+    timeout_s = models.PositiveIntegerField(null=True, blank=True, help_text="Start-to-close deadline.")
+    heartbeat_timeout_s = models.PositiveIntegerField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life while running.")
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Retry backoff: not claimable before.")
+    abort_requested_at = models.DateTimeField(null=True, blank=True)
+    abort_reason = models.TextField(blank=True)
+    dispatch_task_id = models.CharField(max_length=64, blank=True)
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    last_dispatch_at = models.DateTimeField(null=True, blank=True)
+    estimate_usd = models.DecimalField(
+        max_digits=18, decimal_places=8, default=Decimal(0), help_text="Budget reserved when it started."
+    )
 
     objects = ExecutionQuerySet.as_manager()
 
@@ -112,10 +157,36 @@ class Execution(models.Model):
             models.Index(fields=["business", "started_at"], name="execution_business_started"),
             models.Index(fields=["cron_job_id", "-id"], name="execution_cron_job"),
             models.Index(fields=["workflow_run_id"], name="execution_workflow_run"),
+            models.Index(fields=["business", "created_at"], name="execution_business_created"),
+            # Claims and sweeps only ever look at the few live rows.
+            models.Index(
+                fields=["agent", "id"], condition=models.Q(status="pending"), name="execution_pending_claim"
+            ),
+            models.Index(
+                fields=["status", "id"],
+                condition=models.Q(status__in=["pending", "running"]),
+                name="execution_live",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Execution #{self.pk} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if getattr(self, "_loaded_status", None) in TERMINAL:
+            raise ImmutableExecution(f"Execution #{self.pk} is {self._loaded_status} and cannot change.")
+        super().save(*args, **kwargs)
+        self._loaded_status = self.status
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableExecution("Executions are never deleted.")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # Remember the status as loaded: a row that was terminal then may never be saved again.
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_status = instance.__dict__.get("status")
+        return instance
 
     @property
     def is_terminal(self) -> bool:
@@ -137,6 +208,14 @@ class LogKind(models.TextChoices):
     API_CALL = "api_call", "API call"
 
 
+class ExecutionLogQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("Execution logs are append-only.")
+
+    def delete(self):
+        raise AppendOnlyError("Execution logs are append-only.")
+
+
 class ExecutionLog(AppendOnlyModel):
     """A structured log entry of an execution. Append-only, ordered by ``seq``."""
 
@@ -148,9 +227,59 @@ class ExecutionLog(AppendOnlyModel):
     message = models.TextField(blank=True)
     data = models.JSONField(null=True, blank=True)
 
+    objects = ExecutionLogQuerySet.as_manager()
+
     class Meta:
         ordering = ["execution_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="uniq_log_seq")]
 
     def __str__(self) -> str:
         return f"{self.execution_id}#{self.seq} {self.kind}"
+
+
+class CostCorrection(AppendOnlyModel):
+    """A later, better cost for a terminal execution (e.g. its model was unknown to the price data
+    then). The execution row stays as it was; the API shows the latest correction's cost."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.PROTECT, related_name="cost_corrections")
+    cost_usd = models.DecimalField(max_digits=18, decimal_places=8)
+    cost_source = models.CharField(max_length=10, choices=CostSource.choices)
+    price_data_version = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["execution_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(cost_usd__gte=0), name="cost_correction_non_negative")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.execution_id}: {self.cost_usd} ({self.cost_source})"
+
+
+class AgentRunSettings(models.Model):
+    """How an agent's executions run: deadlines, retries, the push signing secret and its webhook.
+
+    One row per agent, made when first needed; an execution copies what applies when it starts.
+    """
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="run_settings")
+    timeout_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Start-to-close deadline for each execution (seconds)."
+    )
+    heartbeat_timeout_s = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A running execution must show life this often (seconds)."
+    )
+    retry_policy = models.JSONField(null=True, blank=True)
+    # Raw on purpose: the dispatcher must sign with it (it is a shared HMAC secret, not a login).
+    signing_secret = models.CharField(max_length=100, blank=True)
+    hook_token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    hook_token_prefix = models.CharField(max_length=20, blank=True)
+    hook_rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "agent run settings"
+
+    def __str__(self) -> str:
+        return f"Run settings of {self.agent}"

@@ -1,0 +1,331 @@
+"""The ledger API. Views authenticate, authorise, call a service and shape the answer.
+
+Agents report (``POST``, ``PATCH``, batch, logs) with their key and see their own executions;
+people read their businesses' executions (viewer) and abort or replay them (operator).
+"""
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from executions import services
+from executions.api.serializers import (
+    BatchSerializer,
+    ClaimSerializer,
+    ExecutionLogSerializer,
+    ExecutionSerializer,
+    LogEntrySerializer,
+    ReportSerializer,
+    UpdateSerializer,
+    body_hash,
+    log_entries,
+)
+from executions.export import CONTENT_TYPES, STREAMS, buffered
+from executions.logs import MAX_ENTRIES, search_logs
+from executions.search import filter_executions
+from executions.selectors import get_visible_execution, visible_executions, with_effective_cost
+from governance.access import is_agent, require_role, visible_businesses
+from governance.permissions import AgentsOnly
+from governance.roles import Role
+from mission_control.api.errors import APIError
+from mission_control.api.pagination import IdCursorPagination
+
+MAX_BATCH = 1000
+
+
+def limit(name: str, default: int) -> int:
+    return int(getattr(settings, name, default))
+
+
+class BodyLimit:
+    """Answer 413 ``payload_too_large`` before parsing a body over ``max_body_bytes``."""
+
+    max_body_setting = "MC_MAX_REPORT_BYTES"
+    max_body_default = 1024 * 1024
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method not in ("POST", "PATCH", "PUT"):
+            return
+        bound = limit(self.max_body_setting, self.max_body_default)
+        try:
+            size = int(request.META.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            size = -1
+        if size < 0:  # no length given: measure what came
+            size = len(request._request.body) if size < 0 and bound else 0
+        if size > bound:
+            raise APIError(
+                413, "payload_too_large", f"The body is {size} bytes; at most {bound} are accepted."
+            )
+
+
+def _reject_delete(request):
+    raise MethodNotAllowed(request.method, detail="Executions are never deleted or replaced.")
+
+
+class ExecutionPagination(IdCursorPagination):
+    page_size = 50
+
+
+class LogPagination(IdCursorPagination):
+    ordering = "seq"
+    page_size = 200
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter(name, str)
+        for name in (
+            "business",
+            "agent",
+            "status",
+            "trigger",
+            "model",
+            "provider",
+            "since",
+            "until",
+            "cron_job",
+            "workflow_run",
+            "min_cost",
+            "max_cost",
+            "min_duration_ms",
+            "max_duration_ms",
+            "q",
+        )
+    ]
+)
+class ExecutionListView(BodyLimit, GenericAPIView):
+    """Search the ledger (people: their businesses; agents: their own); agents report work."""
+
+    pagination_class = ExecutionPagination
+    serializer_class = ExecutionSerializer
+
+    def get_permissions(self):
+        return [AgentsOnly()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get(self, request):
+        qs = searched(request)
+        page = self.paginate_queryset(qs.select_related("business"))
+        return self.get_paginated_response(ExecutionSerializer(page, many=True).data)
+
+    @extend_schema(request=ReportSerializer, responses={201: ExecutionSerializer, 200: ExecutionSerializer})
+    def post(self, request):
+        data = ReportSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        execution, created = services.report_execution(
+            agent=request.user.agent,
+            data=data.validated_data,
+            body_hash=body_hash(request.data),
+            actor=request.user,
+        )
+        body = ExecutionSerializer(get_visible_execution(request.user, execution.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+def searched(request):
+    """The caller's executions filtered by the query string (404 for a business not theirs)."""
+    slug = request.query_params.get("business")
+    if (
+        slug
+        and not is_agent(request.user)
+        and not request.user.is_superuser
+        and not visible_businesses(request.user).filter(slug=slug).exists()
+    ):
+        raise NotFound()
+    return filter_executions(with_effective_cost(visible_executions(request.user)), request.query_params)
+
+
+class BatchView(BodyLimit, APIView):
+    """Many reports at once: ``207`` with a result per item; one bad item never sinks the rest."""
+
+    permission_classes = [AgentsOnly]
+    max_body_setting = "DATA_UPLOAD_MAX_MEMORY_SIZE"
+    max_body_default = 10 * 1024 * 1024
+
+    @extend_schema(
+        request=BatchSerializer,
+        responses={207: inline_serializer("BatchResults", {"results": serializers.ListField()})},
+    )
+    def post(self, request):
+        data = BatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        raw = data.validated_data["executions"]
+        if len(raw) > MAX_BATCH:
+            raise APIError(
+                413, "payload_too_large", f"A batch holds at most {MAX_BATCH} executions, not {len(raw)}."
+            )
+        results, valid = {}, []
+        for index, item in enumerate(raw):
+            report = ReportSerializer(data=item)
+            if report.is_valid():
+                valid.append((index, report.validated_data, body_hash(item)))
+            else:
+                results[index] = {
+                    "index": index,
+                    "status": 400,
+                    "error": "validation_error",
+                    "fields": report.errors,
+                }
+        if valid:
+            results.update(services.ingest_batch(agent=request.user.agent, items=valid, actor=request.user))
+        return Response({"results": [results[i] for i in range(len(raw))]}, status=207)
+
+
+class ExecutionDetailView(BodyLimit, APIView):
+    """Read one execution; an agent (or an operator) moves a live one on. Never deleted."""
+
+    @extend_schema(responses=ExecutionSerializer)
+    def get(self, request, pk: int):
+        return Response(ExecutionSerializer(get_visible_execution(request.user, pk)).data)
+
+    @extend_schema(request=UpdateSerializer, responses=ExecutionSerializer)
+    def patch(self, request, pk: int):
+        execution = get_visible_execution(request.user, pk)
+        if not is_agent(request.user):
+            require_role(request.user, execution.business_id, Role.OPERATOR)
+        data = UpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.update_execution(execution=execution, data=data.validated_data, actor=request.user)
+        return Response(ExecutionSerializer(get_visible_execution(request.user, pk)).data)
+
+    @extend_schema(exclude=True)
+    def put(self, request, pk: int):
+        _reject_delete(request)
+
+    @extend_schema(exclude=True)
+    def delete(self, request, pk: int):
+        _reject_delete(request)
+
+
+@extend_schema(
+    parameters=[OpenApiParameter("level", str), OpenApiParameter("kind", str), OpenApiParameter("q", str)]
+)
+class ExecutionLogsView(BodyLimit, GenericAPIView):
+    """Structured log entries, oldest first; agents (or operators) append more."""
+
+    pagination_class = LogPagination
+    serializer_class = ExecutionLogSerializer
+    max_body_default = 5 * 1024 * 1024
+
+    def get(self, request, pk: int):
+        execution = get_visible_execution(request.user, pk)
+        params = request.query_params
+        qs = search_logs(
+            execution.logs.all(),
+            level=params.get("level", ""),
+            kind=params.get("kind", ""),
+            q=params.get("q", ""),
+        )
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(ExecutionLogSerializer(page, many=True).data)
+
+    @extend_schema(request=LogEntrySerializer(many=True), responses={201: ExecutionLogSerializer(many=True)})
+    def post(self, request, pk: int):
+        execution = get_visible_execution(request.user, pk)
+        if not is_agent(request.user):
+            require_role(request.user, execution.business_id, Role.OPERATOR)
+        if isinstance(request.data, list) and len(request.data) > MAX_ENTRIES:
+            raise APIError(413, "payload_too_large", f"At most {MAX_ENTRIES} entries per request.")
+        entries = log_entries(data=request.data)
+        entries.is_valid(raise_exception=True)
+        rows = services.append_logs(execution=execution, entries=entries.validated_data)
+        return Response(ExecutionLogSerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
+
+
+class AbortView(APIView):
+    """Operators abort: pending at once, running through the agent (then forcibly)."""
+
+    @extend_schema(
+        request=inline_serializer("AbortRequest", {"reason": serializers.CharField(required=False)}),
+        responses={202: ExecutionSerializer},
+    )
+    def post(self, request, pk: int):
+        execution = get_visible_execution(request.user, pk)
+        require_role(request.user, execution.business_id, Role.OPERATOR)
+        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        if not isinstance(reason, str):
+            raise ValidationError({"reason": ["Must be a string."]})
+        services.abort_execution(execution=execution, actor=request.user, reason=reason[:1000])
+        return Response(ExecutionSerializer(get_visible_execution(request.user, pk)).data, status=202)
+
+
+class ReplayView(APIView):
+    """Operators replay a failed or aborted execution: a new one, same input, linked."""
+
+    @extend_schema(request=None, responses={201: ExecutionSerializer})
+    def post(self, request, pk: int):
+        execution = get_visible_execution(request.user, pk)
+        require_role(request.user, execution.business_id, Role.OPERATOR)
+        replay = services.replay_execution(execution=execution, actor=request.user)
+        return Response(ExecutionSerializer(get_visible_execution(request.user, replay.pk)).data, status=201)
+
+
+class IgnoreFormatNegotiation(BaseContentNegotiation):
+    """``?format=csv|jsonl`` picks the export's format, not a DRF renderer."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema(parameters=[OpenApiParameter("format", str, enum=list(STREAMS))], responses={200: None})
+class ExportView(APIView):
+    """Stream every matching execution as CSV or JSON Lines, in constant memory."""
+
+    content_negotiation_class = IgnoreFormatNegotiation
+
+    def get(self, request):
+        fmt = request.query_params.get("format", "csv")
+        if fmt not in STREAMS:
+            raise ValidationError({"format": [f"One of: {', '.join(STREAMS)}."]})
+        qs = searched(request).select_related(None)
+        response = StreamingHttpResponse(buffered(STREAMS[fmt](qs)), content_type=CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="executions.{fmt}"'
+        return response
+
+
+class ClaimView(APIView):
+    """A pull agent takes its next pending execution (now running), waiting up to 30 s for one."""
+
+    permission_classes = [AgentsOnly]
+
+    @extend_schema(request=ClaimSerializer, responses={200: ExecutionSerializer, 204: None})
+    def post(self, request):
+        data = ClaimSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        execution = services.claim(agent=request.user.agent, wait_seconds=data.validated_data["wait_seconds"])
+        if execution is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(ExecutionSerializer(get_visible_execution(request.user, execution.pk)).data)
+
+
+class HookView(BodyLimit, APIView):
+    """The webhook trigger: the secret URL itself is the credential. Body: the run's input."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    max_body_setting = "MC_MAX_HOOK_BYTES"
+    max_body_default = 256 * 1024
+
+    @extend_schema(
+        request=inline_serializer("HookInput", {}),
+        responses={202: inline_serializer("HookAccepted", {"id": serializers.IntegerField()})},
+    )
+    def post(self, request, token: str):
+        payload = request.data if request.data not in (None, "") else {}
+        if not isinstance(payload, dict):
+            raise ValidationError({"input": ["The body must be a JSON object."]})
+        execution = services.run_hook(token=token, input=dict(payload))
+        return Response(
+            {"id": execution.pk, "status": execution.status, "trigger": execution.trigger}, status=202
+        )

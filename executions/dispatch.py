@@ -1,0 +1,214 @@
+"""Getting pending work to agents.
+
+Push agents: the worker POSTs the execution to the agent's ``endpoint_url``, signed with the
+agent's secret (``X-MC-Signature: sha256=<hex HMAC-SHA256 of the raw body>``), with a timeout,
+retrying with backoff; a 2xx answer makes the execution ``running``. Each delivery attempt is won
+by a conditional UPDATE on ``delivery_attempts``, so a duplicated Celery message never POSTs the
+same attempt twice, and nothing is sent once the row has left ``pending``.
+
+Pull agents: ``claim`` hands out the oldest claimable pending execution under ``SELECT ... FOR
+UPDATE SKIP LOCKED``, so concurrent claims never get the same row, and long-polls between short
+transactions (no transaction is held while waiting).
+"""
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from datetime import timedelta
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent, AgentMode
+from executions.lifecycle import finish, mark_running
+from executions.models import AgentRunSettings, Execution, Status
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-MC-Signature"
+CLAIM_POLL_S = 0.5
+
+
+def push_timeout() -> float:
+    return float(getattr(settings, "MC_PUSH_TIMEOUT_S", 10))
+
+
+def push_max_attempts() -> int:
+    return int(getattr(settings, "MC_PUSH_MAX_ATTEMPTS", 5))
+
+
+def push_backoff(attempt: int) -> float:
+    """Seconds before delivery attempt ``attempt + 1``: 2, 4, 8... capped at five minutes."""
+    return float(min(2**attempt, 300))
+
+
+def signing_secret(agent: Agent) -> str:
+    """The agent's push signing secret, made on first use."""
+    row, _ = AgentRunSettings.objects.get_or_create(agent=agent)
+    if not row.signing_secret:
+        AgentRunSettings.objects.filter(pk=row.pk, signing_secret="").update(
+            signing_secret=f"mcs_{secrets.token_urlsafe(32)}"
+        )
+        row.refresh_from_db(fields=["signing_secret"])
+    return row.signing_secret
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, signature: str) -> bool:
+    """What a push agent does with ``X-MC-Signature`` (kept here for the SDK and the tests)."""
+    return hmac.compare_digest(sign(secret, body), signature or "")
+
+
+def payload(execution: Execution, attempt: int) -> dict:
+    base = getattr(settings, "MC_PUBLIC_URL", "").rstrip("/")
+    return {
+        "execution": {
+            "id": execution.pk,
+            "business": execution.business.slug,
+            "agent": execution.agent_id,
+            "trigger": execution.trigger,
+            "input": execution.input,
+            "retry_count": execution.retry_count,
+            "attempt": execution.attempt,
+            "replay_of": execution.replay_of_id,
+            "timeout_s": execution.timeout_s,
+            "workflow_run": execution.workflow_run_id,
+            "workflow_step": execution.workflow_step,
+        },
+        "delivery": attempt,
+        "sent_at": timezone.now().isoformat(),
+        "report_url": f"{base}/api/v1/executions/{execution.pk}",
+    }
+
+
+def deliver(execution_id: int) -> str:
+    """One delivery attempt of a pending push execution; returns what happened (for logs/tests)."""
+    row = Execution.objects.select_related("agent", "business").filter(pk=execution_id).first()
+    if row is None or row.status != Status.PENDING:
+        return "skipped"
+    if row.agent.mode != AgentMode.PUSH:
+        return "pull"
+    now = timezone.now()
+    if row.not_before and row.not_before > now:
+        _schedule(row.pk, (row.not_before - now).total_seconds())
+        return "deferred"
+    attempt = row.delivery_attempts + 1
+    won = Execution.objects.filter(
+        pk=row.pk, status=Status.PENDING, delivery_attempts=row.delivery_attempts
+    ).update(delivery_attempts=attempt, last_dispatch_at=now)
+    if not won:
+        return "skipped"  # a duplicate message (or a concurrent attempt) got here first
+    if not row.agent.endpoint_url:
+        _give_up(row.pk, "Push agent has no endpoint_url to deliver to.")
+        return "failed"
+    body = json.dumps(payload(row, attempt), separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(signing_secret(row.agent), body),
+        "X-MC-Execution": str(row.pk),
+        "X-MC-Delivery": str(attempt),
+        "User-Agent": "MissionControl-Dispatch/1",
+    }
+    retryable = True
+    try:
+        response = httpx.post(row.agent.endpoint_url, content=body, headers=headers, timeout=push_timeout())
+        if 200 <= response.status_code < 300:
+            return _delivered(row.pk, attempt)
+        problem = f"HTTP {response.status_code}"
+        # A 4xx other than 408/429 means the agent refuses this request: sending it again won't help.
+        retryable = response.status_code >= 500 or response.status_code in (408, 429)
+    except httpx.TimeoutException:
+        problem = f"no answer within {push_timeout():g} s"
+    except httpx.HTTPError as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    logger.warning("push delivery %s of execution %s failed: %s", attempt, row.pk, problem)
+    if retryable and attempt < push_max_attempts():
+        _schedule(row.pk, push_backoff(attempt))
+        return "retrying"
+    _give_up(
+        row.pk, f"Push delivery to {row.agent.endpoint_url} failed after {attempt} attempt(s): {problem}."
+    )
+    return "failed"
+
+
+def _delivered(pk: int, attempt: int) -> str:
+    with transaction.atomic():
+        row = Execution.objects.select_for_update().select_related("business").filter(pk=pk).first()
+        if row is not None and mark_running(row, via=f"pushed, attempt {attempt}"):
+            return "delivered"
+    return "delivered-late"  # the agent already reported on it (or it was aborted meanwhile)
+
+
+def _give_up(pk: int, error: str) -> None:
+    with transaction.atomic():
+        row = Execution.objects.select_for_update().select_related("business").filter(pk=pk).first()
+        if row is not None and row.status == Status.PENDING:
+            finish(row, status=Status.FAILED, error=error, error_type="dispatch_failed")
+
+
+def _schedule(pk: int, countdown: float) -> None:
+    from executions.tasks import dispatch_execution
+
+    dispatch_execution.apply_async((pk,), countdown=countdown)
+
+
+def claim_next(*, agent: Agent) -> Execution | None:
+    """Give ``agent`` its oldest claimable pending execution, now ``running``; or None."""
+    now = timezone.now()
+    with transaction.atomic():
+        # SKIP LOCKED so two concurrent claims never get (or wait for) the same row.
+        row = (
+            Execution.objects.claimable(now)
+            .filter(agent_id=agent.pk)
+            .select_for_update(skip_locked=True)
+            .order_by("id")
+            .first()
+        )
+        if row is None:
+            return None
+        row.business = agent.business
+        mark_running(row, actor=f"agent:{agent.pk}", via="claimed")
+    return row
+
+
+def claim(*, agent: Agent, wait_seconds: float = 0) -> Execution | None:
+    """Long-poll: try now, then every ``CLAIM_POLL_S`` until ``wait_seconds`` have passed.
+
+    Each try is its own short transaction; nothing is held open while waiting.
+    """
+    deadline = time.monotonic() + max(0.0, wait_seconds)
+    while True:
+        row = claim_next(agent=agent)
+        remaining = deadline - time.monotonic()
+        if row is not None or remaining <= 0:
+            return row
+        wait_for_work(agent.pk, min(CLAIM_POLL_S, remaining))
+
+
+def wait_for_work(agent_id: int, seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def redispatch_stale(now=None) -> int:
+    """Re-enqueue pending push executions whose delivery was lost (broker down, worker killed)."""
+    now = now or timezone.now()
+    # Longer than the longest delivery backoff, so a retry waiting its turn is not hurried.
+    stale_after = timedelta(seconds=push_backoff(99) + push_timeout() * 2 + 60)
+    rows = (
+        Execution.objects.claimable(now)
+        .filter(agent__mode=AgentMode.PUSH, created_at__lt=now - stale_after)
+        .exclude(last_dispatch_at__gte=now - stale_after)
+        .values_list("pk", flat=True)[:500]
+    )
+    ids = list(rows)
+    for pk in ids:
+        _schedule(pk, 0)
+    return len(ids)

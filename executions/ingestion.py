@@ -1,0 +1,358 @@
+"""Agents reporting their own work: one report, a batch of reports, or an update of a live one.
+
+``external_id`` makes a report idempotent: the same body again answers with the same record, a
+different body under the same key is a 409 ``idempotency_conflict``. Batches are written with a
+handful of bulk statements whatever their size.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.models import Agent
+from executions.lifecycle import (
+    TERMINAL_EVENTS,
+    after_terminal,
+    announce,
+    apply_cost,
+    budget_ref,
+    estimate_for,
+    fill_terminal_fields,
+    finish,
+    finished_callback,
+    running_fields,
+)
+from executions.logs import build_entries
+from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger
+from governance import budgets, enforcement
+from mission_control.api.errors import APIError
+from mission_control.events import publish_many
+from mission_control.models import Event
+
+# What a report may set directly on the row (status, cost and logs are handled on their own).
+REPORT_FIELDS = (
+    "external_id",
+    "input",
+    "output",
+    "prompt",
+    "error",
+    "error_type",
+    "started_at",
+    "finished_at",
+    "duration_ms",
+    "model",
+    "model_provider",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "total_tokens",
+    "session_key",
+    "session_id",
+)
+UPDATE_FIELDS = tuple(f for f in REPORT_FIELDS if f not in ("external_id", "input"))
+
+
+def build_execution(agent: Agent, data: dict, body_hash: str, now) -> Execution:
+    """An unsaved ledger row for a report, with its times, totals and cost filled in."""
+    status = data.get("status") or Status.RUNNING
+    execution = Execution(
+        business=agent.business,
+        agent=agent,
+        status=status,
+        trigger=data.get("trigger") or Trigger.AUTONOMOUS,
+        request_hash=body_hash,
+        requested_by=f"agent:{agent.pk}",
+        **{name: data[name] for name in REPORT_FIELDS if data.get(name) is not None},
+    )
+    if execution.started_at is None:
+        if execution.finished_at is not None and execution.duration_ms is not None:
+            execution.started_at = execution.finished_at - timedelta(milliseconds=execution.duration_ms)
+        else:
+            execution.started_at = execution.finished_at or now
+    # The ledger's time axis is when the work began, also for work reported after the fact.
+    execution.created_at = min(execution.started_at, now)
+    if status in TERMINAL:
+        fill_terminal_fields(execution, now)
+    else:
+        execution.last_seen_at = now
+    apply_cost(execution, data.get("cost_usd"))
+    return execution
+
+
+def same_or_conflict(existing: Execution, body_hash: str) -> Execution:
+    if existing.request_hash != body_hash:
+        raise APIError(
+            409,
+            "idempotency_conflict",
+            f"external_id '{existing.external_id}' already names execution #{existing.pk} with a different body.",
+            execution=existing.pk,
+        )
+    return existing
+
+
+def report_execution(*, agent: Agent, data: dict, body_hash: str, actor=None) -> tuple[Execution, bool]:
+    """Record one report; returns ``(execution, created)``.
+
+    A ``running`` report is new work: governance may refuse it (423, 403, 402) and its budget is
+    held. A terminal report records work already done: it is always booked.
+    """
+    external_id = data.get("external_id")
+    for _ in range(2):
+        if external_id:
+            existing = Execution.objects.filter(agent_id=agent.pk, external_id=external_id).first()
+            if existing is not None:
+                return same_or_conflict(existing, body_hash), False
+        try:
+            with transaction.atomic():
+                return _record(agent, data, body_hash, actor), True
+        except IntegrityError:
+            if not external_id:
+                raise
+            # The same key was recorded concurrently: the next pass answers from that row.
+    raise APIError(
+        409, "idempotency_conflict", f"external_id '{external_id}' is being recorded concurrently."
+    )
+
+
+def _record(agent: Agent, data: dict, body_hash: str, actor) -> Execution:
+    execution = build_execution(agent, data, body_hash, timezone.now())
+    if execution.status == Status.RUNNING:
+        enforcement.check_can_start(
+            business=agent.business,
+            agent=agent,
+            trigger=execution.trigger,
+            model=execution.model,
+            provider=execution.model_provider,
+            actor=actor,
+        )
+        execution.estimate_usd = estimate_for(agent)
+        execution.save()
+        budgets.reserve(
+            business=agent.business,
+            agent_id=agent.pk,
+            ref=budget_ref(execution.pk),
+            estimate=execution.estimate_usd,
+            model=execution.model,
+        )
+        announce(execution, "execution.started", actor=actor, message=f"Execution #{execution.pk} started")
+    else:
+        execution.save()
+        after_terminal([execution], actor=actor)
+    if data.get("logs"):
+        ExecutionLog.objects.bulk_create(build_entries(execution.pk, data["logs"], 1))
+    return execution
+
+
+def update_execution(*, execution: Execution, data: dict, actor=None) -> Execution:
+    """Move a live execution on (status, usage, output, error, logs). Terminal ones: 409 ``immutable``."""
+    data = dict(data)
+    logs = data.pop("logs", None) or []
+    with transaction.atomic():
+        row = Execution.objects.select_for_update().select_related("business", "agent").get(pk=execution.pk)
+        if row.is_terminal:
+            raise APIError(
+                409, "immutable", f"Execution #{row.pk} is {row.status}; a finished execution never changes."
+            )
+        status = data.get("status") or row.status
+        if status == Status.PENDING and row.status != Status.PENDING:
+            raise APIError(409, "invalid_transition", f"A {row.status} execution cannot go back to pending.")
+        for name in UPDATE_FIELDS:
+            if name in data:
+                setattr(row, name, data[name])
+        if row.cache_read_tokens > row.input_tokens:
+            raise APIError(
+                400,
+                "validation_error",
+                "cache_read_tokens: Cache reads are part of input tokens and cannot exceed them.",
+                fields={"cache_read_tokens": ["Cannot exceed input_tokens."]},
+            )
+        now = timezone.now()
+        if status in TERMINAL:
+            finish(row, status=status, actor=actor, reported_cost=data.get("cost_usd"))
+        else:
+            if status == Status.RUNNING and row.status == Status.PENDING:
+                running_fields(row, now)
+                announce(row, "execution.started", actor=actor, message=f"Execution #{row.pk} started")
+            row.last_seen_at = now
+            apply_cost(row, data.get("cost_usd"))
+            row.save()
+        if logs:
+            last = row.logs.order_by("-seq").values_list("seq", flat=True).first() or 0
+            ExecutionLog.objects.bulk_create(build_entries(row.pk, logs, last + 1))
+    return row
+
+
+def ingest_batch(*, agent: Agent, items: list[tuple[int, dict, str]], actor=None) -> dict[int, dict]:
+    """Record many reports at once: ``items`` are ``(index, validated data, body hash)``.
+
+    Returns a result per index. One refused item never sinks the others.
+    """
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _ingest(agent, items, actor)
+        except IntegrityError:
+            # A concurrent report took one of our external_ids; the second pass sees it as existing.
+            if attempt:
+                raise
+    return {}
+
+
+def _ok(index: int, status: int, pk: int) -> dict:
+    return {"index": index, "status": status, "id": pk}
+
+
+def _error(index: int, exc: APIError) -> dict:
+    return {
+        "index": index,
+        "status": exc.status_code,
+        "error": exc.code,
+        "detail": str(exc.detail),
+        **exc.extra,
+    }
+
+
+def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int, dict]:
+    now = timezone.now()
+    results: dict[int, dict] = {}
+    keys = {data["external_id"] for _, data, _ in items if data.get("external_id")}
+    existing = {
+        ext: (pk, digest)
+        for ext, pk, digest in Execution.objects.filter(agent_id=agent.pk, external_id__in=keys).values_list(
+            "external_id", "pk", "request_hash"
+        )
+    }
+    fresh: list[tuple[int, dict, str]] = []
+    first_seen: dict[str, tuple[int, str]] = {}
+    repeats: list[tuple[int, str, str]] = []
+    for index, data, digest in items:
+        ext = data.get("external_id")
+        if ext and ext in existing:
+            pk, old = existing[ext]
+            results[index] = _ok(index, 200, pk) if old == digest else _error(index, _conflict(ext, pk))
+        elif ext and ext in first_seen:
+            repeats.append((index, ext, digest))
+        else:
+            if ext:
+                first_seen[ext] = (index, digest)
+            fresh.append((index, data, digest))
+
+    fresh = _refuse_what_governance_refuses(agent, fresh, results, actor)
+    rows = [build_execution(agent, data, digest, now) for _, data, digest in fresh]
+    live = [row for row in rows if row.status == Status.RUNNING]
+    if live:
+        estimate = estimate_for(agent)
+        for row in live:
+            row.estimate_usd = estimate
+    created = Execution.objects.bulk_create(rows, batch_size=500)
+    for (index, _, _), row in zip(fresh, created, strict=True):
+        results[index] = _ok(index, 201, row.pk)
+
+    entries = []
+    for (_, data, _), row in zip(fresh, created, strict=True):
+        if data.get("logs"):
+            entries.extend(build_entries(row.pk, data["logs"], 1))
+    if entries:
+        ExecutionLog.objects.bulk_create(entries, batch_size=1000)
+
+    for row in live:
+        budgets.reserve(
+            business=agent.business, agent_id=agent.pk, ref=budget_ref(row.pk), estimate=row.estimate_usd
+        )
+    finished = [row for row in created if row.status in TERMINAL]
+    _settle_in_bulk(agent, finished)
+    publish_many([_event(row, actor) for row in created])
+    transaction.on_commit(lambda: [finished_callback(row, None)() for row in finished])
+
+    for index, ext, digest in repeats:
+        first_index, first_digest = first_seen[ext]
+        first = results[first_index]
+        if "id" in first:
+            results[index] = (
+                _ok(index, 200, first["id"])
+                if digest == first_digest
+                else _error(index, _conflict(ext, first["id"]))
+            )
+        else:
+            results[index] = {**first, "index": index}
+    return results
+
+
+def _conflict(ext: str, pk: int) -> APIError:
+    return APIError(
+        409,
+        "idempotency_conflict",
+        f"external_id '{ext}' already names execution #{pk} with a different body.",
+        execution=pk,
+    )
+
+
+def _refuse_what_governance_refuses(agent, fresh, results, actor) -> list[tuple[int, dict, str]]:
+    """Running reports start work: ask governance once per distinct (trigger, model, provider)."""
+    verdicts: dict[tuple, APIError | None] = {}
+    kept = []
+    for index, data, digest in fresh:
+        if (data.get("status") or Status.RUNNING) != Status.RUNNING:
+            kept.append((index, data, digest))
+            continue
+        key = (
+            data.get("trigger") or Trigger.AUTONOMOUS,
+            data.get("model") or "",
+            data.get("model_provider") or "",
+        )
+        if key not in verdicts:
+            try:
+                enforcement.check_can_start(
+                    business=agent.business,
+                    agent=agent,
+                    trigger=key[0],
+                    model=key[1],
+                    provider=key[2],
+                    actor=actor,
+                )
+                verdicts[key] = None
+            except APIError as refused:
+                verdicts[key] = refused
+        if verdicts[key] is None:
+            kept.append((index, data, digest))
+        else:
+            results[index] = _error(index, verdicts[key])
+    return kept
+
+
+def _settle_in_bulk(agent: Agent, finished: list[Execution]) -> None:
+    """Book finished work: one settlement per model for the whole batch, not one per row."""
+    by_model: dict[str, Decimal] = defaultdict(Decimal)
+    for row in finished:
+        by_model[row.model] += row.cost_usd
+    if not finished:
+        return
+    span = f"{finished[0].pk}-{finished[-1].pk}"
+    for model, amount in by_model.items():
+        budgets.settle(
+            business=agent.business,
+            agent_id=agent.pk,
+            ref=f"executions:{span}:{model or '-'}",
+            actual=amount,
+            model=model,
+        )
+
+
+def _event(row: Execution, actor) -> Event:
+    kind = TERMINAL_EVENTS.get(row.status, "execution.started")
+    text = f"Execution #{row.pk} {row.status}"
+    if row.status == Status.FAILED and row.error:
+        text += f": {row.error[:200]}"
+    return Event(
+        kind=kind,
+        business_id=row.business_id,
+        business_slug=row.business.slug,
+        agent_id=row.agent_id,
+        execution_id=row.pk,
+        actor=f"agent:{row.agent_id}",
+        message=text[:500],
+        data={"status": row.status, "trigger": row.trigger, "cost_usd": str(row.cost_usd)},
+    )

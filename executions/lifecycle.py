@@ -1,0 +1,313 @@
+"""The life of an execution: start (pending), run, finish.
+
+Every transition publishes its event inside the caller's transaction. Every terminal one settles
+the budget and, once the transaction commits, sends ``execution_finished``; a failed execution
+whose retry policy allows it gets its next attempt as a new, linked ledger row.
+"""
+
+import logging
+import math
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent, AgentMode
+from executions import pricing
+from executions.models import (
+    AgentRunSettings,
+    CostSource,
+    Execution,
+    Status,
+)
+from executions.signals import execution_finished
+from governance import audit, budgets, enforcement
+from governance.access import is_agent
+from governance.audit import actor_name
+from mission_control.events import publish
+
+logger = logging.getLogger(__name__)
+
+ESTIMATE_SAMPLE = 50  # recent runs whose p90 cost is held when the agent declares no maximum
+
+TERMINAL_EVENTS = {
+    Status.SUCCESS: "execution.succeeded",
+    Status.FAILED: "execution.failed",
+    Status.ABORTED: "execution.aborted",
+}
+
+
+def budget_ref(execution_id: int) -> str:
+    return f"execution:{execution_id}"
+
+
+def announce(execution: Execution, kind: str, *, actor=None, message: str = "", data: dict | None = None):
+    """Publish an execution's event (inside the caller's transaction)."""
+    payload = {"status": execution.status, "trigger": execution.trigger, **(data or {})}
+    return publish(
+        kind=kind,
+        business=execution.business,
+        agent_id=execution.agent_id,
+        execution_id=execution.pk,
+        actor=actor_name(actor),
+        message=message or f"Execution #{execution.pk} {execution.status}",
+        data=payload,
+    )
+
+
+def estimate_for(agent: Agent) -> Decimal:
+    """What to hold against budgets when ``agent`` starts: its declared maximum per execution,
+    else the 90th percentile of its last runs' costs, else nothing."""
+    if agent.max_cost_per_execution_usd is not None:
+        return Decimal(agent.max_cost_per_execution_usd)
+    costs = sorted(
+        Execution.objects.terminal()
+        .filter(agent_id=agent.pk)
+        .order_by("-id")
+        .values_list("cost_usd", flat=True)[:ESTIMATE_SAMPLE]
+    )
+    if not costs:
+        return Decimal(0)
+    return costs[max(0, math.ceil(0.9 * len(costs)) - 1)]
+
+
+def run_settings(agent: Agent) -> AgentRunSettings | None:
+    return AgentRunSettings.objects.filter(agent_id=agent.pk).first()
+
+
+def start_execution(
+    *,
+    agent: Agent,
+    trigger: str,
+    input: dict | None = None,
+    actor=None,
+    cron_job_id: int | None = None,
+    workflow_run_id: int | None = None,
+    workflow_step: str = "",
+    replay_of: Execution | None = None,
+    retry_count: int = 0,
+    timeout_s: int | None = None,
+    retry_policy: dict | None = None,
+    retry_of: Execution | None = None,
+    attempt: int = 1,
+    not_before=None,
+) -> Execution:
+    """Queue work for ``agent``: a ``pending`` row, budget held, dispatched after commit.
+
+    Refuses with governance's errors: 423 ``emergency_stop``, 403 ``restriction_<rule>``,
+    402 ``budget_exceeded``. Nothing is written when it refuses.
+    """
+    from executions.retries import validate_retry_policy
+
+    business = agent.business
+    with transaction.atomic():
+        enforcement.check_can_start(business=business, agent=agent, trigger=trigger, actor=actor)
+        settings_row = run_settings(agent)
+        policy = retry_policy if retry_policy is not None else getattr(settings_row, "retry_policy", None)
+        estimate = estimate_for(agent)
+        execution = Execution.objects.create(
+            business=business,
+            agent=agent,
+            trigger=trigger,
+            status=Status.PENDING,
+            input=input if input is not None else {},
+            requested_by=actor_name(actor)[:150],
+            cron_job_id=cron_job_id,
+            workflow_run_id=workflow_run_id,
+            workflow_step=workflow_step,
+            replay_of=replay_of,
+            retry_of=retry_of,
+            retry_count=retry_count,
+            attempt=attempt,
+            timeout_s=timeout_s or getattr(settings_row, "timeout_s", None),
+            heartbeat_timeout_s=getattr(settings_row, "heartbeat_timeout_s", None),
+            retry_policy=validate_retry_policy(policy) if policy else None,
+            not_before=not_before,
+            estimate_usd=estimate,
+            dispatch_task_id=str(uuid.uuid4()),
+        )
+        budgets.reserve(business=business, agent_id=agent.pk, ref=budget_ref(execution.pk), estimate=estimate)
+        if retry_of is not None:
+            announce(
+                execution,
+                "execution.retried",
+                actor=actor,
+                message=f"Execution #{retry_of.pk} retried as #{execution.pk} (attempt {attempt})",
+                data={"retry_of": retry_of.pk, "attempt": attempt},
+            )
+        else:
+            announce(
+                execution,
+                "execution.queued",
+                actor=actor,
+                message=f"Execution #{execution.pk} of {agent.name} queued ({trigger})",
+                data={"replay_of": replay_of.pk if replay_of else None},
+            )
+        if actor is not None and not isinstance(actor, str) and not is_agent(actor):
+            audit.record(
+                actor=actor,
+                action="execution.start",
+                business=business,
+                target_type="execution",
+                target_id=execution.pk,
+                after={"agent": agent.pk, "trigger": trigger},
+            )
+        if agent.mode == AgentMode.PUSH:
+            transaction.on_commit(lambda: enqueue_dispatch(execution))
+    return execution
+
+
+def enqueue_dispatch(execution: Execution) -> None:
+    """Hand a pending push execution to the worker (after commit, so the row is there)."""
+    from executions.tasks import dispatch_execution
+
+    countdown = None
+    if execution.not_before is not None:
+        countdown = max(0.0, (execution.not_before - timezone.now()).total_seconds())
+    try:
+        dispatch_execution.apply_async(
+            (execution.pk,), task_id=execution.dispatch_task_id or None, countdown=countdown
+        )
+    except Exception:
+        # The broker is down: the stale-dispatch sweep picks the row up once it is back.
+        logger.exception("could not enqueue dispatch of execution %s", execution.pk)
+
+
+def running_fields(execution: Execution, now) -> list[str]:
+    """Set what becoming ``running`` sets; returns the changed field names."""
+    execution.status = Status.RUNNING
+    execution.started_at = execution.started_at or now
+    execution.last_seen_at = now
+    if execution.timeout_s:
+        execution.deadline_at = execution.started_at + timedelta(seconds=execution.timeout_s)
+    return ["status", "started_at", "last_seen_at", "deadline_at"]
+
+
+def mark_running(execution: Execution, *, actor=None, via: str = "") -> bool:
+    """``pending`` -> ``running`` for a row the caller has locked (or just won). Publishes."""
+    if execution.status != Status.PENDING:
+        return False
+    now = timezone.now()
+    fields = running_fields(execution, now)
+    execution.save(update_fields=fields)
+    announce(
+        execution,
+        "execution.started",
+        actor=actor,
+        message=f"Execution #{execution.pk} started" + (f" ({via})" if via else ""),
+    )
+    return True
+
+
+def apply_cost(execution: Execution, reported: Decimal | None) -> None:
+    """Price the row: a reported cost wins (and sticks); else price data; else unknown."""
+    if reported is None and execution.cost_source == CostSource.REPORTED:
+        return
+    cost = pricing.cost_of(
+        reported=reported,
+        provider=execution.model_provider,
+        model=execution.model,
+        input_tokens=execution.input_tokens,
+        output_tokens=execution.output_tokens,
+        cache_read_tokens=execution.cache_read_tokens,
+        at=execution.started_at or execution.created_at,
+    )
+    execution.cost_usd, execution.cost_source, execution.price_data_version = (
+        cost.usd,
+        cost.source,
+        cost.version,
+    )
+
+
+def fill_terminal_fields(execution: Execution, now) -> None:
+    """Derive what a terminal row must show: end time, duration, token total."""
+    execution.finished_at = execution.finished_at or now
+    if execution.duration_ms is None and execution.started_at is not None:
+        elapsed = execution.finished_at - execution.started_at
+        execution.duration_ms = max(0, int(elapsed.total_seconds() * 1000))
+    if not execution.total_tokens:
+        execution.total_tokens = (execution.input_tokens or 0) + (execution.output_tokens or 0)
+
+
+def finish(
+    execution: Execution,
+    *,
+    status: str,
+    actor=None,
+    reported_cost: Decimal | None = None,
+    message: str = "",
+    **changes,
+) -> Execution:
+    """Make a live execution terminal. The caller holds its row lock (``select_for_update``)."""
+    if execution.is_terminal:
+        raise ValueError(f"execution {execution.pk} is already {execution.status}")
+    for name, value in changes.items():
+        setattr(execution, name, value)
+    execution.status = status
+    fill_terminal_fields(execution, timezone.now())
+    apply_cost(execution, reported_cost)
+    execution.save()
+    after_terminal([execution], actor=actor, message=message)
+    return execution
+
+
+def after_terminal(executions: list[Execution], *, actor=None, message: str = "", settled: bool = False):
+    """Settle budgets, publish, retry what may be retried and, after commit, tell listeners."""
+    from executions.retries import retry_if_due
+
+    for execution in executions:
+        if not settled:
+            settle_budget(execution)
+        announce(
+            execution,
+            TERMINAL_EVENTS[execution.status],
+            actor=actor,
+            message=message or _terminal_message(execution),
+            data={"cost_usd": str(execution.cost_usd), "error": execution.error[:200]},
+        )
+        retry = retry_if_due(execution) if execution.status == Status.FAILED else None
+        transaction.on_commit(finished_callback(execution, retry))
+
+
+def settle_budget(execution: Execution) -> None:
+    ref = budget_ref(execution.pk)
+    try:
+        with transaction.atomic():
+            if execution.status == Status.ABORTED and execution.started_at is None:
+                budgets.release(ref=ref)  # it never ran: nothing was spent
+            else:
+                budgets.settle(
+                    business=execution.business,
+                    agent_id=execution.agent_id,
+                    ref=ref,
+                    actual=execution.cost_usd,
+                    model=execution.model,
+                )
+    except Exception:
+        # The ledger records the work whatever the budget book says; the error is loud in the logs.
+        logger.exception("could not settle the budget of execution %s", execution.pk)
+
+
+def _terminal_message(execution: Execution) -> str:
+    text = f"Execution #{execution.pk} {execution.status}"
+    if execution.status != Status.SUCCESS and execution.error:
+        text += f": {execution.error[:200]}"
+    return text
+
+
+def finished_callback(execution: Execution, retry: Execution | None):
+    def send():
+        for receiver, result in execution_finished.send_robust(
+            sender=Execution, execution=execution, retry=retry
+        ):
+            if isinstance(result, Exception):
+                logger.error(
+                    "execution_finished receiver %r failed for execution %s",
+                    receiver,
+                    execution.pk,
+                    exc_info=result,
+                )
+
+    return send

@@ -1,0 +1,65 @@
+"""Structured log entries of an execution: appended in order, never changed."""
+
+from django.db import connection, transaction
+from django.db.models import BooleanField, Max, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+
+from executions.models import ACTIVE, Execution, ExecutionLog
+
+MAX_ENTRIES = 1000
+
+
+def build_entries(execution_id: int, entries: list[dict], first_seq: int) -> list[ExecutionLog]:
+    now = timezone.now()
+    return [
+        ExecutionLog(
+            execution_id=execution_id,
+            seq=first_seq + i,
+            ts=entry.get("ts") or now,
+            level=entry.get("level") or "info",
+            kind=entry.get("kind") or "log",
+            message=entry.get("message", ""),
+            data=entry.get("data"),
+        )
+        for i, entry in enumerate(entries)
+    ]
+
+
+def append_logs(*, execution: Execution, entries: list[dict]) -> list[ExecutionLog]:
+    """Append ``entries`` after the execution's last one, keeping their order.
+
+    Allowed after the execution ended too (agents often flush logs last): appending adds to the
+    record without rewriting any of it.
+    """
+    with transaction.atomic():
+        # The row lock serialises numbering: two appends never take the same ``seq``.
+        Execution.objects.select_for_update().filter(pk=execution.pk).values_list("pk").first()
+        last = ExecutionLog.objects.filter(execution_id=execution.pk).aggregate(m=Max("seq"))["m"] or 0
+        rows = ExecutionLog.objects.bulk_create(build_entries(execution.pk, entries, last + 1))
+        if execution.status in ACTIVE:
+            Execution.objects.filter(pk=execution.pk).update(last_seen_at=timezone.now())
+    return rows
+
+
+def search_logs(qs: QuerySet, *, level: str = "", kind: str = "", q: str = "") -> QuerySet:
+    """Filter log entries by level, kind (comma-separated lists) and a text query."""
+    if level:
+        qs = qs.filter(level__in=level.split(","))
+    if kind:
+        qs = qs.filter(kind__in=kind.split(","))
+    if q:
+        qs = qs.filter(message_matches(q))
+    return qs
+
+
+def message_matches(q: str):
+    """Full-text on PostgreSQL (the ``executionlog_fulltext`` GIN index), a LIKE elsewhere."""
+    if connection.vendor == "postgresql":
+        return RawSQL(
+            "to_tsvector('english'::regconfig, executions_executionlog.message)"
+            " @@ websearch_to_tsquery('english'::regconfig, %s)",
+            [q],
+            output_field=BooleanField(),
+        )
+    return Q(message__icontains=q)

@@ -1,0 +1,47 @@
+"""Reading the ledger: what a caller may see, with the effective cost of each row."""
+
+from django.db.models import DecimalField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from rest_framework.exceptions import NotFound
+
+from executions.models import CostCorrection, Execution
+from governance.access import is_agent, visible_businesses
+
+
+def visible_executions(user) -> QuerySet[Execution]:
+    """An agent sees its own executions; people those of their businesses; superusers all."""
+    if is_agent(user):
+        return Execution.objects.filter(agent_id=user.agent_id)
+    if getattr(user, "is_superuser", False):
+        return Execution.objects.all()
+    return Execution.objects.filter(business_id__in=visible_businesses(user).values("pk"))
+
+
+def with_effective_cost(qs: QuerySet[Execution]) -> QuerySet[Execution]:
+    """Annotate the latest cost correction (if any) and the cost that counts.
+
+    Corrections live beside the rows (terminal rows never change), so readers look them up here.
+    """
+    latest = CostCorrection.objects.filter(execution=OuterRef("pk")).order_by("-id")
+    return qs.annotate(
+        corrected_cost_usd=Subquery(latest.values("cost_usd")[:1]),
+        corrected_cost_source=Subquery(latest.values("cost_source")[:1]),
+        effective_cost_usd=Coalesce(
+            Subquery(latest.values("cost_usd")[:1]),
+            "cost_usd",
+            output_field=DecimalField(max_digits=18, decimal_places=8),
+        ),
+    )
+
+
+def get_visible_execution(user, pk: int) -> Execution:
+    """The execution if the caller may see it, else 404 (whether or not it exists)."""
+    execution = (
+        with_effective_cost(visible_executions(user))
+        .select_related("business", "agent")
+        .filter(pk=pk)
+        .first()
+    )
+    if execution is None:
+        raise NotFound()
+    return execution
