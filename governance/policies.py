@@ -1,5 +1,7 @@
 """Execution policies: reads (cached where hot) and the admin/API actions that change them."""
 
+from decimal import Decimal
+
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -60,7 +62,7 @@ def forget_rates(policy: ExecutionPolicy) -> None:
 def snapshot(policy: ExecutionPolicy) -> dict:
     data = {name: getattr(policy, name) for name in FIELDS}
     if data["max_cost_per_execution_usd"] is not None:
-        data["max_cost_per_execution_usd"] = str(data["max_cost_per_execution_usd"])
+        data["max_cost_per_execution_usd"] = f"{Decimal(data['max_cost_per_execution_usd']):.6f}"
     return data
 
 
@@ -72,7 +74,7 @@ def create_policy(*, business: Business, agent_id: int | None, actor, **fields) 
             policy = ExecutionPolicy.objects.create(business=business, agent_id=agent_id, **fields)
     except IntegrityError:
         raise APIError(409, "policy_exists", "That scope already has a policy; change it instead.") from None
-    _changed(policy, actor, "policy.create", None)
+    record_policy_change(policy, actor, "policy.create", None)
     return policy
 
 
@@ -84,7 +86,7 @@ def update_policy(*, policy: ExecutionPolicy, actor, **fields) -> ExecutionPolic
         setattr(policy, name, value)
     policy.updated_at = timezone.now()
     policy.save()
-    _changed(policy, actor, "policy.update", before)
+    record_policy_change(policy, actor, "policy.update", before)
     return policy
 
 
@@ -103,7 +105,8 @@ def delete_policy(*, policy: ExecutionPolicy, actor) -> None:
     forget_rates(policy)
 
 
-def _changed(policy: ExecutionPolicy, actor, action: str, before: dict | None) -> None:
+def record_policy_change(policy: ExecutionPolicy, actor, action: str, before: dict | None) -> None:
+    """Audit and publish a policy change, and drop the cached rates (the admin calls it too)."""
     after = snapshot(policy)
     audit.record(
         actor=actor,

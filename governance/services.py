@@ -1,5 +1,7 @@
 """Governance actions: businesses, memberships, operator tokens, budgets. One transaction each."""
 
+from decimal import Decimal
+
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -125,11 +127,14 @@ BUDGET_FIELDS = ["agent_id", "model", "period", "limit_usd", "soft_limit_pct", "
 
 def budget_snapshot(budget: Budget) -> dict:
     data = {name: getattr(budget, name) for name in BUDGET_FIELDS}
-    data["limit_usd"] = str(budget.limit_usd)
+    data["limit_usd"] = f"{Decimal(budget.limit_usd):.6f}"
     return data
 
 
-def _budget_changed(budget: Budget, actor, action: str, before: dict | None, after: dict | None) -> None:
+def record_budget_change(
+    *, budget: Budget, actor, action: str, before: dict | None, after: dict | None
+) -> None:
+    """Audit and publish a budget change (the admin saves through its own form, then calls this)."""
     audit.record(
         actor=actor,
         action=action,
@@ -179,7 +184,9 @@ def create_budget(
             "budget_exists",
             "A budget for this scope and period exists already; change its limit instead.",
         ) from None
-    _budget_changed(budget, actor, "budget.create", None, budget_snapshot(budget))
+    record_budget_change(
+        budget=budget, actor=actor, action="budget.create", before=None, after=budget_snapshot(budget)
+    )
     return budget
 
 
@@ -194,7 +201,7 @@ def update_budget(*, budget: Budget, actor, **fields) -> Budget:
     budget.save()
     after = budget_snapshot(budget)
     if after != before:
-        _budget_changed(budget, actor, "budget.update", before, after)
+        record_budget_change(budget=budget, actor=actor, action="budget.update", before=before, after=after)
     return budget
 
 
@@ -205,4 +212,4 @@ def delete_budget(*, budget: Budget, actor) -> None:
     budget.delete()
     budget.pk = pk
     budget.business = business
-    _budget_changed(budget, actor, "budget.delete", before, None)
+    record_budget_change(budget=budget, actor=actor, action="budget.delete", before=before, after=None)
