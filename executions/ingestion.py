@@ -5,6 +5,7 @@ different body under the same key is a 409 ``idempotency_conflict``. Batches are
 handful of bulk statements whatever their size.
 """
 
+import hashlib
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
@@ -335,10 +336,17 @@ def _settle_in_bulk(agent: Agent, finished: list[Execution]) -> None:
         budgets.settle(
             business=agent.business,
             agent_id=agent.pk,
-            ref=f"executions:{span}:{model or '-'}",
+            ref=f"executions:{span}:{_short(model)}",
             actual=amount,
             model=model,
         )
+
+
+def _short(model: str) -> str:
+    # Budget refs are at most 120 characters; a long model name is replaced by its digest.
+    if len(model) <= 60:
+        return model or "-"
+    return hashlib.sha256(model.encode()).hexdigest()[:16]
 
 
 def _event(row: Execution, actor) -> Event:
