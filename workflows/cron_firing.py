@@ -1,0 +1,324 @@
+"""Cron runs: firing (from beat or run-now), finishing, and the sweeps for missed and overlong runs.
+
+A run row is written for every scheduled time, whatever happened to it (started, queued, skipped,
+refused, missed), under a unique (job, slot) constraint: beat firing twice, or beat and the missed
+sweeper racing, settle on one row. Decisions about a job are taken holding its row lock, so two
+firings never both see "no run active".
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from executions.models import Trigger
+from executions.services import abort_execution, start_execution
+from governance import audit
+from governance.audit import actor_name
+from governance.controls import emergency_stop_active
+from mission_control.api.errors import APIError
+from mission_control.events import publish
+from workflows import schedules
+from workflows.models import CronJob, CronRun, CronRunStatus, Overlap
+
+logger = logging.getLogger(__name__)
+
+# Beat fires on the minute; a few seconds of slack keep a firing a hair early on the right slot.
+FIRE_TOLERANCE = timedelta(seconds=5)
+
+
+def _locked_job(cron_job_id: int) -> CronJob | None:
+    return (
+        CronJob.objects.select_for_update(of=("self",))
+        .select_related("business", "agent", "workflow")
+        .filter(pk=cron_job_id)
+        .first()
+    )
+
+
+def fire(*, cron_job_id: int, scheduled_for: datetime | None = None) -> CronRun | None:
+    """Fire a job for one scheduled time (default: the latest one now due). Idempotent per slot:
+    a slot already fired, skipped or reported missed is left alone and its row returned."""
+    now = timezone.now()
+    with transaction.atomic():
+        job = _locked_job(cron_job_id)
+        if job is None:
+            return None
+        slot = scheduled_for or schedules.latest_at_or_before(
+            job.schedule, job.timezone, now + FIRE_TOLERANCE
+        )
+        if slot is None:
+            return None
+        existing = job.runs.filter(scheduled_for=slot, manual=False).first()
+        if existing is not None:
+            return existing
+        run = CronRun(cron_job=job, scheduled_for=slot, requested_by="beat")
+        if not job.enabled:
+            _close_unstarted(job, run, CronRunStatus.SKIPPED, "paused", "The job is paused.")
+        elif job.held_by_stop or emergency_stop_active(job.business_id):
+            _close_unstarted(
+                job, run, CronRunStatus.REFUSED, "emergency_stop", "The emergency stop is engaged."
+            )
+        elif now - slot > timedelta(seconds=job.grace_seconds or 0) + FIRE_TOLERANCE:
+            _report_missed(job, run, "The firing arrived after the grace period; stale work is not run.")
+        else:
+            _start_or_wait(job, run)
+        return run
+
+
+@transaction.atomic
+def run_now(*, job: CronJob, actor=None) -> CronRun:
+    """Start the job at once. Refusals (stop, budget, restriction) are raised, not recorded; a job
+    whose overlap policy is not ``allow`` refuses with 409 ``run_active`` while a run is active."""
+    job = _locked_job(job.pk)
+    if job.overlap != Overlap.ALLOW and job.runs.active().exists():
+        raise APIError(
+            409, "run_active", f"Cron job {job.name} has a run in progress (overlap: {job.overlap})."
+        )
+    run = CronRun(cron_job=job, scheduled_for=timezone.now(), manual=True, requested_by=actor_name(actor))
+    _launch(job, run, actor=actor, raise_refusal=True)
+    audit.record(
+        actor=actor,
+        action="cron_job.run_now",
+        business=job.business,
+        target_type="cron_job",
+        target_id=job.pk,
+        after={"cron_run": run.pk, "execution": run.execution_id, "workflow_run": run.workflow_run_id},
+    )
+    return run
+
+
+def _start_or_wait(job: CronJob, run: CronRun) -> None:
+    if job.overlap != Overlap.ALLOW and job.runs.active().exists():
+        if job.overlap == Overlap.SKIP:
+            _close_unstarted(job, run, CronRunStatus.SKIPPED, "overlap", "The previous run is still active.")
+        elif job.runs.filter(status=CronRunStatus.QUEUED).exists():
+            # One queued run is enough: a job that overruns its period must not grow a backlog forever.
+            _close_unstarted(job, run, CronRunStatus.SKIPPED, "already_queued", "A run is already queued.")
+        else:
+            run.status = CronRunStatus.QUEUED
+            run.save()
+            _event(job, run, "cron.queued", f"Cron job {job.name} queued behind the active run")
+        return
+    _launch(job, run, actor=None)
+
+
+def _launch(job: CronJob, run: CronRun, *, actor, raise_refusal: bool = False) -> None:
+    """Start the job's target (an execution, or a workflow run) for ``run``."""
+    from workflows.runs import start_run  # runs report back here when they end
+
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            if job.agent_id:
+                run.execution = start_execution(
+                    agent=job.agent,
+                    trigger=Trigger.CRON,
+                    input=job.input,
+                    actor=actor,
+                    cron_job_id=job.pk,
+                    timeout_s=job.max_runtime_s,
+                    retry_policy=job.retry_policy,
+                )
+            else:
+                run.workflow_run = start_run(
+                    workflow=job.workflow, input=job.input, trigger="cron", cron_job_id=job.pk, actor=actor
+                )
+    except APIError as exc:
+        if raise_refusal:
+            raise
+        _close_unstarted(job, run, CronRunStatus.REFUSED, exc.code, str(exc.detail))
+        return
+    run.status = CronRunStatus.RUNNING
+    run.started_at = now
+    run.save()
+    job.last_run_at = now
+    job.last_status = CronRunStatus.RUNNING
+    job.save(update_fields=["last_run_at", "last_status", "updated_at"])
+    _event(
+        job, run, "cron.triggered", f"Cron job {job.name} triggered" + (" (run now)" if run.manual else "")
+    )
+
+
+def _close_unstarted(job: CronJob, run: CronRun, status: str, reason: str, detail: str) -> None:
+    run.status, run.reason, run.detail = status, reason, detail
+    run.finished_at = timezone.now()
+    run.save()
+    job.last_status = status
+    job.save(update_fields=["last_status", "updated_at"])
+    kind = "cron.refused" if status == CronRunStatus.REFUSED else "cron.skipped"
+    _event(job, run, kind, f"Cron job {job.name} {status}: {detail}")
+
+
+def _report_missed(job: CronJob, run: CronRun, detail: str) -> None:
+    run.status, run.reason, run.detail = CronRunStatus.MISSED, "not_started", detail
+    run.save()
+    job.last_status = CronRunStatus.MISSED
+    job.save(update_fields=["last_status", "updated_at"])
+    _event(
+        job, run, "cron.missed", f"Cron job {job.name} missed its {run.scheduled_for:%Y-%m-%d %H:%M} UTC run"
+    )
+
+
+def _event(job: CronJob, run: CronRun, kind: str, message: str) -> None:
+    publish(
+        kind=kind,
+        business=job.business,
+        agent_id=job.agent_id,
+        execution_id=run.execution_id,
+        actor=run.requested_by or "system",
+        message=message,
+        data={
+            "cron_job": job.pk,
+            "cron_run": run.pk,
+            "scheduled_for": run.scheduled_for.isoformat(),
+            "status": run.status,
+            "reason": run.reason,
+            "workflow_run": run.workflow_run_id,
+            "manual": run.manual,
+        },
+    )
+
+
+def finish(*, run_id: int, succeeded: bool, reason: str = "", detail: str = "", duration_ms=None) -> None:
+    """Record the end of a running run: tracking figures, the failure alert, then the queued run."""
+    job_id = CronRun.objects.filter(pk=run_id).values_list("cron_job_id", flat=True).first()
+    if job_id is None:
+        return
+    with transaction.atomic():
+        job = _locked_job(job_id)  # the job first, as firing does: no lock-order deadlock
+        run = CronRun.objects.select_for_update().filter(pk=run_id, status=CronRunStatus.RUNNING).first()
+        if job is None or run is None:
+            return  # already finished (the max-runtime sweep, or a second signal)
+        now = timezone.now()
+        run.status = CronRunStatus.SUCCESS if succeeded else CronRunStatus.FAILED
+        run.reason, run.detail, run.finished_at = reason, detail[:2000], now
+        run.duration_ms = duration_ms if duration_ms is not None else _elapsed_ms(run.started_at, now)
+        run.save()
+        job.runs_finished = F("runs_finished") + 1
+        job.runs_succeeded = F("runs_succeeded") + (1 if succeeded else 0)
+        job.total_duration_ms = F("total_duration_ms") + (run.duration_ms or 0)
+        job.consecutive_failures = 0 if succeeded else F("consecutive_failures") + 1
+        job.last_status = run.status
+        job.save()
+        job.refresh_from_db()
+        _event(job, run, "cron.succeeded" if succeeded else "cron.failed", _finish_message(job, run))
+        if not succeeded and job.failure_alert_after and job.consecutive_failures == job.failure_alert_after:
+            publish(
+                kind="cron.failing",
+                business=job.business,
+                agent_id=job.agent_id,
+                message=f"Cron job {job.name} failed {job.consecutive_failures} times in a row",
+                data={"cron_job": job.pk, "consecutive_failures": job.consecutive_failures, "alert": True},
+            )
+        _start_queued(job)
+
+
+def _finish_message(job: CronJob, run: CronRun) -> str:
+    outcome = "succeeded" if run.status == CronRunStatus.SUCCESS else f"failed ({run.reason or 'error'})"
+    return f"Cron job {job.name} {outcome}"
+
+
+def _elapsed_ms(start: datetime | None, end: datetime) -> int | None:
+    return int((end - start).total_seconds() * 1000) if start else None
+
+
+def _start_queued(job: CronJob) -> None:
+    queued = job.runs.filter(status=CronRunStatus.QUEUED).order_by("scheduled_for").first()
+    if queued is None:
+        return
+    if not job.enabled:
+        _close_unstarted(job, queued, CronRunStatus.SKIPPED, "paused", "The job was paused.")
+    elif job.held_by_stop or emergency_stop_active(job.business_id):
+        _close_unstarted(
+            job, queued, CronRunStatus.REFUSED, "emergency_stop", "The emergency stop is engaged."
+        )
+    else:
+        _launch(job, queued, actor=None)
+
+
+def detect_missed(*, now: datetime | None = None) -> list[CronRun]:
+    """Report, once, every job whose latest due slot did not start within its grace period."""
+    now = now or timezone.now()
+    reported = []
+    for job in CronJob.objects.firing().select_related("business"):
+        slot = schedules.latest_at_or_before(
+            job.schedule, job.timezone, now - timedelta(seconds=job.grace_seconds)
+        )
+        if slot is None or slot < job.active_since:
+            continue
+        with transaction.atomic():
+            run, created = CronRun.objects.get_or_create(
+                cron_job=job, scheduled_for=slot, manual=False, defaults={"status": CronRunStatus.MISSED}
+            )
+            if created:
+                _report_missed(
+                    job, run, "No run started within the grace period (is beat or the worker down?)."
+                )
+                reported.append(run)
+    return reported
+
+
+def enforce_max_runtime(*, now: datetime | None = None) -> list[int]:
+    """Fail runs going longer than their job's max runtime, and stop the work behind them."""
+    from workflows.runs import cancel_run
+
+    now = now or timezone.now()
+    overdue = CronRun.objects.active().filter(
+        cron_job__max_runtime_s__isnull=False,
+        started_at__lt=now - timedelta(seconds=1) * F("cron_job__max_runtime_s"),
+    )
+    failed = []
+    for run in overdue.select_related("cron_job", "execution", "workflow_run"):
+        limit = run.cron_job.max_runtime_s
+        finish(
+            run_id=run.pk,
+            succeeded=False,
+            reason="max_runtime_exceeded",
+            detail=f"Still running after {limit} s.",
+        )
+        try:
+            if run.execution is not None and not run.execution.is_terminal:
+                abort_execution(execution=run.execution, reason=f"cron max runtime ({limit} s) exceeded")
+            elif run.workflow_run is not None and not run.workflow_run.is_terminal:
+                cancel_run(run=run.workflow_run, reason=f"cron max runtime ({limit} s) exceeded")
+        except APIError:
+            logger.warning("could not stop the work of cron run %s", run.pk, exc_info=True)
+        failed.append(run.pk)
+    return failed
+
+
+def execution_finished(execution, retry=None) -> None:
+    """The ledger says an execution of a cron job ended: settle the run that started it. When the
+    ledger retries it (the job's retry policy), the run follows the retry instead."""
+    run = CronRun.objects.filter(execution_id=execution.pk, status=CronRunStatus.RUNNING).first()
+    if run is None:
+        return
+    if retry is not None:
+        CronRun.objects.filter(pk=run.pk, execution_id=execution.pk).update(execution=retry)
+        return
+    succeeded = execution.status == "success"
+    finish(
+        run_id=run.pk,
+        succeeded=succeeded,
+        reason=""
+        if succeeded
+        else (execution.status if execution.status == "aborted" else "execution_failed"),
+        detail="" if succeeded else (execution.error or "")[:2000],
+        duration_ms=execution.duration_ms,
+    )
+
+
+def workflow_run_finished(workflow_run) -> None:
+    run = CronRun.objects.filter(workflow_run_id=workflow_run.pk, status=CronRunStatus.RUNNING).first()
+    if run is None:
+        return
+    succeeded = workflow_run.status == "success"
+    finish(
+        run_id=run.pk,
+        succeeded=succeeded,
+        reason="" if succeeded else f"workflow_{workflow_run.status}",
+        detail="" if succeeded else workflow_run.error[:2000],
+    )

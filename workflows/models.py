@@ -1,1 +1,0 @@
-# Cron jobs, epics/tasks and workflow definitions and runs (see the work issue).

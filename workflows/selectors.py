@@ -1,0 +1,160 @@
+"""Reads of the work app, always scoped to what the caller may see (a stranger's object is a 404)."""
+
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from governance.access import is_agent, require_role, visible_businesses
+from governance.roles import Role
+from workflows import schedules
+from workflows.models import CronJob, CronRun, Epic, Task, TaskStatus, Workflow, WorkflowRun
+
+CALENDAR_LIMIT_PER_JOB = 500
+
+
+def _visible(qs: QuerySet, user) -> QuerySet:
+    return qs.filter(business__in=visible_businesses(user))
+
+
+def _get(qs: QuerySet, *, user, pk: int, role: str):
+    obj = _visible(qs, user).filter(pk=pk).first()
+    if obj is None:
+        raise NotFound()
+    if role != Role.VIEWER or not is_agent(user):
+        require_role(user, obj.business_id, role)  # 403 for a member below the role, or an agent key
+    return obj
+
+
+def _by_business(qs: QuerySet, business: str | None) -> QuerySet:
+    return qs.filter(business__slug=business) if business else qs
+
+
+# --- cron -------------------------------------------------------------------------------------
+def cron_jobs(*, user, business: str | None = None, enabled: bool | None = None, agent: int | None = None):
+    jobs = _by_business(_visible(CronJob.objects.all(), user), business)
+    if enabled is not None:
+        jobs = jobs.filter(enabled=enabled)
+    if agent is not None:
+        jobs = jobs.filter(agent_id=agent)
+    return jobs.select_related("business")
+
+
+def get_cron_job(*, user, pk: int, role: str = Role.VIEWER) -> CronJob:
+    return _get(CronJob.objects.select_related("business", "agent", "workflow"), user=user, pk=pk, role=role)
+
+
+def cron_runs(*, job: CronJob, status: str | None = None) -> QuerySet[CronRun]:
+    runs = job.runs.all()
+    return runs.filter(status=status) if status else runs
+
+
+def calendar(*, user, business: str | None, start: datetime, end: datetime) -> tuple[list[dict], bool]:
+    """Past runs (rows) and upcoming runs (computed) of the caller's jobs in ``[start, end)``."""
+    jobs = list(cron_jobs(user=user, business=business))
+    names = {job.pk: job for job in jobs}
+    entries: list[dict] = []
+    runs = CronRun.objects.filter(cron_job__in=jobs, scheduled_for__gte=start, scheduled_for__lt=end)
+    for run in runs.order_by("scheduled_for"):
+        job = names[run.cron_job_id]
+        entries.append(
+            {
+                "kind": "run",
+                "at": run.scheduled_for,
+                "cron_job": job.pk,
+                "name": job.name,
+                "business": job.business.slug,
+                "status": run.status,
+                "reason": run.reason,
+                "manual": run.manual,
+                "cron_run": run.pk,
+                "execution": run.execution_id,
+                "workflow_run": run.workflow_run_id,
+                "duration_ms": run.duration_ms,
+            }
+        )
+    truncated = False
+    upcoming_from = max(start, timezone.now())
+    for job in jobs:
+        if not job.is_firing or upcoming_from >= end:
+            continue
+        times, cut = schedules.between(job.schedule, job.timezone, upcoming_from, end, CALENDAR_LIMIT_PER_JOB)
+        truncated = truncated or cut
+        entries.extend(
+            {
+                "kind": "scheduled",
+                "at": moment,
+                "cron_job": job.pk,
+                "name": job.name,
+                "business": job.business.slug,
+                "status": "scheduled",
+            }
+            for moment in times
+        )
+    entries.sort(key=lambda e: (e["at"], e["cron_job"]))
+    return entries, truncated
+
+
+# --- board ------------------------------------------------------------------------------------
+def epics(*, user, business: str | None = None, status: str | None = None) -> QuerySet[Epic]:
+    qs = _by_business(_visible(Epic.objects.all(), user), business)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.select_related("business").annotate(
+        task_count=Count("tasks"), done_count=Count("tasks", filter=Q(tasks__status=TaskStatus.DONE))
+    )
+
+
+def get_epic(*, user, pk: int, role: str = Role.VIEWER) -> Epic:
+    return _get(epics(user=user), user=user, pk=pk, role=role)
+
+
+def _with_links(qs: QuerySet[Task]) -> QuerySet[Task]:
+    return (
+        qs.select_related("business")
+        .prefetch_related("blocked_by", "blocks", "subtasks")
+        .with_open_blockers()
+    )
+
+
+def tasks(*, user, business: str | None = None, **filters) -> QuerySet[Task]:
+    qs = _by_business(_visible(Task.objects.all(), user), business)
+    ready = filters.pop("ready", None)
+    qs = qs.filter(**{k: v for k, v in filters.items() if v is not None})
+    if ready is not None:
+        ready_ids = Task.objects.ready().values("pk")
+        qs = qs.filter(pk__in=ready_ids) if ready else qs.exclude(pk__in=ready_ids)
+    return _with_links(qs)
+
+
+def get_task(*, user, pk: int, role: str = Role.VIEWER) -> Task:
+    return _get(_with_links(Task.objects.all()), user=user, pk=pk, role=role)
+
+
+def get_task_for_agent(*, agent, pk: int) -> Task:
+    task = _with_links(Task.objects.filter(business_id=agent.business_id)).filter(pk=pk).first()
+    if task is None:
+        raise NotFound()
+    return task
+
+
+# --- workflows --------------------------------------------------------------------------------
+def workflows(*, user, business: str | None = None) -> QuerySet[Workflow]:
+    return _by_business(_visible(Workflow.objects.all(), user), business).select_related(
+        "business", "current_version"
+    )
+
+
+def get_workflow(*, user, pk: int, role: str = Role.VIEWER) -> Workflow:
+    return _get(workflows(user=user), user=user, pk=pk, role=role)
+
+
+def workflow_runs(*, user, business: str | None = None, **filters) -> QuerySet[WorkflowRun]:
+    qs = _by_business(_visible(WorkflowRun.objects.all(), user), business)
+    qs = qs.filter(**{k: v for k, v in filters.items() if v is not None})
+    return qs.select_related("business", "workflow", "version").prefetch_related("steps")
+
+
+def get_workflow_run(*, user, pk: int, role: str = Role.VIEWER) -> WorkflowRun:
+    return _get(workflow_runs(user=user), user=user, pk=pk, role=role)
