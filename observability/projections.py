@@ -1,0 +1,140 @@
+"""Month-end cost projection per business, and per budget at the end of its window.
+
+The projection is linear on the trailing burn rate: spend so far plus (cost over the last 7 days,
+per hour) times the hours left. Spend so far is the budget's own window (what enforcement counts);
+for the business's month it is the rollups since the local first of the month.
+"""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import reduce
+from operator import or_
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from governance.models import Business
+from governance.windows import bounds
+from observability.dashboards import Scope, money
+from observability.models import HourlyRollup, cost_from_e8
+from observability.rollups import HOUR, floor_hour
+
+TRAILING = timedelta(days=7)
+
+
+def _hours(delta: timedelta) -> Decimal:
+    return Decimal(delta.total_seconds()) / Decimal(3600)
+
+
+def _budget_models():
+    try:
+        from governance.models import Budget, BudgetWindow
+    except ImportError:  # budgets not installed: projections without them
+        return None, None
+    return Budget, BudgetWindow
+
+
+def month_end(scope: Scope, *, now: datetime | None = None) -> dict:
+    """A fixed number of queries whatever the number of businesses, agents and budgets."""
+    now = now or timezone.now()
+    businesses = list(Business.objects.filter(scope.filter("pk")).order_by("name"))
+    months = {b.pk: bounds("month", b.timezone, now) for b in businesses}
+    trailing_since = floor_hour(now) - TRAILING + HOUR
+    burn_span = _hours(now - trailing_since)
+    figures = _figures(scope, businesses, months, trailing_since)
+    budgets_by_business = _budgets(scope, businesses, now)
+    results = []
+    for business in businesses:
+        start, end = months[business.pk]
+        rows = [r for r in figures if r["business_id"] == business.pk]
+        mtd = cost_from_e8(sum(r["mtd"] or 0 for r in rows))
+        burn = cost_from_e8(sum(r["trailing"] or 0 for r in rows)) / burn_span
+        results.append(
+            {
+                "business": business.slug,
+                "timezone": business.timezone,
+                "month_start": start,
+                "month_end": end,
+                "month_to_date_usd": money(mtd),
+                "burn_rate_usd_per_hour": money(burn),
+                "projected_month_end_usd": money(mtd + burn * _hours(end - now)),
+                "budgets": [
+                    _project_budget(budget, window, rows, burn_span, now, end, business.timezone)
+                    for budget, window in budgets_by_business.get(business.pk, [])
+                ],
+            }
+        )
+    return {"as_of": now, "trailing_window": "7d", "results": results}
+
+
+def _figures(scope: Scope, businesses: list, months: dict, trailing_since: datetime) -> list[dict]:
+    if not businesses:
+        return []
+    by_start: dict[datetime, list[int]] = {}
+    for business in businesses:
+        by_start.setdefault(floor_hour(months[business.pk][0]), []).append(business.pk)
+    mtd = reduce(or_, (Q(business_id__in=ids, hour__gte=start) for start, ids in by_start.items()))
+    earliest = min([trailing_since, *by_start])
+    return list(
+        HourlyRollup.objects.filter(scope.filter(), hour__gte=earliest)
+        .values("business_id", "agent_id", "model")
+        .annotate(trailing=Sum("cost_e8", filter=Q(hour__gte=trailing_since)), mtd=Sum("cost_e8", filter=mtd))
+        .order_by()
+    )
+
+
+def _budgets(scope: Scope, businesses: list, now: datetime) -> dict[int, list]:
+    budget_model, window_model = _budget_models()
+    if budget_model is None or not businesses:
+        return {}
+    budgets = list(
+        budget_model.objects.filter(scope.filter(), enabled=True).order_by("agent_id", "model", "pk")
+    )
+    windows = {
+        w.budget_id: w
+        for w in window_model.objects.filter(
+            budget_id__in=[b.pk for b in budgets], window_start__lte=now, window_end__gt=now
+        )
+    }
+    found: dict[int, list] = {}
+    for budget in budgets:
+        found.setdefault(budget.business_id, []).append((budget, windows.get(budget.pk)))
+    return found
+
+
+def _project_budget(
+    budget, window, rows: list[dict], burn_span: Decimal, now: datetime, month_end_at: datetime, tz: str
+) -> dict:
+    start, end = (window.window_start, window.window_end) if window else bounds(budget.period, tz, now)
+    if budget.period == "total":
+        end = month_end_at  # a total budget never renews: project it to the month's end
+    in_scope = [
+        r
+        for r in rows
+        if (budget.agent_id is None or r["agent_id"] == budget.agent_id)
+        and (not budget.model or r["model"] == budget.model)
+    ]
+    burn = cost_from_e8(sum(r["trailing"] or 0 for r in in_scope)) / burn_span
+    spent = window.spent_usd if window else Decimal(0)
+    reserved = window.reserved_usd if window else Decimal(0)
+    projected = spent + burn * _hours(end - now)
+    limit = budget.limit_usd
+    return {
+        "budget": budget.pk,
+        "agent": budget.agent_id,
+        "model": budget.model,
+        "period": budget.period,
+        "limit_usd": money(limit),
+        "soft_limit_usd": money(limit * budget.soft_limit_pct / 100),
+        "window_start": start,
+        "window_end": None if budget.period == "total" else end,
+        "spent_usd": money(spent),
+        "reserved_usd": money(reserved),
+        "remaining_usd": money(max(Decimal(0), limit - spent - reserved)),
+        "burn_rate_usd_per_hour": money(burn),
+        "projected_at": end,
+        "projected_usd": money(projected),
+        "projected_pct": float((projected * 100 / limit).quantize(Decimal("0.01"))) if limit else None,
+        "will_pass_soft_limit": projected >= limit * budget.soft_limit_pct / 100,
+        "will_exceed": projected > limit,
+    }
