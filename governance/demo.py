@@ -1,10 +1,11 @@
-"""Demo seed for governance: the admin, a demo business and its members."""
+"""Demo seed for governance: the admin, a demo business and its members, budgets and a policy."""
 
 import os
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 
-from governance.models import Business, Membership
+from governance.models import Budget, BudgetPeriod, Business, ExecutionPolicy, Membership
 from governance.roles import Role
 
 DEMO_PASSWORD = os.environ.get("MC_DEMO_PASSWORD", "mission-control")
@@ -29,8 +30,37 @@ def seed(context: dict) -> None:
         Membership.objects.get_or_create(user=user, business=business, defaults={"role": role})
     for b in (business, labs):
         Membership.objects.get_or_create(user=admin, business=b, defaults={"role": Role.OWNER})
+    _budgets_and_policy(business, labs)
     context.update(admin=admin, business=business, businesses=[business, labs])
     context["stdout"].write(
         f"  Sign in at /login/ as admin / {DEMO_PASSWORD} (superuser); also olivia (operator), "
         f"victor (viewer), adele (admin), same password."
+    )
+
+
+def _budgets_and_policy(demo: Business, labs: Business) -> None:
+    """A month and a day budget for the demo fleet, a lifetime one for the labs, and a policy that
+    caps each run (so starts reserve a real figure) and sets the fleet's request rate."""
+    budgets = [
+        (demo, BudgetPeriod.MONTH, Decimal("300"), 80),
+        (demo, BudgetPeriod.DAY, Decimal("20"), 90),
+        (labs, BudgetPeriod.TOTAL, Decimal("100"), 75),
+    ]
+    for business, period, limit, soft in budgets:
+        Budget.objects.get_or_create(
+            business=business,
+            agent_id=None,
+            model="",
+            period=period,
+            defaults={"limit_usd": limit, "soft_limit_pct": soft},
+        )
+    ExecutionPolicy.objects.get_or_create(
+        business=demo,
+        agent_id=None,
+        defaults={
+            "allowed_triggers": ["manual", "cron", "autonomous", "webhook", "workflow"],
+            "max_cost_per_execution_usd": Decimal("0.25"),
+            "max_tokens_per_execution": 200_000,
+            "rate_limit": "600/min",
+        },
     )
