@@ -94,7 +94,7 @@ def _pages(scope) -> list[Item]:
     for p in PAGES:
         url = p.url(scope.home_slug)
         if url:
-            items.append(Item("page", p.label, f"Page · {p.group}", url=url, keywords=p.keywords))
+            items.append(Item("page", p.label, p.group, url=url, keywords=p.keywords))
     return items
 
 

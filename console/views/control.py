@@ -34,7 +34,11 @@ def _agents(scope, now) -> dict:
                 "can_operate": scope.can(agent.business_id, Role.OPERATOR),
             }
         )
-    return {"agents": rows, "agents_by_status": by_status}
+    return {
+        "agents": rows,
+        "agents_by_status": by_status,
+        "agents_online": len(rows) - by_status.get("offline", 0),
+    }
 
 
 def _active(scope) -> dict:

@@ -24,6 +24,7 @@
   let pendingAction = null;
   let requestSeq = 0;
   let debounce = null;
+  let inFlight = Promise.resolve();
   let opener = null;
 
   function open() {
@@ -45,7 +46,12 @@
     if (opener && opener.focus) opener.focus();
   });
 
-  async function search(query) {
+  function search(query) {
+    inFlight = fetchResults(query);
+    return inFlight;
+  }
+
+  async function fetchResults(query) {
     const seq = ++requestSeq;
     const result = await MC.api("GET", endpoint + "?q=" + encodeURIComponent(query));
     if (seq !== requestSeq) return;  // a later keystroke already asked again
@@ -150,7 +156,7 @@
 
   input.addEventListener("input", function () {
     clearTimeout(debounce);
-    debounce = setTimeout(function () { search(input.value); }, 120);
+    debounce = setTimeout(function () { debounce = null; search(input.value); }, 120);
   });
 
   input.addEventListener("keydown", function (event) {
@@ -158,7 +164,12 @@
     else if (event.key === "ArrowUp") { event.preventDefault(); select(active - 1); }
     else if (event.key === "Home") { event.preventDefault(); select(0); }
     else if (event.key === "End") { event.preventDefault(); select(items.length - 1); }
-    else if (event.key === "Enter") { event.preventDefault(); choose(active); }
+    else if (event.key === "Enter") {
+      event.preventDefault();
+      // A fast typist presses Enter before the results for the last letters are in: wait for them.
+      if (debounce) { clearTimeout(debounce); debounce = null; search(input.value); }
+      inFlight.then(function () { choose(active); });
+    }
   });
 
   stepInput.addEventListener("keydown", function (event) {

@@ -60,7 +60,7 @@ def test_it_lists_pages_when_nothing_is_typed(viewer_page):
     assert {
         "kind": "page",
         "label": "Control panel",
-        "detail": "Page · Operate",
+        "detail": "Operate",
         "url": "/control",
     } in results
 

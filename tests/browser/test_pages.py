@@ -1,0 +1,127 @@
+"""Sign in, visit every page, watch the live stream, use the palette: in a real browser."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from console.pages import PAGES
+from tests.browser.conftest import shoot, sign_in, wait_live
+
+pytestmark = pytest.mark.browser
+
+
+def page_path(page_def, business: str) -> str:
+    return page_def.url(business) if page_def.per_business else page_def.url()
+
+
+def test_it_signs_in_and_shows_every_page(page, server):
+    for page_def in PAGES:
+        response = page.goto(page_path(page_def, server.seed["business"]))
+        assert response.status == 200, page_def.key
+        expect(page.locator("main h1").first).to_be_visible()
+        expect(page.locator('nav[aria-label="Pages"] a[aria-current="page"]')).to_have_count(1)
+        shoot(page, page_def.key)
+    shoot_login(page, server)
+
+
+def shoot_login(page, server) -> None:
+    page.context.clear_cookies()
+    page.goto("/login/")
+    shoot(page, "login")
+
+
+def test_it_sends_a_signed_out_visitor_to_sign_in_and_back(browser, server):
+    context = browser.new_context(base_url=server.url)
+    tab = context.new_page()
+    tab.goto("/agents")
+    expect(tab).to_have_url(re.compile(r"/login/\?next=/agents"))
+    tab.get_by_label("Username").fill(server.seed["owner"])
+    tab.get_by_label("Password").fill("pw-browser-123")
+    tab.get_by_role("button", name="Sign in").click()
+    expect(tab).to_have_url(re.compile(r"/agents$"))
+    context.close()
+
+
+def test_it_never_shows_another_business(page, server):
+    page.goto("/agents")
+    expect(page.get_by_role("link", name="coder-1")).to_be_visible()
+    expect(page.get_by_text("globex-secret-agent")).to_have_count(0)
+    expect(page.locator("#business-select option")).to_have_text(["All businesses (1)", "Acme Robotics"])
+
+
+def test_a_live_event_appears_on_the_activity_page_and_catches_up_after_a_drop(page, server):
+    page.goto("/global/activity")
+    wait_live(page)
+    api = server.api()
+    agent = server.seed["agent_id"]
+    assert api.post(f"/api/v1/agents/{agent}/stop").status_code == 202
+    first = page.locator("#event-list li", has_text="agent.stopped").first
+    expect(first).to_be_visible()
+
+    # The connection drops; what happens meanwhile arrives once it is back (after=<last id>).
+    page.evaluate("MC.live.drop()")
+    page.wait_for_function("MC.live.state !== 'open'")
+    assert api.post(f"/api/v1/agents/{agent}/start").status_code == 202
+    wait_live(page)
+    expect(page.locator("#event-list li", has_text="agent.started").first).to_be_visible()
+    shoot(page, "activity-live")
+
+
+def test_pause_holds_new_events_until_resume(page, server):
+    page.goto("/global/activity")
+    wait_live(page)
+    page.get_by_role("button", name="Pause").click()
+    before = page.locator("#event-list li").count()
+    assert server.api().post(f"/api/v1/agents/{server.seed['agent_id']}/restart").status_code == 202
+    expect(page.locator("#activity-counter")).to_have_text(re.compile(r"1 new event"))
+    assert page.locator("#event-list li").count() == before
+    page.get_by_role("button", name="Resume").click()
+    expect(page.locator("#event-list li", has_text="agent.restarted").first).to_be_visible()
+
+
+def test_the_palette_opens_with_the_keyboard_and_acts(page, server):
+    page.goto("/control")
+    page.keyboard.press("Control+k")
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("combobox")).to_be_focused()
+    page.keyboard.type("restart cdr")
+    expect(dialog.get_by_role("option").first).to_have_text(re.compile("Restart agent coder-1"))
+    page.keyboard.press("Enter")
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#toasts")).to_contain_text("Restart sent to coder-1")
+    events = server.api().get(f"/api/v1/events?agent={server.seed['agent_id']}&kind=agent.restarted").json()
+    assert events["results"][0]["actor"] == server.seed["owner"]
+
+
+def test_the_palette_jumps_to_a_page(page):
+    page.goto("/control")
+    page.keyboard.press("Control+k")
+    page.keyboard.type("activty")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/global/activity$"))
+    shoot(page, "palette-after-jump")
+
+
+def test_the_palette_closes_with_escape_and_gives_focus_back(page):
+    page.goto("/agents")
+    opener = page.locator("[data-palette-open]")
+    opener.click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    shoot(page, "palette")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_be_hidden()
+    expect(opener).to_be_focused()
+
+
+def test_a_viewer_sees_no_controls(browser, server):
+    context = browser.new_context(base_url=server.url)
+    tab = context.new_page()
+    sign_in(tab, server.seed["viewer"])
+    tab.goto("/agents")
+    expect(tab.get_by_role("link", name="coder-1")).to_be_visible()
+    expect(tab.get_by_role("button", name=re.compile("^(Stop|Start|Restart) "))).to_have_count(0)
+    context.close()
