@@ -25,8 +25,8 @@ from observability.models import HourlyRollup, cost_from_e8
 from observability.rollups import HOUR, floor_hour
 
 MONEY = Decimal("1e-8")
-_WINDOW = re.compile(r"^(\d{1,4})([hd])$")
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1)}
+_WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
 
 
 def money(value: Decimal) -> str:
@@ -39,12 +39,22 @@ def rate(part: int, whole: int) -> float | None:
 
 
 def parse_window(
-    text: str | None, *, default: str, maximum: timedelta = timedelta(days=90), name: str = "window"
+    text: str | None,
+    *,
+    default: str,
+    maximum: timedelta = timedelta(days=90),
+    name: str = "window",
+    minutes: bool = False,
 ) -> timedelta:
+    """``"24h"``, ``"7d"`` (and ``"30m"`` where ``minutes``): rollup windows are whole hours."""
     match = _WINDOW.match((text or default).strip())
+    if match and match.group(2) == "m" and not minutes:
+        match = None
     value = match and int(match.group(1)) * _UNITS[match.group(2)]
-    if not value or value < timedelta(hours=1) or value > maximum:
-        raise ValidationError({name: [f"Give a span like 24h or 7d, from 1h to {maximum.days}d."]})
+    smallest = timedelta(minutes=1) if minutes else timedelta(hours=1)
+    if not value or value < smallest or value > maximum:
+        example = "30m, 24h or 7d" if minutes else "24h or 7d"
+        raise ValidationError({name: [f"Give a span like {example}, at most {maximum.days}d."]})
     return value
 
 

@@ -4,12 +4,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from agents.services import create_agent
 from executions.models import Execution
 from executions.signals import execution_finished
-
-T0 = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)  # a Monday, noon UTC
+from tests.conftest import agent_client
 
 
 def at(hour: int, minute: int = 0, second: int = 0, day: int = 10) -> datetime:
@@ -41,3 +41,70 @@ def make_execution(agent):
 @pytest.fixture
 def second_agent(business):
     return create_agent(business=business, name="writer-1", capabilities=["write"])
+
+
+NOW = datetime(2025, 3, 10, 12, 30, tzinfo=UTC)  # a Monday
+
+
+@pytest.fixture
+def ledger(agent, second_agent, other_business, make_execution):
+    """coder-1 (online, active) and writer-1 (never seen): four executions in the window, one before."""
+    with time_machine.travel(at(12, 29), tick=False):
+        beat = agent_client(agent).post("/api/v1/agent/heartbeat", {"status": "active"}, format="json")
+        assert beat.status_code == 200
+    make_execution(
+        trigger="cron",
+        cron_job_id=3,
+        started_at=at(10),
+        finished_at=at(10, 30),
+        duration_ms=1_800_000,
+        input_tokens=1000,
+        output_tokens=500,
+        cache_read_tokens=100,
+        cost="0.012",
+    )
+    make_execution(
+        trigger="cron",
+        cron_job_id=3,
+        status="failed",
+        started_at=at(11),
+        finished_at=at(11, 10),
+        duration_ms=600_000,
+        input_tokens=200,
+        cost="0.001",
+    )
+    make_execution(
+        agent=second_agent,
+        trigger="manual",
+        model="claude-3-5",
+        started_at=at(9, 50),
+        finished_at=at(10, 20),
+        duration_ms=1_800_000,
+        input_tokens=3000,
+        output_tokens=1000,
+        cost="0.5",
+    )
+    make_execution(
+        agent=second_agent,
+        model="claude-3-5",
+        status="aborted",
+        started_at=at(12),
+        finished_at=at(12, 5),
+        duration_ms=300_000,
+    )
+    make_execution(
+        started_at=at(12, 0, day=9), finished_at=at(12, 30, day=9), duration_ms=1_800_000, cost="100"
+    )
+    make_execution(status="running", started_at=at(12, 20))
+    make_execution(status="pending", created_at=at(12, 25))
+    make_execution(status="pending", created_at=at(12, 26))
+    make_execution(agent=second_agent, status="pending", created_at=at(12, 27))
+    theirs = create_agent(business=other_business, name="spy")
+    make_execution(agent=theirs, started_at=at(11), finished_at=at(11, 1), cost="7")
+    make_execution(agent=theirs, status="running", started_at=at(11))
+
+
+@pytest.fixture
+def travel():
+    with time_machine.travel(NOW, tick=False):
+        yield

@@ -4,7 +4,6 @@ so a 24 h window is the 24 hourly buckets from 2025-03-09 13:00, a span of 23.5 
 from decimal import Decimal
 
 import pytest
-import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -13,72 +12,6 @@ from tests.conftest import agent_client, client_for
 from tests.observability.conftest import at
 
 pytestmark = pytest.mark.django_db
-
-NOW = at(12, 30)
-
-
-@pytest.fixture
-def ledger(agent, second_agent, other_business, make_execution):
-    """coder-1 (online, active) and writer-1 (never seen): four executions in the window, one before."""
-    with time_machine.travel(at(12, 29), tick=False):
-        beat = agent_client(agent).post("/api/v1/agent/heartbeat", {"status": "active"}, format="json")
-        assert beat.status_code == 200
-    make_execution(
-        trigger="cron",
-        cron_job_id=3,
-        started_at=at(10),
-        finished_at=at(10, 30),
-        duration_ms=1_800_000,
-        input_tokens=1000,
-        output_tokens=500,
-        cache_read_tokens=100,
-        cost="0.012",
-    )
-    make_execution(
-        trigger="cron",
-        cron_job_id=3,
-        status="failed",
-        started_at=at(11),
-        finished_at=at(11, 10),
-        duration_ms=600_000,
-        input_tokens=200,
-        cost="0.001",
-    )
-    make_execution(
-        agent=second_agent,
-        trigger="manual",
-        model="claude-3-5",
-        started_at=at(9, 50),
-        finished_at=at(10, 20),
-        duration_ms=1_800_000,
-        input_tokens=3000,
-        output_tokens=1000,
-        cost="0.5",
-    )
-    make_execution(
-        agent=second_agent,
-        model="claude-3-5",
-        status="aborted",
-        started_at=at(12),
-        finished_at=at(12, 5),
-        duration_ms=300_000,
-    )
-    make_execution(
-        started_at=at(12, 0, day=9), finished_at=at(12, 30, day=9), duration_ms=1_800_000, cost="100"
-    )
-    make_execution(status="running", started_at=at(12, 20))
-    make_execution(status="pending", created_at=at(12, 25))
-    make_execution(status="pending", created_at=at(12, 26))
-    make_execution(agent=second_agent, status="pending", created_at=at(12, 27))
-    theirs = create_agent(business=other_business, name="spy")
-    make_execution(agent=theirs, started_at=at(11), finished_at=at(11, 1), cost="7")
-    make_execution(agent=theirs, status="running", started_at=at(11))
-
-
-@pytest.fixture
-def travel():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def test_it_sums_up_the_last_24_hours(viewer_api, ledger, travel):
