@@ -65,6 +65,9 @@ def _plain(value):
 
 
 def _cost_source(record: dict) -> dict:
+    if record["cost_usd"] is not None:
+        # The same 8 places as the API whatever the database hands back for the coalesced value.
+        record["cost_usd"] = f"{Decimal(record['cost_usd']):.8f}"
     corrected = record.pop("corrected_cost_source")
     if corrected:
         record["cost_source"] = corrected
