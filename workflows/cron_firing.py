@@ -266,13 +266,14 @@ def enforce_max_runtime(*, now: datetime | None = None) -> list[int]:
     from workflows.runs import cancel_run
 
     now = now or timezone.now()
-    overdue = CronRun.objects.active().filter(
-        cron_job__max_runtime_s__isnull=False,
-        started_at__lt=now - timedelta(seconds=1) * F("cron_job__max_runtime_s"),
-    )
+    # Few runs are active at once, so the deadline is checked here rather than in SQL (SQLite
+    # cannot multiply an interval by a column).
+    active = CronRun.objects.active().filter(cron_job__max_runtime_s__isnull=False, started_at__isnull=False)
     failed = []
-    for run in overdue.select_related("cron_job", "execution", "workflow_run"):
+    for run in active.select_related("cron_job", "execution", "workflow_run"):
         limit = run.cron_job.max_runtime_s
+        if run.started_at + timedelta(seconds=limit) > now:
+            continue
         finish(
             run_id=run.pk,
             succeeded=False,
