@@ -30,6 +30,14 @@ PAGES: list[Page] = [
     Page("control", "Control panel", "Operate", "console:control", "health emergency stop running queued"),
     Page("agents", "Agents", "Operate", "console:agents", "registry fleet start stop restart scale keys"),
     Page("activity", "Activity", "Observe", "console:activity", "events live stream feed"),
+    Page(
+        "executions",
+        "Executions",
+        "Ledger",
+        "console:executions",
+        "ledger runs history replay abort search export",
+    ),
+    Page("logs", "Logs", "Ledger", "console:logs", "prompts completions tool calls search export debug"),
     Page("api-docs", "API docs", "Govern", "console:api-docs", "swagger openapi schema reference"),
 ]
 

@@ -1,6 +1,6 @@
 """The operator pages. Every path answers with or without a trailing slash (APPEND_SLASH is off)."""
 
-from console.views import activity, agents, control, docs, frame
+from console.views import activity, agents, control, docs, executions, frame, logs
 from mission_control.api.routing import api_path
 
 app_name = "console"
@@ -10,6 +10,10 @@ urlpatterns = [
     api_path("agents", agents.agent_list, name="agents"),
     api_path("agents/<int:agent_id>", agents.agent_detail, name="agent"),
     api_path("global/activity", activity.activity, name="activity"),
+    api_path("global/executions", executions.execution_list, name="executions"),
+    api_path("global/executions/<int:execution_id>", executions.execution_detail, name="execution"),
+    api_path("global/logs", logs.log_list, name="logs"),
+    api_path("global/logs/export", logs.log_export, name="logs-export"),
     api_path("global/api-docs", docs.api_docs, name="api-docs"),
     api_path("console/palette", frame.palette_search, name="palette"),
     api_path("console/scope", frame.switch_business, name="scope"),

@@ -1,5 +1,6 @@
 """Small formatting filters for the pages: status badges, money, durations, relative times."""
 
+import json
 from decimal import Decimal, InvalidOperation
 
 from django import template
@@ -87,3 +88,9 @@ def number(value) -> str:
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def pretty_json(value) -> str:
+    """JSON indented for reading (escaped by the template like any other text)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)

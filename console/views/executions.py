@@ -1,0 +1,116 @@
+"""``/global/executions`` (the explorer) and ``/global/executions/<id>`` (one execution, whole).
+
+Reads go through the ledger's own selectors and search (``executions.selectors``,
+``executions.search``): the same scoping, effective cost and filters as ``GET /api/v1/executions``.
+Replay and abort buttons post to the executions API.
+"""
+
+from django.http import QueryDict
+from rest_framework.exceptions import ValidationError
+
+from agents.models import Agent
+from console.views.base import console_page, page
+from executions.logs import search_logs
+from executions.models import ACTIVE, LogKind, LogLevel, Status, Trigger
+from executions.search import filter_executions
+from executions.selectors import get_visible_execution, visible_executions, with_effective_cost
+from governance.roles import Role
+
+PAGE_SIZE = 50
+LOG_LIMIT = 500
+FILTERS = ("q", "status", "trigger", "agent", "model", "since", "until", "cron_job", "workflow_run")
+REPLAYABLE = (Status.FAILED, Status.ABORTED)
+
+
+def search_params(request) -> QueryDict:
+    """The explorer's query string as the ledger's filters understand it, narrowed by the switcher."""
+    params = QueryDict(mutable=True)
+    for name in FILTERS:
+        value = request.GET.get(name, "").strip()
+        if value:
+            params[name] = value
+    if request.scope.current:
+        params["business"] = request.scope.current.slug
+    return params
+
+
+def searched(request):
+    """Matching executions (``effective_cost_usd`` annotated), or the filter errors to show."""
+    qs = with_effective_cost(visible_executions(request.user))
+    try:
+        return filter_executions(qs, search_params(request)), {}
+    except ValidationError as exc:
+        return qs.none(), exc.detail
+
+
+@console_page
+def execution_list(request):
+    scope = request.scope
+    qs, errors = searched(request)
+    before = request.GET.get("before", "")
+    if before.isdigit():
+        qs = qs.filter(pk__lt=int(before))
+    rows = list(qs.select_related("agent", "business").order_by("-id")[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    query = search_params(request)
+    query.pop("business", None)
+    context = {
+        "rows": [
+            {
+                "execution": e,
+                "can_operate": scope.can(e.business_id, Role.OPERATOR),
+                "replayable": e.status in REPLAYABLE,
+                "abortable": e.status in ACTIVE,
+            }
+            for e in rows
+        ],
+        "errors": errors,
+        "filters": {name: request.GET.get(name, "") for name in FILTERS},
+        "statuses": Status.choices,
+        "triggers": Trigger.choices,
+        "agents": Agent.objects.for_business_ids(scope.ids).order_by("name").values_list("id", "name"),
+        "next_before": rows[-1].pk if more and rows else None,
+        "first_page": not before,
+        "query": query.urlencode(),
+        "export_query": search_params(request).urlencode(),
+    }
+    return page(
+        request,
+        "console/executions/list.html",
+        context,
+        active="executions",
+        partial="console/executions/_table.html",
+    )
+
+
+@console_page
+def execution_detail(request, execution_id: int):
+    scope = request.scope
+    execution = get_visible_execution(request.user, execution_id)  # 404 outside the user's businesses
+    level, kind, q = (request.GET.get(k, "").strip() for k in ("level", "kind", "q"))
+    logs = list(
+        search_logs(execution.logs.all(), level=level, kind=kind, q=q).order_by("seq")[: LOG_LIMIT + 1]
+    )
+    related = with_effective_cost(visible_executions(request.user)).filter(replay_of_id=execution.pk)
+    retries = visible_executions(request.user).filter(retry_of_id=execution.pk)
+    context = {
+        "e": execution,
+        "logs": logs[:LOG_LIMIT],
+        "logs_truncated": len(logs) > LOG_LIMIT,
+        "log_filters": {"level": level, "kind": kind, "q": q},
+        "levels": LogLevel.choices,
+        "kinds": LogKind.choices,
+        "replays": list(related.order_by("id").values("id", "status", "created_at")[:20]),
+        "retries": list(retries.order_by("id").values("id", "status", "created_at")[:20]),
+        "can_operate": scope.can(execution.business_id, Role.OPERATOR),
+        "replayable": execution.status in REPLAYABLE,
+        "abortable": execution.status in ACTIVE,
+    }
+    return page(
+        request,
+        "console/executions/detail.html",
+        context,
+        active="executions",
+        partial="console/executions/_summary.html",
+    )
