@@ -30,6 +30,10 @@ PAGES: list[Page] = [
     Page("control", "Control panel", "Operate", "console:control", "health emergency stop running queued"),
     Page("agents", "Agents", "Operate", "console:agents", "registry fleet start stop restart scale keys"),
     Page("activity", "Activity", "Observe", "console:activity", "events live stream feed"),
+    Page("analytics", "Analytics", "Observe", "console:analytics", "metrics dashboard success rate tokens"),
+    Page("workload", "Workload", "Observe", "console:workload", "queue utilisation utilization capacity"),
+    Page("bottlenecks", "Bottlenecks", "Observe", "console:bottlenecks", "slow failing stuck performance"),
+    Page("costs", "Costs", "Observe", "console:costs", "spend money budget burn rate projection models"),
     Page(
         "executions",
         "Executions",

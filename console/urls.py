@@ -1,6 +1,6 @@
 """The operator pages. Every path answers with or without a trailing slash (APPEND_SLASH is off)."""
 
-from console.views import activity, agents, control, docs, executions, frame, logs
+from console.views import activity, agents, analytics, control, docs, executions, frame, logs
 from mission_control.api.routing import api_path
 
 app_name = "console"
@@ -10,6 +10,10 @@ urlpatterns = [
     api_path("agents", agents.agent_list, name="agents"),
     api_path("agents/<int:agent_id>", agents.agent_detail, name="agent"),
     api_path("global/activity", activity.activity, name="activity"),
+    api_path("global/analytics", analytics.analytics, name="analytics"),
+    api_path("global/workload", analytics.workload_page, name="workload"),
+    api_path("global/bottlenecks", analytics.bottlenecks, name="bottlenecks"),
+    api_path("global/costs", analytics.costs, name="costs"),
     api_path("global/executions", executions.execution_list, name="executions"),
     api_path("global/executions/<int:execution_id>", executions.execution_detail, name="execution"),
     api_path("global/logs", logs.log_list, name="logs"),

@@ -94,3 +94,19 @@ def get(mapping, key):
 def pretty_json(value) -> str:
     """JSON indented for reading (escaped by the template like any other text)."""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@register.filter
+def index(sequence, position):
+    try:
+        return sequence[int(position)]
+    except (IndexError, TypeError, ValueError):
+        return ""
+
+
+@register.filter
+def seconds(value) -> str:
+    """A span in seconds, read as a person would say it."""
+    if value is None or value == "":
+        return "—"
+    return duration(int(value) * 1000)

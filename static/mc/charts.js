@@ -1,0 +1,55 @@
+/* Charts from data the server rendered: <canvas data-chart="<id of a json_script>">. Chart.js is
+ * vendored (static/vendor/chartjs). Each chart also has its numbers in a table for screen readers. */
+(function () {
+  "use strict";
+  if (!window.Chart) return;
+  const COLORS = ["#5cb0ff", "#4cc760", "#e0a82e", "#c4a5ff", "#ff6b63", "#7cd3c7", "#f29ed8", "#b8c46a", "#9aa7ff", "#ffb27a"];
+  const Chart = window.Chart;
+  Chart.defaults.color = "#a9b8c6";
+  Chart.defaults.borderColor = "#2a3642";
+  Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+
+  function format(unit, value) {
+    if (unit === "usd") return "$" + (value >= 1 ? value.toFixed(2) : value.toPrecision(2));
+    if (unit === "pct") return value + "%";
+    return String(value);
+  }
+
+  document.querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+    const source = document.getElementById(canvas.dataset.chart);
+    if (!source) return;
+    const spec = JSON.parse(source.textContent);
+    const line = spec.type === "line";
+    new Chart(canvas, {
+      type: spec.type,
+      data: {
+        labels: spec.labels,
+        datasets: spec.datasets.map(function (d, i) {
+          const color = COLORS[i % COLORS.length];
+          return Object.assign({
+            backgroundColor: line ? color + "33" : color,
+            borderColor: color,
+            borderWidth: line ? 2 : 0,
+            pointRadius: 0,
+            fill: line && spec.datasets.length === 1,
+            tension: 0.25,
+          }, d);
+        }),
+      },
+      options: {
+        maintainAspectRatio: false,
+        animation: window.matchMedia("(prefers-reduced-motion: reduce)").matches ? false : { duration: 300 },
+        interaction: { mode: "index", intersect: false },
+        plugins: {
+          legend: { display: spec.datasets.length > 1, position: "bottom", labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + format(spec.unit, ctx.parsed.y); } } },
+        },
+        scales: {
+          x: { stacked: !!spec.stacked, grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+          y: { stacked: !!spec.stacked, beginAtZero: true, max: spec.unit === "pct" ? 100 : undefined,
+               ticks: { callback: function (v) { return format(spec.unit, v); } } },
+        },
+      },
+    });
+  });
+})();
