@@ -10,7 +10,7 @@ from decimal import Decimal
 from functools import reduce
 from operator import or_
 
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from governance.models import Business
@@ -88,7 +88,9 @@ def _budgets(scope: Scope, businesses: list, now: datetime) -> dict[int, list]:
     if budget_model is None or not businesses:
         return {}
     budgets = list(
-        budget_model.objects.filter(scope.filter(), enabled=True).order_by("agent_id", "model", "pk")
+        budget_model.objects.filter(scope.filter(), enabled=True).order_by(
+            F("agent_id").asc(nulls_first=True), "model", "pk"
+        )
     )
     windows = {
         w.budget_id: w

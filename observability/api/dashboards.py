@@ -99,6 +99,7 @@ class WorkloadView(DashboardView):
             default="1h",
             maximum=timedelta(days=30),
             name="stuck_after",
+            minutes=True,
         )
         return Response(
             workload.report(self.scope(request), window=self.window(request), stuck_after=stuck_after)
