@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class AgentsConfig(AppConfig):
     name = "agents"
     default_auto_field = "django.db.models.BigAutoField"
+    demo_seed = "agents.demo.seed"
     periodic_tasks = [("agents.sweep_presence", "agents.tasks.sweep_presence", 15)]
 
     def ready(self) -> None:

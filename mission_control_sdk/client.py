@@ -108,6 +108,10 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     def __enter__(self) -> Client:
         return self
 

@@ -71,6 +71,7 @@ class Heartbeat:
         self.emergency_stop = False
         self.budget_exhausted = False
         self.scale: int | None = None
+        self.last_error: Exception | None = None
         self._handled: set[int] = set()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -130,17 +131,24 @@ class Heartbeat:
                 self.beat_once()
             except AuthenticationError as exc:
                 logger.error("heartbeat refused (%s): the key is wrong or revoked; stopping", exc)
+                self.last_error = exc
                 if self.on_error:
                     self.on_error(exc)
                 return
             except MissionControlError as exc:
                 logger.warning("heartbeat failed: %s", exc)
+                self.last_error = exc
                 if self.on_error:
                     self.on_error(exc)
+            else:
+                self.last_error = None
             self._stopping.wait(self.next_interval())
 
     def start(self) -> Heartbeat:
+        """Start (or restart, after ``stop()``) the loop in a daemon thread."""
         if self._thread is None or not self._thread.is_alive():
+            if self.client.closed:
+                self.client = self.client.copy()
             self._stopping.clear()
             self._thread = threading.Thread(target=self.run, name="mc-heartbeat", daemon=True)
             self._thread.start()

@@ -1,0 +1,90 @@
+"""``manage.py simulate --url http://127.0.0.1:8000 [--agents N] [--wait]``: a simulated fleet.
+
+The agents and their keys come from the fleet file that ``manage.py demo`` writes; everything
+else goes over HTTP through the SDK, exactly as real agents would.
+"""
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from agents.demo import fleet_path
+from agents.simulation import Profile, run_fleet
+from mission_control_sdk import Client, MissionControlError
+
+
+class Command(BaseCommand):
+    help = "Run a simulated fleet of agents against a Mission Control server, over HTTP (the agent SDK)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="the server's base URL")
+        parser.add_argument("--agents", type=int, default=0, help="how many of the demo agents (0: all)")
+        parser.add_argument("--wait", action="store_true", help="wait for the server's health first")
+        parser.add_argument("--wait-timeout", type=float, default=180, help="seconds --wait waits at most")
+        parser.add_argument("--fleet", default="", help="fleet file (default: var/demo_fleet.json)")
+        parser.add_argument("--speed", type=float, default=1.0, help="work faster (>1) or slower (<1)")
+        parser.add_argument(
+            "--duration", type=float, default=0, help="stop after this many seconds (0: never)"
+        )
+        parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
+
+    def handle(
+        self, *args, url, agents, wait, wait_timeout, fleet, speed, duration, seed, verbosity, **options
+    ):
+        logging.getLogger("mission_control.simulate").setLevel(
+            logging.INFO if verbosity >= 1 else logging.WARNING
+        )
+        # One line per HTTP request drowns what the fleet does; -v 3 shows them.
+        logging.getLogger("httpx").setLevel(logging.INFO if verbosity >= 3 else logging.WARNING)
+        if wait:
+            self._wait_for(url, wait_timeout)
+        path = Path(fleet) if fleet else fleet_path()
+        if not path.exists():
+            raise CommandError(f"No fleet file at {path}: run `manage.py demo` first.")
+        profiles = Profile.load_all(path)
+        if agents:
+            profiles = profiles[:agents]
+        if not profiles:
+            raise CommandError(f"The fleet file {path} lists no agents.")
+        stop = threading.Event()
+        previous = self._stop_on_signals(stop)
+        timer = threading.Timer(duration, stop.set) if duration else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+        names = ", ".join(p.name for p in profiles)
+        self.stdout.write(self.style.SUCCESS(f"Simulating {len(profiles)} agents against {url}: {names}"))
+        try:
+            stats = run_fleet(profiles, url, stop=stop, speed=speed, seed=seed)
+        finally:
+            stop.set()
+            if timer:
+                timer.cancel()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self.stdout.write(f"Fleet stopped: {stats.line()}")
+
+    def _wait_for(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with Client(url, "", max_retries=0, timeout=3) as client:
+            while True:
+                try:
+                    client.health()
+                    return
+                except MissionControlError as exc:
+                    if time.monotonic() > deadline:
+                        raise CommandError(f"{url} is not healthy after {timeout:.0f} s: {exc}") from exc
+                time.sleep(1)
+
+    def _stop_on_signals(self, stop: threading.Event) -> dict:
+        """Ctrl+C or SIGTERM ends the fleet cleanly (agents finish their current step)."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+        return previous

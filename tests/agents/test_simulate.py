@@ -1,0 +1,59 @@
+"""The simulated fleet against a live server: real HTTP through the SDK, rows checked after."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from agents.services import create_agent, issue_key, stop_agent
+from executions.models import Execution, ExecutionLog
+from executions.services import start_execution
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _profile(agent, style, model, provider):
+    _, raw = issue_key(agent=agent, name="simulator")
+    return {
+        "id": agent.pk,
+        "name": agent.name,
+        "business": agent.business.slug,
+        "key": raw,
+        "capabilities": agent.capabilities,
+        "model": model,
+        "provider": provider,
+        "style": style,
+    }
+
+
+def test_the_fleet_claims_queued_work_reports_its_own_and_obeys_a_stop(live_server, business, tmp_path):
+    puller = create_agent(business=business, name="triage-bot", capabilities=["triage"])
+    loner = create_agent(business=business, name="ops-sentinel", capabilities=["ops"])
+    parked = create_agent(business=business, name="parked", capabilities=["code"])
+    fleet = tmp_path / "fleet.json"
+    profiles = [
+        _profile(puller, "pull", "gpt-4o-mini", "openai"),
+        _profile(loner, "autonomous", "claude-sonnet-4", "anthropic"),
+        _profile(parked, "pull", "gemini-2.5-flash", "google"),
+    ]
+    fleet.write_text(json.dumps({"agents": profiles}))
+    queued = start_execution(agent=puller, trigger="manual", input={"ticket": "Checkout is down"})
+    stop_agent(agent=parked)
+    start_execution(agent=parked, trigger="manual", input={"pr": 1})
+    out = StringIO()
+
+    call_command(
+        "simulate", url=live_server.url, fleet=str(fleet), duration=4, speed=20, seed=7, wait=True, stdout=out
+    )
+
+    queued.refresh_from_db()
+    assert (
+        queued.status in ("success", "failed") and queued.total_tokens > 0 and queued.model == "gpt-4o-mini"
+    )
+    kinds = set(ExecutionLog.objects.filter(execution=queued).values_list("kind", flat=True))
+    assert {"prompt", "api_call", "tool_call"} <= kinds
+    assert Execution.objects.filter(agent=loner, trigger="autonomous").exists()
+    assert not Execution.objects.filter(agent=parked).exclude(status="pending").exists()
+    assert parked.commands.get().acknowledged_at is not None
+    assert "Fleet stopped" in out.getvalue()
