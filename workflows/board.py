@@ -122,6 +122,9 @@ def create_task(*, business: Business, title: str, actor=None, blocked_by=(), **
     task.save()
     if blocked_by:
         _set_blockers(task, list(blocked_by), actor)
+        if task.status in WAITING and _has_open_blockers(task):
+            task.status = TaskStatus.BLOCKED
+            task.save(update_fields=["status"])
     _activity(task, actor, "created")
     _event(task, "task.created", f"Task {title} created", actor)
     return task

@@ -21,15 +21,30 @@ assert fire_cron_job.name in app.tasks
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture
+def beat():
+    """``beat()`` -> a DatabaseScheduler; its exit-time sync runs at teardown, while the test
+    database still exists."""
+    made: list[DatabaseScheduler] = []
+
+    def make() -> DatabaseScheduler:
+        made.append(DatabaseScheduler(app=app, lazy=False))
+        return made[-1]
+
+    yield make
+    for scheduler in made:
+        scheduler._finalize()
+
+
 def tick(scheduler: DatabaseScheduler, times: int = 1) -> None:
     for _ in range(times):
         scheduler.tick()
 
 
-def test_beat_fires_a_due_job_through_the_database_scheduler(business, agent):
+def test_beat_fires_a_due_job_through_the_database_scheduler(beat, business, agent):
     with time_machine.travel(datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC), tick=False) as clock:
         job = cron.create_job(business=business, name="minutely", schedule="* * * * *", agent=agent)
-        scheduler = DatabaseScheduler(app=app, lazy=False)
+        scheduler = beat()
         tick(scheduler)
         assert not CronRun.objects.exists()  # not due before 09:01
         clock.move_to(datetime(2026, 3, 2, 9, 1, 1, tzinfo=UTC))
@@ -42,25 +57,25 @@ def test_beat_fires_a_due_job_through_the_database_scheduler(business, agent):
     assert Event.objects.filter(kind="cron.triggered", execution_id=execution.pk).exists()
 
 
-def test_a_paused_job_is_not_fired_by_beat(business, agent):
+def test_a_paused_job_is_not_fired_by_beat(beat, business, agent):
     with time_machine.travel(datetime(2026, 3, 2, 9, 0, 30, tzinfo=UTC), tick=False) as clock:
         job = cron.create_job(business=business, name="minutely", schedule="* * * * *", agent=agent)
         cron.pause_job(job=job)
-        scheduler = DatabaseScheduler(app=app, lazy=False)
+        scheduler = beat()
         clock.move_to(datetime(2026, 3, 2, 9, 1, 1, tzinfo=UTC))
         tick(scheduler, 2)
     assert not CronRun.objects.exists()
     assert not Execution.objects.exists()
 
 
-def test_beat_fires_at_the_local_time_across_a_dst_change(business, agent):
+def test_beat_fires_at_the_local_time_across_a_dst_change(beat, business, agent):
     # 09:00 in Paris is 08:00 UTC before the spring change (2026-03-29) and 07:00 UTC after it.
     with time_machine.travel(datetime(2026, 3, 28, 7, 30, tzinfo=UTC), tick=False) as clock:
         job = cron.create_job(
             business=business, name="morning", schedule="0 9 * * *", timezone="Europe/Paris", agent=agent,
             overlap="allow",  # the first day's execution is never finished here
         )  # fmt: skip
-        scheduler = DatabaseScheduler(app=app, lazy=False)
+        scheduler = beat()
         clock.move_to(datetime(2026, 3, 28, 8, 0, 2, tzinfo=UTC))
         tick(scheduler)
         clock.move_to(datetime(2026, 3, 29, 6, 59, 0, tzinfo=UTC))

@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='task',
             name='blocked_by',
-            field=models.ManyToManyField(blank=True, related_name='blocks', through='workflows.TaskDependency', to='workflows.task'),
+            field=models.ManyToManyField(blank=True, related_name='blocks', through='workflows.TaskDependency', through_fields=('blocked', 'blocker'), to='workflows.task'),
         ),
         migrations.CreateModel(
             name='Workflow',

@@ -81,7 +81,12 @@ class Task(models.Model):
     )
     required_capabilities = models.JSONField(default=list, blank=True)
     blocked_by = models.ManyToManyField(
-        "self", symmetrical=False, through="TaskDependency", related_name="blocks", blank=True
+        "self",
+        symmetrical=False,
+        through="TaskDependency",
+        through_fields=("blocked", "blocker"),
+        related_name="blocks",
+        blank=True,
     )
     result = models.JSONField(null=True, blank=True, help_text="What the agent reported on finishing.")
     created_by = models.CharField(max_length=150, blank=True)
