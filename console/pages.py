@@ -42,6 +42,9 @@ PAGES: list[Page] = [
         "ledger runs history replay abort search export",
     ),
     Page("logs", "Logs", "Ledger", "console:logs", "prompts completions tool calls search export debug"),
+    Page("cron", "Cron jobs", "Automate", "console:cron", "schedule scheduled jobs recurring timer"),
+    Page("calendar", "Calendar", "Automate", "console:calendar", "scheduled runs month past upcoming"),
+    Page("workflows", "Workflows", "Automate", "console:workflows", "pipeline dag builder steps runs"),
     Page("api-docs", "API docs", "Govern", "console:api-docs", "swagger openapi schema reference"),
 ]
 

@@ -16,6 +16,7 @@ from agents.models import Agent
 from console.pages import PAGES
 from executions.models import Execution
 from governance.roles import Role
+from workflows.models import CronJob, Workflow
 
 MAX_RESULTS = 20
 RECENT_EXECUTIONS = 25
@@ -168,6 +169,67 @@ def _api_action(label, detail, endpoint, body, *, done, keywords="", prompt=None
     return Item("action", label, detail, action=action, keywords=keywords)
 
 
+def _cron_jobs(scope) -> tuple[list[Item], list[Item]]:
+    cron_url = page_url("cron", scope)
+    if not cron_url:
+        return [], []
+    items, actions = [], []
+    for job in CronJob.objects.filter(business_id__in=scope.ids).select_related("business").order_by("name"):
+        state = "held" if job.held_by_stop else ("active" if job.enabled else "paused")
+        items.append(
+            Item(
+                "cron",
+                job.name,
+                f"Cron · {job.schedule} · {state} · {job.business.name}",
+                url=f"{cron_url}#cron-{job.pk}",
+                keywords="cron schedule job",
+            )
+        )
+        if scope.can(job.business_id, Role.OPERATOR):
+            actions.append(
+                _api_action(
+                    f"Run cron job {job.name} now",
+                    job.business.name,
+                    f"/api/v1/cron-jobs/{job.pk}/run-now",
+                    {},
+                    done=f"{job.name} started",
+                    keywords="fire trigger",
+                )
+            )
+    return items, actions
+
+
+def _workflows(scope) -> tuple[list[Item], list[Item]]:
+    workflows_url = page_url("workflows", scope)
+    if not workflows_url:
+        return [], []
+    items, actions = [], []
+    for flow in (
+        Workflow.objects.filter(business_id__in=scope.ids).select_related("business").order_by("name")
+    ):
+        items.append(
+            Item(
+                "workflow",
+                flow.name,
+                f"Workflow · {flow.business.name}",
+                url=f"{workflows_url}?workflow={flow.pk}",
+                keywords="pipeline dag",
+            )
+        )
+        if scope.can(flow.business_id, Role.OPERATOR):
+            actions.append(
+                _api_action(
+                    f"Trigger workflow {flow.name}",
+                    flow.business.name,
+                    f"/api/v1/workflows/{flow.pk}/runs",
+                    {"input": {}},
+                    done=f"Workflow {flow.name} started",
+                    keywords="run start pipeline",
+                )
+            )
+    return items, actions
+
+
 def _search_executions(scope, query: str) -> Item | None:
     executions_url = page_url("executions", scope)
     if not executions_url:
@@ -226,10 +288,16 @@ def search(*, scope, query: str) -> list[dict]:
             items.insert(0, search_action)
         return [i.as_json() for i in items[:MAX_RESULTS]]
     agents, agent_actions = _agents(scope, timezone.now())
+    jobs, job_actions = _cron_jobs(scope)
+    flows, flow_actions = _workflows(scope)
     candidates = [
         *_pages(scope),
         *agents,
         *agent_actions,
+        *jobs,
+        *job_actions,
+        *flows,
+        *flow_actions,
         *_global_actions(scope),
         *_executions(scope, query),
     ]

@@ -1,6 +1,6 @@
 """The operator pages. Every path answers with or without a trailing slash (APPEND_SLASH is off)."""
 
-from console.views import activity, agents, analytics, control, docs, executions, frame, logs
+from console.views import activity, agents, analytics, control, cron, docs, executions, frame, logs, workflows
 from mission_control.api.routing import api_path
 
 app_name = "console"
@@ -18,6 +18,11 @@ urlpatterns = [
     api_path("global/executions/<int:execution_id>", executions.execution_detail, name="execution"),
     api_path("global/logs", logs.log_list, name="logs"),
     api_path("global/logs/export", logs.log_export, name="logs-export"),
+    api_path("global/cron", cron.cron_list, name="cron"),
+    api_path("global/cron/preview", cron.cron_preview, name="cron-preview"),
+    api_path("global/calendar", cron.calendar_page, name="calendar"),
+    api_path("global/workflows", workflows.workflow_list, name="workflows"),
+    api_path("global/workflows/preview", workflows.workflow_preview, name="workflow-preview"),
     api_path("global/api-docs", docs.api_docs, name="api-docs"),
     api_path("console/palette", frame.palette_search, name="palette"),
     api_path("console/scope", frame.switch_business, name="scope"),

@@ -130,3 +130,8 @@ def page(request, template: str, context: dict, *, active: str, partial: str | N
             request, partial, {"scope": request.scope, "pages": PAGE_KEYS, **context}, status=status
         )
     return render(request, template, {**frame_context(request, active=active), **context}, status=status)
+
+
+def fragment(request, template: str, context: dict, status=200):
+    """A piece of a page (an htmx target) on its own, whoever asks for it."""
+    return render(request, template, {"scope": request.scope, "pages": PAGE_KEYS, **context}, status=status)

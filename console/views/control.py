@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from agents.models import Agent
-from console.views.base import console_page, page
+from console.views.base import console_page, fragment, page
 from executions.models import Execution, Status
 from governance.models import EmergencyStop
 from governance.roles import Role
@@ -103,7 +103,7 @@ def control(request):
             "failures": lambda: _failures(scope, now),
             "stop": lambda: _stops(scope),
         }[panel]()
-        return page(request, "", context, active="control", partial=f"console/control/_{panel}.html")
+        return fragment(request, f"console/control/_{panel}.html", context)
     context = {
         **_health(),
         **_agents(scope, now),
