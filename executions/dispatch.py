@@ -22,6 +22,7 @@ from datetime import timedelta
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent, AgentMode
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-MC-Signature"
 CLAIM_POLL_S = 0.5
+LEASE_MARGIN_S = 30
 
 
 def push_timeout() -> float:
@@ -98,14 +100,25 @@ def deliver(execution_id: int) -> str:
         return "pull"
     now = timezone.now()
     if row.not_before and row.not_before > now:
-        _schedule(row.pk, (row.not_before - now).total_seconds())
+        # Eager mode (tests) ignores countdowns and would call straight back: there the waiting
+        # row is left to the caller (or to the stale-dispatch sweep).
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            _schedule(row.pk, (row.not_before - now).total_seconds())
         return "deferred"
     attempt = row.delivery_attempts + 1
-    won = Execution.objects.filter(
-        pk=row.pk, status=Status.PENDING, delivery_attempts=row.delivery_attempts
-    ).update(delivery_attempts=attempt, last_dispatch_at=now)
+    # Win this attempt, and hold a lease while it is in flight: a duplicated message arriving
+    # now (or later for the same attempt) updates nothing and posts nothing.
+    won = (
+        Execution.objects.filter(pk=row.pk, status=Status.PENDING, delivery_attempts=row.delivery_attempts)
+        .filter(Q(dispatch_lease_until__isnull=True) | Q(dispatch_lease_until__lte=now))
+        .update(
+            delivery_attempts=attempt,
+            last_dispatch_at=now,
+            dispatch_lease_until=now + timedelta(seconds=push_timeout() + LEASE_MARGIN_S),
+        )
+    )
     if not won:
-        return "skipped"  # a duplicate message (or a concurrent attempt) got here first
+        return "skipped"
     if not row.agent.endpoint_url:
         _give_up(row.pk, "Push agent has no endpoint_url to deliver to.")
         return "failed"
@@ -131,6 +144,7 @@ def deliver(execution_id: int) -> str:
         problem = f"{type(exc).__name__}: {exc}"
     logger.warning("push delivery %s of execution %s failed: %s", attempt, row.pk, problem)
     if retryable and attempt < push_max_attempts():
+        Execution.objects.filter(pk=row.pk, status=Status.PENDING).update(dispatch_lease_until=None)
         _schedule(row.pk, push_backoff(attempt))
         return "retrying"
     _give_up(

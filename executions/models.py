@@ -123,6 +123,8 @@ class Execution(models.Model):
     dispatch_task_id = models.CharField(max_length=64, blank=True)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     last_dispatch_at = models.DateTimeField(null=True, blank=True)
+    # Held while a push delivery is in flight, so a duplicated task message cannot POST meanwhile.
+    dispatch_lease_until = models.DateTimeField(null=True, blank=True)
     estimate_usd = models.DecimalField(
         max_digits=18, decimal_places=8, default=Decimal(0), help_text="Budget reserved when it started."
     )
