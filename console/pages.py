@@ -29,6 +29,16 @@ GROUPS = ["Operate", "Business", "Observe", "Ledger", "Automate", "Knowledge", "
 PAGES: list[Page] = [
     Page("control", "Control panel", "Operate", "console:control", "health emergency stop running queued"),
     Page("agents", "Agents", "Operate", "console:agents", "registry fleet start stop restart scale keys"),
+    Page(
+        "overview",
+        "Overview",
+        "Business",
+        "console:overview",
+        "business dashboard summary",
+        per_business=True,
+    ),
+    Page("board", "Board", "Business", "console:board", "kanban tasks dependencies drag", per_business=True),
+    Page("epics", "Epics", "Business", "console:epics", "progress projects", per_business=True),
     Page("activity", "Activity", "Observe", "console:activity", "events live stream feed"),
     Page("analytics", "Analytics", "Observe", "console:analytics", "metrics dashboard success rate tokens"),
     Page("workload", "Workload", "Observe", "console:workload", "queue utilisation utilization capacity"),

@@ -1,6 +1,18 @@
 """The operator pages. Every path answers with or without a trailing slash (APPEND_SLASH is off)."""
 
-from console.views import activity, agents, analytics, control, cron, docs, executions, frame, logs, workflows
+from console.views import (
+    activity,
+    agents,
+    analytics,
+    business,
+    control,
+    cron,
+    docs,
+    executions,
+    frame,
+    logs,
+    workflows,
+)
 from mission_control.api.routing import api_path
 
 app_name = "console"
@@ -26,4 +38,8 @@ urlpatterns = [
     api_path("global/api-docs", docs.api_docs, name="api-docs"),
     api_path("console/palette", frame.palette_search, name="palette"),
     api_path("console/scope", frame.switch_business, name="scope"),
+    # Per business, last: "<slug>/board" must never shadow a fixed path above.
+    api_path("<slug:business>/board", business.board, name="board"),
+    api_path("<slug:business>/epics", business.epics, name="epics"),
+    api_path("<slug:business>/overview", business.overview, name="overview"),
 ]

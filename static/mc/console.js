@@ -79,6 +79,8 @@
         catch (err) { throw { field: field.name, message: "Not valid JSON." }; }
       } else if (as === "int") {
         value = value === "" ? null : parseInt(value, 10);
+      } else if (as === "ints") {
+        value = value.split(",").map(function (s) { return parseInt(s.trim().replace("#", ""), 10); }).filter(function (n) { return !isNaN(n); });
       } else if (as === "list") {
         value = value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
       } else if (as === "null-if-empty" && value === "") {
