@@ -118,13 +118,16 @@ def _page(view, queryset):
 class BudgetListView(GenericAPIView):
     permission_classes = [PeopleOnly]
     serializer_class = BudgetSerializer
+    queryset = Budget.objects.none()  # for the schema; reads are scoped to the caller below
 
     @extend_schema(
+        operation_id="budgets_list",
+        responses=BudgetSerializer(many=True),
         parameters=[
             OpenApiParameter("business", str, description="business slug"),
             OpenApiParameter("agent", int),
             OpenApiParameter("period", str, enum=BudgetPeriod.values),
-        ]
+        ],
     )
     def get(self, request):
         params = request.query_params

@@ -58,8 +58,13 @@ class PolicySerializer(serializers.ModelSerializer):
 class PolicyListView(GenericAPIView):
     permission_classes = [PeopleOnly]
     serializer_class = PolicySerializer
+    queryset = ExecutionPolicy.objects.none()  # for the schema; reads are scoped to the caller below
 
-    @extend_schema(parameters=[OpenApiParameter("business", str), OpenApiParameter("agent", int)])
+    @extend_schema(
+        operation_id="policies_list",
+        responses=PolicySerializer(many=True),
+        parameters=[OpenApiParameter("business", str), OpenApiParameter("agent", int)],
+    )
     def get(self, request):
         params = request.query_params
         rows = ExecutionPolicy.objects.filter(business__in=visible_businesses(request.user)).select_related(
