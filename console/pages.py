@@ -55,6 +55,13 @@ PAGES: list[Page] = [
     Page("cron", "Cron jobs", "Automate", "console:cron", "schedule scheduled jobs recurring timer"),
     Page("calendar", "Calendar", "Automate", "console:calendar", "scheduled runs month past upcoming"),
     Page("workflows", "Workflows", "Automate", "console:workflows", "pipeline dag builder steps runs"),
+    Page(
+        "settings",
+        "Settings",
+        "Govern",
+        "console:settings",
+        "governance budgets roles restrictions rate limits audit",
+    ),
     Page("api-docs", "API docs", "Govern", "console:api-docs", "swagger openapi schema reference"),
 ]
 

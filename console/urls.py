@@ -11,6 +11,7 @@ from console.views import (
     executions,
     frame,
     logs,
+    settings,
     workflows,
 )
 from mission_control.api.routing import api_path
@@ -35,6 +36,7 @@ urlpatterns = [
     api_path("global/calendar", cron.calendar_page, name="calendar"),
     api_path("global/workflows", workflows.workflow_list, name="workflows"),
     api_path("global/workflows/preview", workflows.workflow_preview, name="workflow-preview"),
+    api_path("global/settings", settings.settings_page, name="settings"),
     api_path("global/api-docs", docs.api_docs, name="api-docs"),
     api_path("console/palette", frame.palette_search, name="palette"),
     api_path("console/scope", frame.switch_business, name="scope"),
