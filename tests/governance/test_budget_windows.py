@@ -71,3 +71,18 @@ def test_work_that_started_before_midnight_is_booked_in_the_window_it_started(bu
     row = BudgetWindow.objects.get(spent_usd__gt=0)
     assert row.window_start == datetime(2026, 6, 1, 4, tzinfo=UTC)
     assert row.reserved_usd == 0
+
+
+@pytest.mark.django_db
+def test_each_window_alerts_once_of_its_own(business, agent, make_budget):
+    from mission_control.models import Event
+
+    business.timezone = TOKYO
+    business.save()
+    make_budget("1", period=BudgetPeriod.DAY, soft_limit_pct=100)
+    for day, at in enumerate([datetime(2026, 3, 1, 3, tzinfo=UTC), datetime(2026, 3, 2, 3, tzinfo=UTC)]):
+        with time_machine.travel(at, tick=False):
+            for i in range(3):
+                budgets.settle(business=business, agent_id=agent.pk, ref=f"d{day}-{i}", actual=D("0.6"))
+    exceeded = Event.objects.filter(kind="budget.exceeded").order_by("id")
+    assert [e.data["window_start"][:10] for e in exceeded] == ["2026-02-28", "2026-03-01"]
