@@ -1,0 +1,126 @@
+import threading
+
+import pytest
+from django.db import connection
+
+from executions import dispatch
+from executions.models import Execution
+from executions.services import start_execution
+from mission_control.models import Event
+from tests.conftest import agent_client
+
+
+def claim(client, wait=0):
+    return client.post("/api/v1/agent/executions/claim", {"wait_seconds": wait}, format="json")
+
+
+@pytest.mark.django_db
+def test_it_hands_out_the_oldest_pending_execution_now_running(pull_agent, pull_api):
+    first = start_execution(agent=pull_agent, trigger="manual", input={"n": 1})
+    start_execution(agent=pull_agent, trigger="manual", input={"n": 2})
+    response = claim(pull_api)
+    assert response.status_code == 200
+    assert response.json()["id"] == first.pk and response.json()["status"] == "running"
+    assert response.json()["input"] == {"n": 1}
+    first.refresh_from_db()
+    assert first.status == "running" and first.started_at is not None
+    assert Event.objects.filter(kind="execution.started", execution_id=first.pk).exists()
+
+
+@pytest.mark.django_db
+def test_it_answers_204_when_there_is_nothing(pull_api):
+    response = claim(pull_api)
+    assert response.status_code == 204
+    assert response.content == b""
+
+
+@pytest.mark.django_db
+def test_an_agent_only_claims_its_own_work(pull_agent, make_agent):
+    start_execution(agent=pull_agent, trigger="manual")
+    other = agent_client(make_agent("other-puller"))
+    assert claim(other).status_code == 204
+
+
+@pytest.mark.django_db
+def test_it_long_polls_until_work_arrives(pull_agent, pull_api, monkeypatch):
+    waits = []
+
+    def work_arrives(agent_id, seconds):
+        waits.append(seconds)
+        if len(waits) == 2:
+            start_execution(agent=pull_agent, trigger="manual", input={"late": True})
+
+    monkeypatch.setattr(dispatch, "wait_for_work", work_arrives)
+    response = claim(pull_api, wait=30)
+    assert response.status_code == 200 and response.json()["input"] == {"late": True}
+    assert len(waits) == 2 and all(0 < w <= dispatch.CLAIM_POLL_S for w in waits)
+
+
+@pytest.mark.django_db
+def test_it_holds_no_transaction_while_waiting(pull_api, monkeypatch):
+    # pytest wraps the test in a transaction; a claim holding its own while waiting would show
+    # as a savepoint open beyond that one.
+    depth = len(connection.savepoint_ids)
+    seen = []
+    monkeypatch.setattr(
+        dispatch, "wait_for_work", lambda agent_id, seconds: seen.append(len(connection.savepoint_ids))
+    )
+    assert claim(pull_api, wait=0.05).status_code == 204
+    assert seen and set(seen) == {depth}
+
+
+@pytest.mark.django_db
+def test_wait_seconds_is_bounded(pull_api):
+    response = claim(pull_api, wait=31)
+    assert response.status_code == 400
+    assert "wait_seconds" in response.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_people_cannot_claim(operator_api):
+    assert claim(operator_api).status_code == 403
+
+
+@pytest.mark.django_db
+def test_retries_waiting_for_their_backoff_are_not_claimable(pull_agent, pull_api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    start_execution(agent=pull_agent, trigger="manual", not_before=timezone.now() + timedelta(minutes=1))
+    assert claim(pull_api).status_code == 204
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_never_get_the_same_execution(pull_agent):
+    total = 60
+    for i in range(total):
+        start_execution(agent=pull_agent, trigger="manual", input={"i": i})
+    clients = [agent_client(pull_agent) for _ in range(12)]
+    claimed: list[int] = []
+    errors: list[Exception] = []
+    lock = threading.Lock()
+
+    def worker(client):
+        try:
+            while True:
+                response = claim(client)
+                if response.status_code == 204:
+                    return
+                assert response.status_code == 200, response.content
+                with lock:
+                    claimed.append(response.json()["id"])
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(claimed) == total and len(set(claimed)) == total
+    assert not Execution.objects.filter(status="pending").exists()
