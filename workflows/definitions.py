@@ -289,7 +289,9 @@ def create_workflow(
 def update_workflow(*, workflow: Workflow, actor=None, definition=None, **changes) -> Workflow:
     """Rename, describe, or give a new definition (a new version when it differs)."""
     workflow = (
-        Workflow.objects.select_for_update().select_related("business", "current_version").get(pk=workflow.pk)
+        Workflow.objects.select_for_update(of=("self",))
+        .select_related("business", "current_version")
+        .get(pk=workflow.pk)
     )
     before = {
         "name": workflow.name,

@@ -107,7 +107,7 @@ def start_run(
 def cancel_run(*, run: WorkflowRun, actor=None, reason: str = "") -> WorkflowRun:
     """Cancel a run that has not ended: running executions are aborted, nothing more starts."""
     run = (
-        WorkflowRun.objects.select_for_update()
+        WorkflowRun.objects.select_for_update(of=("self",))
         .select_related("version", "business", "workflow")
         .get(pk=run.pk)
     )
