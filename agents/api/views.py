@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import GenericAPIView
+from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -43,25 +43,28 @@ def _agent_body(agent, now=None) -> dict:
         OpenApiParameter("capability", str, description="agents that have this capability"),
     ]
 )
-class AgentListView(GenericAPIView):
+class AgentListView(ListAPIView):
+    """The agents of the caller's businesses (viewer); register one (admin)."""
+
     permission_classes = [PeopleOnly]
     serializer_class = AgentSerializer
 
-    def get(self, request):
-        params = request.query_params
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": self.now}
+
+    def get_queryset(self):
+        params = self.request.query_params
         status_filter = params.get("status") or None
         if status_filter and status_filter not in EFFECTIVE_STATUSES:
             raise ValidationError({"status": [f"One of: {', '.join(EFFECTIVE_STATUSES)}."]})
-        now = timezone.now()
-        agents = selectors.agent_list(
-            user=request.user,
+        self.now = timezone.now()
+        return selectors.agent_list(
+            user=self.request.user,
             business=params.get("business") or None,
             status=status_filter,
             capability=params.get("capability") or None,
-            now=now,
+            now=self.now,
         )
-        page = self.paginate_queryset(agents)
-        return self.get_paginated_response(AgentSerializer(page, many=True, context={"now": now}).data)
 
     @extend_schema(request=AgentCreateSerializer, responses={201: AgentSerializer})
     def post(self, request):
