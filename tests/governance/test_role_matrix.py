@@ -17,6 +17,7 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from agents.brain import write_document
 from agents.models import AgentCommand
 from agents.services import create_agent, issue_key
 from executions.models import Execution
@@ -51,6 +52,14 @@ def read(**kw) -> Rule:
 
 def agent_only(**kw) -> Rule:
     return Rule(people=False, agents=True, **kw)
+
+
+def _brain_document(world) -> None:
+    world["brain"] = write_document(business=world["business"], key="matrix-doc", title="Matrix").pk
+
+
+def _brain_pk(world, caller) -> int:
+    return world["brain"]
 
 
 SELF = Rule(role=None, scoped=False)
@@ -214,6 +223,20 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "get": read(),
         "patch": Rule(role=AD, body={"enabled": False}),
         "delete": Rule(role=AD),
+    },
+    # The brain (agents/api/brain.py): people read (viewer) and write (operator); agent keys both.
+    "brain-document-list": {
+        "get": read(agents=True),
+        "post": Rule(role=OP, agents=True, body={"business": "acme", "key": "matrix", "title": "Matrix"}),
+    },
+    "brain-document": {
+        "get": read(agents=True, setup=_brain_document, kwargs={"pk": _brain_pk}, query=""),
+        "patch": Rule(
+            role=OP, agents=True, body={"body": "x"}, setup=_brain_document, kwargs={"pk": _brain_pk}
+        ),
+    },
+    "brain-document-versions": {
+        "get": read(agents=True, setup=_brain_document, kwargs={"pk": _brain_pk}, query="")
     },
 }
 

@@ -1,0 +1,178 @@
+"""The brain: agent memory and knowledge. Documents scoped to a business (shared) or to one agent
+(its own memory), versioned on every change, tagged, searchable in full text.
+
+Who sees what: people read their businesses' documents (viewer) and write them (operator); an
+agent key reads and writes its business's shared documents and its own, never another agent's.
+Reads: :func:`visible_documents`, :func:`get_document`, :func:`search`. Writes:
+:func:`write_document`, :func:`update_document` (one transaction each, an event each).
+"""
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
+
+from agents.models import Agent, BrainDocument, BrainVersion
+from governance.access import is_agent, require_role, visible_businesses
+from governance.audit import actor_name
+from governance.models import Business
+from governance.roles import Role
+from mission_control.api.errors import APIError
+from mission_control.events import publish
+
+MAX_TAGS = 30
+# Must match the expression of the brain_fulltext index (agents/migrations/0003_brain.py).
+DOCUMENT = "to_tsvector('english'::regconfig, agents_braindocument.title || ' ' || agents_braindocument.body)"
+
+
+def visible_documents(user) -> QuerySet[BrainDocument]:
+    """People: their businesses' documents. An agent: its business's shared ones and its own."""
+    if is_agent(user):
+        return BrainDocument.objects.filter(business_id=user.business_id).filter(
+            Q(agent__isnull=True) | Q(agent_id=user.agent_id)
+        )
+    if getattr(user, "is_superuser", False):
+        return BrainDocument.objects.all()
+    return BrainDocument.objects.filter(business__in=visible_businesses(user))
+
+
+def search(qs: QuerySet[BrainDocument], q: str) -> QuerySet[BrainDocument]:
+    """Full text over title and body (PostgreSQL, GIN-indexed); a case-insensitive LIKE elsewhere."""
+    q = q.strip()
+    if not q:
+        return qs
+    if connection.vendor == "postgresql":
+        matches = RawSQL(f"{DOCUMENT} @@ websearch_to_tsquery('english'::regconfig, %s)", [q], BooleanField())  # noqa: S611
+        return qs.filter(matches)
+    return qs.filter(Q(title__icontains=q) | Q(body__icontains=q) | Q(key__icontains=q))
+
+
+def get_document(*, user, pk: int, write: bool = False) -> BrainDocument:
+    """A document the caller may read (404 otherwise); ``write``: and change (403 below operator)."""
+    document = visible_documents(user).select_related("business", "agent").filter(pk=pk).first()
+    if document is None:
+        raise NotFound()
+    if write and not is_agent(user):
+        require_role(user, document.business_id, Role.OPERATOR)
+    return document
+
+
+def _clean_tags(tags) -> list[str]:
+    cleaned = list(dict.fromkeys(t.strip() for t in tags or [] if t and t.strip()))
+    if len(cleaned) > MAX_TAGS:
+        raise APIError(
+            400, "validation_error", f"tags: at most {MAX_TAGS}.", fields={"tags": [f"At most {MAX_TAGS}."]}
+        )
+    return cleaned
+
+
+def _key_taken(key: str) -> APIError:
+    return APIError(
+        409,
+        "key_taken",
+        f"A document with key '{key}' already exists in this scope.",
+        fields={"key": ["Taken."]},
+    )
+
+
+def _announce(document: BrainDocument, kind: str, actor) -> None:
+    publish(
+        kind=kind,
+        business=document.business,
+        agent_id=document.agent_id,
+        actor=actor_name(actor),
+        message=f"Brain document {document.key} v{document.version}",
+        data={"document": document.pk, "version": document.version, "key": document.key},
+    )
+
+
+@transaction.atomic
+def write_document(
+    *,
+    business: Business,
+    key: str,
+    title: str,
+    body: str = "",
+    tags=None,
+    agent: Agent | None = None,
+    actor=None,
+) -> BrainDocument:
+    """Create a document (version 1). A key already used in the same scope is a 409."""
+    if agent is not None and agent.business_id != business.pk:
+        raise APIError(
+            400,
+            "validation_error",
+            "agent: not in this business.",
+            fields={"agent": ["Not in this business."]},
+        )
+    now = timezone.now()
+    document = BrainDocument(
+        business=business,
+        agent=agent,
+        key=key.strip(),
+        title=title,
+        body=body,
+        tags=_clean_tags(tags),
+        created_by=actor_name(actor),
+        updated_by=actor_name(actor),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with transaction.atomic():
+            document.save()
+    except IntegrityError:
+        raise _key_taken(document.key) from None
+    BrainVersion.objects.create(
+        document=document,
+        number=1,
+        title=title,
+        body=body,
+        tags=document.tags,
+        author=actor_name(actor),
+        created_at=now,
+    )
+    _announce(document, "brain.document_created", actor)
+    return document
+
+
+@transaction.atomic
+def update_document(
+    *, document: BrainDocument, actor=None, expected_version: int | None = None, **changes
+) -> BrainDocument:
+    """Change title, body or tags: a new version when anything differs. ``expected_version`` guards
+    against overwriting a change the writer has not seen (409 ``version_conflict``)."""
+    unknown = set(changes) - {"title", "body", "tags"}
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    locked = BrainDocument.objects.select_for_update().select_related("business").get(pk=document.pk)
+    if expected_version is not None and expected_version != locked.version:
+        raise APIError(
+            409,
+            "version_conflict",
+            f"The document is at version {locked.version}, not {expected_version}; read it again.",
+            version=locked.version,
+        )
+    if "tags" in changes:
+        changes["tags"] = _clean_tags(changes["tags"])
+    changed = [name for name, value in changes.items() if getattr(locked, name) != value]
+    if not changed:
+        return locked
+    for name in changed:
+        setattr(locked, name, changes[name])
+    locked.version += 1
+    locked.updated_by = actor_name(actor)
+    locked.updated_at = timezone.now()
+    locked.save(update_fields=[*changed, "version", "updated_by", "updated_at"])
+    BrainVersion.objects.create(
+        document=locked,
+        number=locked.version,
+        title=locked.title,
+        body=locked.body,
+        tags=locked.tags,
+        author=actor_name(actor),
+        created_at=locked.updated_at,
+    )
+    _announce(locked, "brain.document_updated", actor)
+    return locked
