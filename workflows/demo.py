@@ -59,10 +59,6 @@ def seed(context: dict) -> None:
     out = context["stdout"]
     agents = _agents(context, business)
     if not Workflow.objects.filter(business=business, name="Support triage").exists():
-        for agent in agents[:2]:  # make sure the workflow's capabilities have someone to run them
-            missing = [c for c in ("triage", "support") if c not in (agent.capabilities or [])]
-            if missing:
-                Agent.objects.filter(pk=agent.pk).update(capabilities=[*(agent.capabilities or []), *missing])
         definitions.create_workflow(
             business=business,
             name="Support triage",
