@@ -105,7 +105,8 @@ class SimulatedAgent:
             running=self._running,
             version=profile.version,
             runtime_location=profile.runtime_location,
-            capabilities=profile.capabilities,
+            # Not reported: the demo's capabilities are what the admin (and the seeds) set.
+            capabilities=None,
             on_start=self._on_command,
             on_stop=self._on_command,
             on_restart=self._on_restart,
