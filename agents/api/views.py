@@ -8,7 +8,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,7 +27,7 @@ from agents.api.serializers import (
     RunSerializer,
     ScaleSerializer,
 )
-from governance.access import get_business
+from governance.access import get_business, visible_businesses
 from governance.permissions import PeopleOnly
 from governance.roles import Role
 
@@ -57,10 +57,13 @@ class AgentListView(ListAPIView):
         status_filter = params.get("status") or None
         if status_filter and status_filter not in EFFECTIVE_STATUSES:
             raise ValidationError({"status": [f"One of: {', '.join(EFFECTIVE_STATUSES)}."]})
+        business = params.get("business") or None
+        if business and not visible_businesses(self.request.user).filter(slug=business).exists():
+            raise NotFound()  # as for any object of a business the caller cannot see
         self.now = timezone.now()
         return selectors.agent_list(
             user=self.request.user,
-            business=params.get("business") or None,
+            business=business,
             status=status_filter,
             capability=params.get("capability") or None,
             now=self.now,

@@ -74,6 +74,20 @@ def test_it_lists_only_the_callers_businesses(viewer_api, make_agent, other_busi
     assert names == ["mine"]
 
 
+def test_it_answers_404_for_a_business_the_caller_cannot_see(viewer_api, other_business):
+    assert viewer_api.get("/api/v1/agents?business=globex").status_code == 404
+
+
+def test_a_superuser_sees_every_business(django_user_model, make_agent, other_business):
+    from tests.conftest import client_for
+
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+    make_agent("mine")
+    make_agent("theirs", on=other_business)
+    names = {a["name"] for a in client_for(root).get("/api/v1/agents").json()["results"]}
+    assert names == {"mine", "theirs"}
+
+
 def test_it_filters_by_capability_and_effective_status(viewer_api, make_agent):
     from agents.heartbeats import record_heartbeat
 
