@@ -232,6 +232,8 @@ def _lifecycle(*, agent: Agent, type: str, actor, args: dict | None = None, **se
         before = _snapshot(locked, fields)
         for name, value in sets.items():
             setattr(locked, name, value)
+        if "scale" in sets:  # against the bounds as they are now, not as the caller read them
+            _check_replicas(locked, sets["scale"])
         if fields:
             locked.save(update_fields=fields)
         command = queue_command(agent=locked, type=type, args=args, actor=actor)
@@ -306,8 +308,7 @@ def restart_agent(*, agent: Agent, actor=None) -> AgentCommand:
     )
 
 
-def scale_agent(*, agent: Agent, replicas: int, actor=None) -> AgentCommand:
-    """Set the replica count within the agent's min/max (else 400) and queue a ``scale`` command."""
+def _check_replicas(agent: Agent, replicas: int) -> None:
     if not agent.min_scale <= replicas <= agent.max_scale:
         raise APIError(
             400,
@@ -315,6 +316,11 @@ def scale_agent(*, agent: Agent, replicas: int, actor=None) -> AgentCommand:
             f"replicas: {replicas} is outside {agent.min_scale}..{agent.max_scale} for this agent.",
             fields={"replicas": [f"Must be between {agent.min_scale} and {agent.max_scale}."]},
         )
+
+
+def scale_agent(*, agent: Agent, replicas: int, actor=None) -> AgentCommand:
+    """Set the replica count within the agent's min/max (else 400) and queue a ``scale`` command."""
+    _check_replicas(agent, replicas)
     return _lifecycle(
         agent=agent, type=CommandType.SCALE, actor=actor, args={"replicas": replicas}, scale=replicas
     )
