@@ -107,11 +107,16 @@ WSGI_APPLICATION = "mission_control.wsgi.application"
 
 # --- Database -------------------------------------------------------------------------------
 if DATABASE_URL:
-    DATABASES = {
-        "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=0 if TESTING else 60, conn_health_checks=not TESTING
-        )
-    }
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and not TESTING and env_bool("MC_DB_POOL", True):
+        # Under ASGI a request may run on any thread, so per-thread persistent connections pile up
+        # until PostgreSQL refuses clients (measured: bench/http_servers.py). A psycopg pool shares
+        # a bounded set per process instead.
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": int(os.environ.get("MC_DB_POOL_MAX", "10")),
+            "timeout": 10,
+        }
 else:
     DATABASES = {
         "default": {
