@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from governance.audit import actor_name
+from governance.controls import emergency_stop_active
 from governance.models import Business
 from mission_control.api.errors import APIError
 from mission_control.events import publish
@@ -334,7 +335,10 @@ def _reblock_dependents(task: Task, actor) -> None:
 @transaction.atomic
 def claim_next(*, agent: Agent) -> Task | None:
     """Give ``agent`` the most urgent ready task its capabilities fit (unassigned or assigned to
-    it), now ``in_progress``; None when there is none. Two agents never get the same task."""
+    it), now ``in_progress``; None when there is none. Two agents never get the same task.
+    Refuses with 423 ``emergency_stop`` while a stop covers the business."""
+    if emergency_stop_active(agent.business_id):
+        raise APIError(423, "emergency_stop", "The emergency stop is engaged: no new work starts.")
     capabilities = [c for c in (agent.capabilities or []) if isinstance(c, str)]
     candidates = (
         Task.objects.ready()

@@ -180,3 +180,17 @@ def test_run_now_surfaces_a_refusal(clock, business, worker, operator_api):
 def test_a_viewer_cannot_run_now(business, agent, viewer_api):
     job = make_job(business, agent)
     assert viewer_api.post(f"/api/v1/cron-jobs/{job.pk}/run-now").status_code == 403
+
+
+def test_a_run_follows_the_ledgers_retry_of_its_execution(clock, business, worker):
+    job = make_job(business, worker.agent, retry_policy={"max_attempts": 2, "initial_interval_s": 0})
+    run = fire_at(clock, T0, job)
+    first = worker.claim()["id"]
+    worker.fail(first)
+    run.refresh_from_db()
+    retry = worker.claim()
+    assert (run.status, run.execution_id, retry["retry_of"]) == ("running", retry["id"], first)
+    worker.succeed(retry["id"])
+    run.refresh_from_db()
+    job.refresh_from_db()
+    assert run.status == "success" and (job.runs_finished, job.consecutive_failures) == (1, 0)

@@ -110,3 +110,15 @@ def test_concurrent_claims_never_hand_out_a_task_twice(business, make_agent):
     assert len(claimed) == 20 and len(set(claimed)) == 20
     assert Task.objects.filter(status=TaskStatus.IN_PROGRESS).count() == 20
     assert sum(Task.objects.filter(assignee=a).count() for a in agents) == 20
+
+
+@pytest.mark.django_db
+def test_no_task_is_claimed_under_the_emergency_stop(business, make_agent):
+    from governance.stops import engage_emergency_stop
+
+    coder = make_agent(["code"])
+    board.create_task(business=business, title="t")
+    engage_emergency_stop(business=business, reason="incident", actor="ops")
+    response = agent_client(coder).post("/api/v1/agent/tasks/claim")
+    assert response.status_code == 423 and response.json()["error"] == "emergency_stop"
+    assert Task.objects.get().status == "inbox"

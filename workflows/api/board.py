@@ -153,6 +153,7 @@ class EpicListView(GenericAPIView):
     permission_classes = [PeopleOnly]
     serializer_class = EpicSerializer
 
+    @extend_schema(operation_id="v1_epics_list")
     def get(self, request):
         params = request.query_params
         epics = selectors.epics(
@@ -206,6 +207,7 @@ class EpicDetailView(APIView):
 class TaskListView(GenericAPIView):
     serializer_class = TaskSerializer
 
+    @extend_schema(operation_id="v1_tasks_list")
     def get(self, request):
         params = request.query_params
         filters = {}

@@ -180,6 +180,7 @@ class CronJobListView(GenericAPIView):
     permission_classes = [PeopleOnly]
     serializer_class = CronJobSerializer
 
+    @extend_schema(operation_id="v1_cron_jobs_list")
     def get(self, request):
         params = request.query_params
         agent = params.get("agent") or None

@@ -41,7 +41,7 @@ class WorkflowCreateSerializer(WorkflowWriteSerializer):
     business = serializers.SlugField()
 
 
-class VersionSerializer(serializers.ModelSerializer):
+class WorkflowVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = WorkflowVersion
         fields = ["id", "number", "definition", "created_by", "created_at"]
@@ -90,6 +90,7 @@ class WorkflowListView(GenericAPIView):
     permission_classes = [PeopleOnly]
     serializer_class = WorkflowSerializer
 
+    @extend_schema(operation_id="v1_workflows_list")
     def get(self, request):
         page = self.paginate_queryset(
             selectors.workflows(user=request.user, business=request.query_params.get("business"))
@@ -126,12 +127,12 @@ class WorkflowDetailView(APIView):
 
 class WorkflowVersionsView(GenericAPIView):
     permission_classes = [PeopleOnly]
-    serializer_class = VersionSerializer
+    serializer_class = WorkflowVersionSerializer
 
     def get(self, request, pk: int):
         workflow = selectors.get_workflow(user=request.user, pk=pk)
         page = self.paginate_queryset(workflow.versions.all())
-        return self.get_paginated_response(VersionSerializer(page, many=True).data)
+        return self.get_paginated_response(WorkflowVersionSerializer(page, many=True).data)
 
 
 class WorkflowRunsView(GenericAPIView):
@@ -205,6 +206,7 @@ class WorkflowRunListView(GenericAPIView):
     permission_classes = [PeopleOnly]
     serializer_class = RunSerializer
 
+    @extend_schema(operation_id="v1_workflow_runs_list")
     def get(self, request):
         params = request.query_params
         workflow = params.get("workflow") or None
