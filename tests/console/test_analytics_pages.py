@@ -102,5 +102,5 @@ def test_each_page_costs_a_fixed_number_of_queries(
         finished(
             agent=create_agent(business=business, name=f"w{i}", capabilities=["x"]), cost_usd=Decimal("0.1")
         )
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(18):
         assert viewer_page.get(path).status_code == 200

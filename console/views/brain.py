@@ -1,0 +1,47 @@
+"""``/global/brain``: agent memory and knowledge. Search, read every version, write and edit.
+
+Reads go through ``agents.brain`` (the brain API's own scoping and full-text search); writes post to
+``/api/v1/brain/documents``, with ``expected_version`` so two people editing never overwrite each other.
+"""
+
+from agents import brain
+from agents.models import Agent
+from console.views.base import console_page, page
+from governance.roles import Role
+
+LIST_LIMIT = 100
+VERSION_LIMIT = 30
+
+
+@console_page
+def brain_page(request):
+    scope = request.scope
+    q = request.GET.get("q", "").strip()[:200]
+    tag = request.GET.get("tag", "").strip()[:64]
+    owner = request.GET.get("scope", "")
+    qs = (
+        brain.visible_documents(request.user)
+        .filter(business_id__in=scope.ids)
+        .select_related("business", "agent")
+    )
+    if tag:
+        qs = qs.with_tag(tag)
+    if owner == "shared":
+        qs = qs.filter(agent__isnull=True)
+    elif owner.isdigit():
+        qs = qs.filter(agent_id=int(owner))
+    documents = list(brain.search(qs, q).order_by("-updated_at", "-id")[:LIST_LIMIT])
+    chosen = request.GET.get("doc", "")
+    document = brain.get_document(user=request.user, pk=int(chosen)) if chosen.isdigit() else None
+    writable = [b for b in scope.businesses if b.pk in scope.ids and scope.can(b.pk, Role.OPERATOR)]
+    context = {
+        "documents": documents,
+        "document": document,
+        "versions": list(document.versions.order_by("-number")[:VERSION_LIMIT]) if document else [],
+        "can_edit": bool(document) and scope.can(document.business_id, Role.OPERATOR),
+        "filters": {"q": q, "tag": tag, "scope": owner},
+        "agents": list(Agent.objects.for_business_ids(scope.ids).order_by("name").values_list("id", "name")),
+        "writable_businesses": writable,
+        "limit": LIST_LIMIT,
+    }
+    return page(request, "console/brain.html", context, active="brain")
