@@ -4,6 +4,7 @@ from django.apps import AppConfig
 class ExecutionsConfig(AppConfig):
     name = "executions"
     default_auto_field = "django.db.models.BigAutoField"
+    demo_seed = "executions.demo.seed"  # after agents' seed, which puts ``agents`` in the context
     periodic_tasks = [
         ("executions.timeouts", "executions.tasks.sweep_timeouts", 15),
         ("executions.force_aborts", "executions.tasks.sweep_aborts", 10),
