@@ -44,14 +44,13 @@ class RollupCounters(models.Model):
         return cost_from_e8(self.cost_e8)
 
 
-class HourlyRollup(RollupCounters):
-    """Per business, agent, model and UTC hour. Counts land in the hour an execution finished;
-    busy time is split over every hour the execution was running."""
+class AgentRollup(RollupCounters):
+    """Per business, agent and model: counts land in the bucket an execution finished in; busy time
+    is split over every bucket the execution was running in."""
 
     business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
     model = models.CharField(max_length=120, blank=True)
-    hour = models.DateTimeField()
     cron_total = models.BigIntegerField(default=0, help_text="Finished executions with trigger cron.")
     cron_success = models.BigIntegerField(default=0)
     wait_ms_sum = models.BigIntegerField(default=0, help_text="Created to started, summed.")
@@ -61,6 +60,15 @@ class HourlyRollup(RollupCounters):
     cache_read_tokens = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
     busy_ms = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class HourlyRollup(AgentRollup):
+    """Per business, agent, model and UTC hour."""
+
+    hour = models.DateTimeField()
 
     class Meta:
         constraints = [
@@ -73,6 +81,21 @@ class HourlyRollup(RollupCounters):
 
     def __str__(self) -> str:
         return f"{self.agent_id}/{self.model or '-'} @ {self.hour:%Y-%m-%d %H}:00"
+
+
+class DailyRollup(AgentRollup):
+    """The same figures per UTC day: long windows read a day's row instead of 24 hourly ones."""
+
+    day = models.DateTimeField(help_text="The UTC midnight starting the day.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["business", "agent", "model", "day"], name="uniq_daily_rollup")
+        ]
+        indexes = [models.Index(fields=["business", "day"], name="rollup_business_day")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}/{self.model or '-'} @ {self.day:%Y-%m-%d}"
 
 
 class SourceKind(models.TextChoices):

@@ -7,16 +7,14 @@ for the business's month it is the rollups since the local first of the month.
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import reduce
-from operator import or_
 
-from django.db.models import F, Q, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from governance.models import Business
 from governance.windows import bounds
-from observability.dashboards import Scope, money
-from observability.models import HourlyRollup, cost_from_e8
+from observability.dashboards import Scope, money, window_rows
+from observability.models import cost_from_e8
 from observability.rollups import HOUR, floor_hour
 
 TRAILING = timedelta(days=7)
@@ -41,7 +39,7 @@ def month_end(scope: Scope, *, now: datetime | None = None) -> dict:
     months = {b.pk: bounds("month", b.timezone, now) for b in businesses}
     trailing_since = floor_hour(now) - TRAILING + HOUR
     burn_span = _hours(now - trailing_since)
-    figures = _figures(scope, businesses, months, trailing_since)
+    figures = _figures(businesses, months, trailing_since)
     budgets_by_business = _budgets(scope, businesses, now)
     results = []
     for business in businesses:
@@ -67,20 +65,27 @@ def month_end(scope: Scope, *, now: datetime | None = None) -> dict:
     return {"as_of": now, "trailing_window": "7d", "results": results}
 
 
-def _figures(scope: Scope, businesses: list, months: dict, trailing_since: datetime) -> list[dict]:
+def _figures(businesses: list, months: dict, trailing_since: datetime) -> list[dict]:
+    """Per business, agent and model: the trailing cost and the month-to-date cost (rollups)."""
     if not businesses:
         return []
+    group, fields = ("business_id", "agent_id", "model"), ("cost_e8",)
+    every = Scope(business=None, business_ids=[b.pk for b in businesses])
+    trailing = window_rows(every, trailing_since, group=group, fields=fields)
     by_start: dict[datetime, list[int]] = {}
     for business in businesses:
         by_start.setdefault(floor_hour(months[business.pk][0]), []).append(business.pk)
-    mtd = reduce(or_, (Q(business_id__in=ids, hour__gte=start) for start, ids in by_start.items()))
-    earliest = min([trailing_since, *by_start])
-    return list(
-        HourlyRollup.objects.filter(scope.filter(), hour__gte=earliest)
-        .values("business_id", "agent_id", "model")
-        .annotate(trailing=Sum("cost_e8", filter=Q(hour__gte=trailing_since)), mtd=Sum("cost_e8", filter=mtd))
-        .order_by()
-    )
+    month: dict[tuple, dict] = {}
+    for start, ids in by_start.items():  # one pass per distinct month start (per time zone)
+        month.update(window_rows(Scope(business=None, business_ids=ids), start, group=group, fields=fields))
+    return [
+        {
+            **dict(zip(group, key, strict=True)),
+            "trailing": trailing.get(key, {}).get("cost_e8", 0),
+            "mtd": month.get(key, {}).get("cost_e8", 0),
+        }
+        for key in trailing.keys() | month.keys()
+    ]
 
 
 def _budgets(scope: Scope, businesses: list, now: datetime) -> dict[int, list]:

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from agents.models import Agent
 from executions.models import Execution, Status
-from observability.dashboards import Scope, _avg, money, rate, window_bounds
-from observability.models import HourlyRollup, SourceKind, SourceRollup, cost_from_e8
+from observability.dashboards import Scope, _avg, money, rate, window_bounds, window_rows
+from observability.models import SourceKind, SourceRollup, cost_from_e8
 
 TOP = 5
 STUCK_LIMIT = 20
@@ -75,22 +75,18 @@ def _live(scope: Scope) -> dict[int, dict]:
 
 
 def _agent_figures(scope: Scope, since: datetime) -> dict[int, dict]:
-    rows = (
-        HourlyRollup.objects.filter(scope.filter(), hour__gte=since)
-        .values("agent_id")
-        .annotate(
-            executions=Sum("executions"),
-            failed=Sum("failed"),
-            duration_ms_sum=Sum("duration_ms_sum"),
-            duration_count=Sum("duration_count"),
-            duration_ms_max=Max("duration_ms_max"),
-            wait_ms_sum=Sum("wait_ms_sum"),
-            wait_count=Sum("wait_count"),
-            cost_e8=Sum("cost_e8"),
-        )
-        .order_by()
+    fields = (
+        "executions",
+        "failed",
+        "duration_ms_sum",
+        "duration_count",
+        "duration_ms_max",
+        "wait_ms_sum",
+        "wait_count",
+        "cost_e8",
     )
-    return {row["agent_id"]: row for row in rows if row["executions"]}
+    rows = window_rows(scope, since, group=("agent_id",), fields=fields)
+    return {key[0]: row for key, row in rows.items() if row["executions"]}
 
 
 def _queue_row(agent: Agent, live: dict, figures: dict, now: datetime) -> dict:

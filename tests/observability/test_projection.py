@@ -69,5 +69,5 @@ def test_it_projects_each_budget_to_the_end_of_its_window(viewer_api, budgets, t
 
 def test_it_costs_a_fixed_number_of_queries(viewer_api, budgets, travel, django_assert_max_num_queries):
     viewer_api.get("/api/v1/dashboard/projection")
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(9):
         viewer_api.get("/api/v1/dashboard/projection")

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from executions.models import Execution
 from executions.signals import execution_finished
 from observability import rollups
-from observability.models import HourlyRollup, RolledUpExecution, SourceRollup
+from observability.models import DailyRollup, HourlyRollup, RolledUpExecution, SourceRollup
 from observability.tasks import catch_up_rollups
 from tests.observability.conftest import at
 
@@ -154,17 +154,36 @@ def test_it_rebuilds_the_rollups_from_the_ledger(agent, second_agent, make_execu
     assert after == before
 
 
-def test_it_rebuilds_only_the_hours_since_without_double_counting_busy_time(agent, make_execution):
-    make_execution(started_at=at(10, 30), finished_at=at(11, 30), duration_ms=3_600_000)
-    make_execution(started_at=at(9), finished_at=at(9, 30), duration_ms=1_800_000)
-    HourlyRollup.objects.filter(hour=at(9)).update(executions=5)  # older hours are left alone
+def test_it_rebuilds_only_the_days_since_without_double_counting_busy_time(agent, make_execution):
+    make_execution(started_at=at(23, 30, day=9), finished_at=at(0, 30), duration_ms=3_600_000)
+    make_execution(started_at=at(9, day=9), finished_at=at(9, 30, day=9), duration_ms=1_800_000)
+    HourlyRollup.objects.filter(hour=at(9, day=9)).update(executions=5)  # older days are left alone
 
+    # Rounded down to the UTC midnight starting 2025-03-10.
     call_command("rebuild_rollups", "--since", "2025-03-10T11:00:00Z", stdout=StringIO())
 
     busy = dict(HourlyRollup.objects.values_list("hour", "busy_ms"))
-    assert busy == {at(9): 1_800_000, at(10): 1_800_000, at(11): 1_800_000}
-    assert _row(agent, at(9)).executions == 5
-    assert _row(agent, at(11)).executions == 1
+    assert busy == {at(9, day=9): 1_800_000, at(23, day=9): 1_800_000, at(0): 1_800_000}
+    assert _row(agent, at(9, day=9)).executions == 5
+    assert _row(agent, at(0)).executions == 1
+    days = dict(DailyRollup.objects.values_list("day", "busy_ms"))
+    assert days == {at(0, day=9): 3_600_000, at(0): 1_800_000}
+
+
+def test_it_folds_the_hours_into_utc_days(agent, make_execution):
+    make_execution(started_at=at(10), finished_at=at(10, 1), duration_ms=60_000, cost="1", input_tokens=5)
+    make_execution(status="failed", started_at=at(15), finished_at=at(15, 3), duration_ms=180_000, cost="2")
+    make_execution(started_at=at(10, day=11), finished_at=at(10, 1, day=11), cost="4")
+
+    day = DailyRollup.objects.get(agent=agent, day=at(0))
+    assert (day.executions, day.success, day.failed, day.cost_usd) == (2, 1, 1, Decimal(3))
+    assert (day.duration_ms_sum, day.duration_ms_max, day.busy_ms, day.input_tokens) == (
+        240_000,
+        180_000,
+        240_000,
+        5,
+    )
+    assert DailyRollup.objects.get(day=at(0, day=11)).cost_usd == Decimal(4)
 
 
 def test_it_rebuilds_one_business_only(agent, make_execution, other_business):

@@ -99,5 +99,5 @@ def test_it_refuses_a_bad_stuck_after(viewer_api, travel):
 
 def test_it_costs_a_fixed_number_of_queries(viewer_api, ledger, travel, django_assert_max_num_queries):
     viewer_api.get("/api/v1/dashboard/workload")
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         viewer_api.get("/api/v1/dashboard/workload")

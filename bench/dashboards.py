@@ -1,0 +1,437 @@
+"""Dashboards at scale: every dashboard endpoint's median time beside the same figure computed by a
+naive aggregate over the ledger, in the same run, with millions of executions in PostgreSQL.
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/mc_bench_obs .venv/bin/python -m bench.dashboards \
+        [--executions 2000000] [--runs 15] [--reset]
+
+The database (created when missing) gets 4 businesses of 50 agents and the executions, loaded with
+COPY over the last 30 days; the rollups are rebuilt from the ledger (timed), then each endpoint is
+called in-process through Django's test client with a real operator token (auth, DRF, JSON included,
+no network). ``--reset`` drops and reloads the data; without it an already-loaded database is reused.
+Targets: dashboards < 100 ms, the executions list with filters < 200 ms.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlparse
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mission_control.settings")
+
+BUSINESSES = 4
+AGENTS_PER_BUSINESS = 50
+MODELS = [
+    ("gpt-4o", "openai", "0.0000025"),
+    ("gpt-4o-mini", "openai", "0.00000015"),
+    ("claude-3-5-sonnet", "anthropic", "0.000003"),
+    ("claude-3-5-haiku", "anthropic", "0.0000008"),
+]
+DASHBOARD_TARGET_MS = 100
+LIST_TARGET_MS = 200
+LIVE = 2000  # pending + running rows among the executions
+
+
+def ensure_database(url: str, reset: bool) -> None:
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and reset:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            exists = None
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_fleet():
+    from django.contrib.auth import get_user_model
+
+    from agents.models import Agent
+    from governance.models import Business, Membership
+    from governance.services import issue_operator_token
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-viewer")
+    businesses = []
+    for b in range(BUSINESSES):
+        business, _ = Business.objects.get_or_create(slug=f"bench-{b}", defaults={"name": f"Bench {b}"})
+        Membership.objects.get_or_create(user=user, business=business, defaults={"role": "viewer"})
+        existing = set(Agent.objects.filter(business=business).values_list("name", flat=True))
+        Agent.objects.bulk_create(
+            [
+                Agent(
+                    business=business,
+                    name=f"agent-{b}-{a}",
+                    capabilities=[["code", "write", "review"][a % 3]],
+                )
+                for a in range(AGENTS_PER_BUSINESS)
+                if f"agent-{b}-{a}" not in existing
+            ]
+        )
+        businesses.append(business)
+    agents = list(Agent.objects.filter(business__in=businesses).values_list("pk", "business_id"))
+    _, token = issue_operator_token(user=user, name="bench")
+    return businesses, agents, token
+
+
+def _fillers(table: str, given: set[str]) -> dict[str, object]:
+    """Values for the NOT NULL columns without a database default that the loader does not set."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s "
+            "AND is_nullable = 'NO' AND column_default IS NULL AND is_generated = 'NEVER'",
+            [table],
+        )
+        rows = cursor.fetchall()
+    empty = {"jsonb": "{}", "json": "{}", "boolean": False, "text": "", "character varying": ""}
+    return {name: empty.get(kind, 0) for name, kind in rows if name not in given and name != "id"}
+
+
+def load(agents: list[tuple[int, int]], total: int, now: datetime) -> None:
+    """COPY ``total`` executions spread over the last 30 days; the last ``LIVE`` are pending/running."""
+    from django.db import connection
+
+    rng = random.Random(7)
+    columns = [
+        "business_id",
+        "agent_id",
+        "trigger",
+        "status",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "model",
+        "model_provider",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "total_tokens",
+        "cost_usd",
+        "cost_source",
+        "cron_job_id",
+        "workflow_step",
+        "input",
+        "error",
+    ]
+    fillers = _fillers("executions_execution", set(columns))
+    columns += list(fillers)
+    extra = tuple(fillers.values())
+    span = 30 * 86_400
+    started = time.monotonic()
+    raw = connection.connection  # psycopg 3
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY executions_execution ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for i in range(total):
+            business_id_agent = agents[rng.randrange(len(agents))]
+            agent_id, business_id = business_id_agent
+            model, provider, price = MODELS[rng.randrange(4)]
+            roll = rng.random()
+            trigger = (
+                "cron"
+                if roll < 0.2
+                else "workflow"
+                if roll < 0.3
+                else "manual"
+                if roll < 0.4
+                else "autonomous"
+            )
+            live = i >= total - LIVE
+            created = now - timedelta(seconds=rng.random() * (600 if live else span))
+            if live:
+                status = "pending" if i % 2 else "running"
+            else:
+                r = rng.random()
+                status = "success" if r < 0.9 else "failed" if r < 0.97 else "aborted"
+            start = None if status == "pending" else created + timedelta(milliseconds=rng.randrange(0, 5000))
+            duration = int(min(3_600_000, rng.lognormvariate(9.5, 1.2)))
+            finished = (
+                start + timedelta(milliseconds=duration)
+                if start and status not in ("running", "pending")
+                else None
+            )
+            if finished and finished > now:
+                finished, duration = now, int((now - start).total_seconds() * 1000)
+            tin, tout = rng.randrange(100, 5000), rng.randrange(50, 2000)
+            cost = (
+                (Decimal(tin + tout) * Decimal(price)).quantize(Decimal("1e-8")) if finished else Decimal(0)
+            )
+            copy.write_row(
+                (
+                    business_id,
+                    agent_id,
+                    trigger,
+                    status,
+                    created,
+                    start,
+                    finished,
+                    duration if finished else None,
+                    model,
+                    provider,
+                    tin if finished else 0,
+                    tout if finished else 0,
+                    0,
+                    (tin + tout) if finished else 0,
+                    cost,
+                    "computed",
+                    rng.randrange(1, 21) if trigger == "cron" else None,
+                    ["classify", "summarize", "review"][i % 3] if trigger == "workflow" else "",
+                    "{}",
+                    "boom" if status == "failed" else "",
+                    *extra,
+                )
+            )
+            if i and i % 250_000 == 0:
+                print(f"  loaded {i:,} ({time.monotonic() - started:.0f}s)", flush=True)
+    raw.commit()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE executions_execution")
+    print(f"  loaded {total:,} executions with COPY in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def median_ms(fn, runs: int) -> float:
+    fn()  # warm: connection, caches, plans
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def naive(sql: str, params: list):
+    from django.db import connection
+
+    def run():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--executions", type=int, default=2_000_000)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--reset", action="store_true")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit(
+            "Set DATABASE_URL to a PostgreSQL database, e.g. postgres://root@127.0.0.1:5432/mc_bench_obs"
+        )
+    ensure_database(url, args.reset)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+    from django.utils import timezone
+
+    from executions.models import Execution
+    from observability.rollups import rebuild
+
+    call_command("migrate", "--noinput", verbosity=0)
+    now = timezone.now()
+    businesses, agents, token = setup_fleet()
+    present = Execution.objects.count()
+    if present < args.executions:
+        print(f"Loading {args.executions - present:,} executions…", flush=True)
+        load(agents, args.executions - present, now)
+        print("Rebuilding rollups from the ledger…", flush=True)
+        t = time.monotonic()
+        last = [0.0]
+
+        def progress(done, total):
+            if time.monotonic() - last[0] > 15 or done == total:
+                last[0] = time.monotonic()
+                print(f"  {done:,}/{total:,} ({time.monotonic() - t:.0f}s)", flush=True)
+
+        rebuild(progress=progress)
+        print(f"  rollups rebuilt in {time.monotonic() - t:.0f}s", flush=True)
+    ledger_rows = Execution.objects.count()
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    ids = [b.pk for b in businesses]
+    one = businesses[0]
+    agent_one = next(a for a, b in agents if b == one.pk)
+
+    def get(path):
+        def run():
+            response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code, response.content[:300])
+            return response
+
+        return run
+
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    since24 = hour - timedelta(hours=23)
+    since7 = hour - timedelta(days=7) + timedelta(hours=1)
+    day7 = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=6)
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    bucket = "COALESCE(finished_at, started_at, created_at)"
+    terminal = "status IN ('success', 'failed', 'aborted')"
+    where = f"business_id = ANY(%s) AND {terminal} AND {bucket} >= %s"
+    busy = "SUM(GREATEST(0, EXTRACT(EPOCH FROM (finished_at - GREATEST(started_at, %s))) * 1000))"
+    cases = [
+        (
+            "summary (4 businesses, 24h)",
+            get("/api/v1/dashboard/summary"),
+            naive(
+                f"SELECT status, trigger, COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(total_tokens), "
+                f"SUM(cost_usd) FROM executions_execution WHERE {where} GROUP BY status, trigger",
+                [ids, since24],
+            ),
+        ),
+        (
+            "summary (1 business, 24h)",
+            get(f"/api/v1/dashboard/summary?business={one.slug}"),
+            naive(
+                f"SELECT status, trigger, COUNT(*), SUM(total_tokens), SUM(cost_usd) FROM executions_execution "
+                f"WHERE {where} GROUP BY status, trigger",
+                [[one.pk], since24],
+            ),
+        ),
+        (
+            "agents (4 businesses, 24h)",
+            get("/api/v1/dashboard/agents?window=24h"),
+            naive(
+                f"SELECT agent_id, COUNT(*), SUM(duration_ms), COUNT(*) FILTER (WHERE status = 'failed'), "
+                f"SUM(total_tokens), SUM(cost_usd), {busy} FROM executions_execution WHERE {where} GROUP BY agent_id",
+                [since24, ids, since24],
+            ),
+        ),
+        (
+            "agents (4 businesses, 7d)",
+            get("/api/v1/dashboard/agents?window=7d"),
+            naive(
+                f"SELECT agent_id, COUNT(*), SUM(duration_ms), COUNT(*) FILTER (WHERE status = 'failed'), "
+                f"SUM(total_tokens), SUM(cost_usd), {busy} FROM executions_execution WHERE {where} GROUP BY agent_id",
+                [since7, ids, since7],
+            ),
+        ),
+        (
+            "costs day/7d by agent",
+            get("/api/v1/dashboard/costs?bucket=day&window=7d&group_by=agent"),
+            naive(
+                f"SELECT date_trunc('day', {bucket}), agent_id, SUM(cost_usd), COUNT(*), SUM(total_tokens) "
+                f"FROM executions_execution WHERE {where} GROUP BY 1, 2",
+                [ids, day7],
+            ),
+        ),
+        (
+            "costs hour/24h by model",
+            get("/api/v1/dashboard/costs?bucket=hour&window=24h&group_by=model"),
+            naive(
+                f"SELECT date_trunc('hour', {bucket}), model, SUM(cost_usd), COUNT(*), SUM(total_tokens) "
+                f"FROM executions_execution WHERE {where} GROUP BY 1, 2",
+                [ids, since24],
+            ),
+        ),
+        (
+            "costs day/30d total",
+            get("/api/v1/dashboard/costs?bucket=day&window=30d"),
+            naive(
+                f"SELECT date_trunc('day', {bucket}), SUM(cost_usd), COUNT(*), SUM(total_tokens) "
+                f"FROM executions_execution WHERE {where} GROUP BY 1",
+                [ids, day7 - timedelta(days=23)],
+            ),
+        ),
+        (
+            "projection (month end, budgets)",
+            get("/api/v1/dashboard/projection"),
+            naive(
+                f"SELECT business_id, agent_id, model, SUM(cost_usd) FILTER (WHERE {bucket} >= %s), "
+                f"SUM(cost_usd) FILTER (WHERE {bucket} >= %s) FROM executions_execution WHERE {where} GROUP BY 1, 2, 3",
+                [month, since7, ids, min(month, since7)],
+            ),
+        ),
+        (
+            "workload (24h)",
+            get("/api/v1/dashboard/workload"),
+            naive(
+                f"SELECT agent_id, cron_job_id, workflow_step, COUNT(*), COUNT(*) FILTER (WHERE status = 'failed'), "
+                f"AVG(duration_ms), MAX(duration_ms), AVG(EXTRACT(EPOCH FROM started_at - created_at)) "
+                f"FROM executions_execution WHERE {where} GROUP BY GROUPING SETS ((agent_id), (cron_job_id), (workflow_step))",
+                [ids, since24],
+            ),
+        ),
+    ]
+    lists = [
+        ("executions list: business+status", f"/api/v1/executions/?business={one.slug}&status=failed"),
+        (
+            "executions list: business+agent+status",
+            f"/api/v1/executions/?business={one.slug}&agent={agent_one}&status=success",
+        ),
+        (
+            "executions list: business+model+since",
+            f"/api/v1/executions/?business={one.slug}&model=gpt-4o&since={(now - timedelta(days=2)).isoformat().replace('+00:00', 'Z')}",
+        ),
+        ("executions list: business+trigger", f"/api/v1/executions/?business={one.slug}&trigger=cron"),
+    ]
+    print(
+        f"\nLedger: {ledger_rows:,} executions, {len(agents)} agents in {len(businesses)} businesses; "
+        f"median of {args.runs} runs, in-process (no network).\n"
+    )
+    print(f"{'endpoint':42} {'API (rollups)':>14} {'naive ledger SQL':>17}  target")
+    failed = False
+    for name, api, ledger in cases:
+        api_ms, naive_ms = median_ms(api, args.runs), median_ms(ledger, max(3, args.runs // 3))
+        ok = api_ms < DASHBOARD_TARGET_MS
+        failed |= not ok
+        print(
+            f"{name:42} {api_ms:11.1f} ms {naive_ms:14.1f} ms  {'ok' if ok else 'MISSED'} (<{DASHBOARD_TARGET_MS})"
+        )
+    for name, path in lists:
+        probe = client.get(path)
+        if probe.status_code == 404 or probe.status_code >= 500:
+            print(f"{name:42} {'(not available: ' + str(probe.status_code) + ')':>14}")
+            continue
+        api_ms = median_ms(get(path), args.runs)
+        ok = api_ms < LIST_TARGET_MS
+        failed |= not ok
+        print(f"{name:42} {api_ms:11.1f} ms {'':>17}  {'ok' if ok else 'MISSED'} (<{LIST_TARGET_MS})")
+    check_figures(client, ids, since24)
+    sys.exit(1 if failed else 0)
+
+
+def check_figures(client, ids: list[int], since24: datetime) -> None:
+    """The dashboard's 24 h cost and counts must equal the ledger's own sums at this scale too."""
+    from django.db import connection
+
+    body = client.get("/api/v1/dashboard/summary").json()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COALESCE(SUM(cost_usd), 0), COALESCE(SUM(total_tokens), 0) FROM executions_execution "
+            "WHERE business_id = ANY(%s) AND status IN ('success', 'failed', 'aborted') "
+            "AND COALESCE(finished_at, started_at, created_at) >= %s",
+            [ids, since24],
+        )
+        count, cost, tokens = cursor.fetchone()
+    same = (
+        body["executions"]["finished"] == count
+        and Decimal(body["cost_usd"]) == Decimal(cost)
+        and body["tokens"]["total"] == tokens
+    )
+    print(
+        f"\nSummary vs ledger (24h): {count:,} executions, ${Decimal(cost):.8f}, {tokens:,} tokens: "
+        f"{'identical' if same else 'DIFFERENT: ' + repr(body)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
