@@ -117,3 +117,14 @@ def test_an_agent_cannot_acknowledge_another_agents_command(agent_api, make_agen
     command = queue_command(agent=other, type="stop")
     assert agent_api.post(f"/api/v1/agent/commands/{command.pk}/ack").status_code == 404
     assert AgentCommand.objects.get(pk=command.pk).acknowledged_at is None
+
+
+def test_it_says_when_a_budget_in_scope_is_exhausted(agent_api, agent, business, other_business):
+    from decimal import Decimal
+
+    from governance.models import Budget
+
+    Budget.objects.create(business=other_business, period="day", limit_usd=Decimal(0))
+    assert beat(agent_api).json()["budget_exhausted"] is False
+    Budget.objects.create(business=business, agent_id=agent.pk, period="day", limit_usd=Decimal(0))
+    assert beat(agent_api).json()["budget_exhausted"] is True
