@@ -63,5 +63,6 @@ def get_key(*, agent: Agent, key_id: int) -> AgentKey:
     return key
 
 
-def pending_commands(*, agent: Agent) -> QuerySet[AgentCommand]:
-    return AgentCommand.objects.pending().filter(agent=agent)
+def command_list(*, agent: Agent, pending: bool = False) -> QuerySet[AgentCommand]:
+    commands = AgentCommand.objects.filter(agent=agent)
+    return (commands.pending() if pending else commands).order_by("-id")

@@ -9,6 +9,7 @@ urlpatterns = [
     api_path("agents/<int:pk>/restart", views.AgentRestartView.as_view(), name="agent-restart"),
     api_path("agents/<int:pk>/scale", views.AgentScaleView.as_view(), name="agent-scale"),
     api_path("agents/<int:pk>/run", views.AgentRunView.as_view(), name="agent-run"),
+    api_path("agents/<int:pk>/commands", views.AgentCommandListView.as_view(), name="agent-commands"),
     api_path("agents/<int:pk>/keys", views.AgentKeyListView.as_view(), name="agent-keys"),
     api_path("agents/<int:pk>/keys/<int:key_id>", views.AgentKeyDetailView.as_view(), name="agent-key"),
     api_path("agent/heartbeat", agent_side.HeartbeatView.as_view(), name="agent-heartbeat"),

@@ -164,6 +164,22 @@ class AgentRunView(APIView):
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
 
+class AgentCommandListView(APIView):
+    """The agent's commands, newest first (``?pending=1``: not yet acknowledged)."""
+
+    permission_classes = [PeopleOnly]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("pending", bool, description="only unacknowledged commands")],
+        responses=CommandSerializer(many=True),
+    )
+    def get(self, request, pk: int):
+        agent = selectors.get_agent(user=request.user, pk=pk)
+        pending = request.query_params.get("pending", "") in ("1", "true", "yes")
+        commands = selectors.command_list(agent=agent, pending=pending)[:100]
+        return Response({"results": CommandSerializer(commands, many=True).data, "next": None})
+
+
 class AgentKeyListView(APIView):
     permission_classes = [PeopleOnly]
 

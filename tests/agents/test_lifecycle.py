@@ -48,6 +48,18 @@ def test_a_stop_is_delivered_over_http_and_acknowledged(operator_api, agent):
     assert shown["lifecycle"] == "stopped" and shown["pending_commands"] == 0
 
 
+def test_people_see_an_agents_commands_pending_or_all(viewer_api, operator_api, agent):
+    client = agent_client(agent)
+    operator_api.post(f"/api/v1/agents/{agent.pk}/stop")
+    operator_api.post(f"/api/v1/agents/{agent.pk}/start")
+    stop, start = AgentCommand.objects.order_by("id")
+    client.post(f"/api/v1/agent/commands/{stop.pk}/ack")
+    everything = viewer_api.get(f"/api/v1/agents/{agent.pk}/commands").json()["results"]
+    assert [c["type"] for c in everything] == ["start", "stop"]
+    pending = viewer_api.get(f"/api/v1/agents/{agent.pk}/commands?pending=1").json()["results"]
+    assert [c["id"] for c in pending] == [start.pk]
+
+
 def test_it_scales_within_bounds(operator_api, agent):
     client = agent_client(agent)
     response = operator_api.post(f"/api/v1/agents/{agent.pk}/scale", {"replicas": 4}, format="json")
