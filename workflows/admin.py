@@ -1,6 +1,8 @@
 """The admin for cron jobs, the board and workflows. Saving goes through the same services as the
 API, so a cron job's beat entry stays in step, dependencies refuse cycles and edits are audited."""
 
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 
@@ -45,7 +47,10 @@ class CronJobForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        job = CronJob(pk=self.instance.pk, **{k: v for k, v in data.items() if k in self.Meta.fields})
+        job = copy.copy(self.instance)  # on a change the business is read-only, so not in ``data``
+        for name, value in data.items():
+            if name in self.Meta.fields:
+                setattr(job, name, value)
         try:
             cron.validate(job)
         except APIError as exc:

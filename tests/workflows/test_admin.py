@@ -59,3 +59,15 @@ def test_the_sweeps_are_registered_with_beat():
     names = periodic.sync()
     assert {"mc:workflows.sweep_cron", "mc:workflows.sweep_workflow_runs"} <= set(names)
     assert PeriodicTask.objects.get(name="mc:workflows.sweep_cron").task == "workflows.tasks.sweep_cron"
+
+
+def test_changing_a_cron_job_in_the_admin_moves_its_beat_entry(admin_client, business, agent):
+    job = cron.create_job(business=business, name="job", schedule="0 * * * *", agent=agent)
+    response = admin_client.post(
+        reverse("admin:workflows_cronjob_change", args=[job.pk]),
+        {"name": "job", "schedule": "*/10 * * * *", "timezone": "UTC", "agent": agent.pk, "input": "{}",
+         "enabled": "on", "overlap": "skip", "grace_seconds": 300, "failure_alert_after": 3, "retry_policy": "null"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content[:3000]
+    job.refresh_from_db()
+    assert (job.schedule, job.periodic_task.crontab.minute) == ("*/10 * * * *", "*/10")

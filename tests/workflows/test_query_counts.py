@@ -10,7 +10,9 @@ pytestmark = pytest.mark.django_db
 def test_the_task_list_costs_the_same_for_many_rows(operator_api, business, django_assert_max_num_queries):
     previous = None
     for i in range(12):
-        task = board.create_task(business=business, title=f"t{i}", blocked_by=[previous.pk] if previous else [])
+        task = board.create_task(
+            business=business, title=f"t{i}", blocked_by=[previous.pk] if previous else []
+        )
         board.create_task(business=business, title=f"sub{i}", parent=task)
         previous = task
     with django_assert_max_num_queries(8):
@@ -18,7 +20,9 @@ def test_the_task_list_costs_the_same_for_many_rows(operator_api, business, djan
     assert len(response.json()["results"]) == 24
 
 
-def test_the_cron_job_list_costs_the_same_for_many_rows(admin_api, business, agent, django_assert_max_num_queries):
+def test_the_cron_job_list_costs_the_same_for_many_rows(
+    admin_api, business, agent, django_assert_max_num_queries
+):
     for i in range(15):
         cron.create_job(business=business, name=f"job{i}", schedule=f"{i} * * * *", agent=agent)
     with django_assert_max_num_queries(5):
@@ -26,9 +30,13 @@ def test_the_cron_job_list_costs_the_same_for_many_rows(admin_api, business, age
     assert len(response.json()["results"]) == 15
 
 
-def test_the_run_list_costs_the_same_for_many_rows(operator_api, business, agent, django_assert_max_num_queries):
+def test_the_run_list_costs_the_same_for_many_rows(
+    operator_api, business, agent, django_assert_max_num_queries
+):
     workflow = definitions.create_workflow(
-        business=business, name="wf", definition={"steps": [{"id": "a", "agent": agent.pk}, {"id": "b", "agent": agent.pk}]}
+        business=business,
+        name="wf",
+        definition={"steps": [{"id": "a", "agent": agent.pk}, {"id": "b", "agent": agent.pk}]},
     )
     for _ in range(10):
         runs.start_run(workflow=workflow, input={})
