@@ -152,7 +152,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNELS_PREFIX", "mc:asgi")},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, which races channels-redis'
+                # 5 s blocking pop and tears idle WebSockets down with 1011 (django/channels_redis#422).
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+                "prefix": os.environ.get("CHANNELS_PREFIX", "mc:asgi"),
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

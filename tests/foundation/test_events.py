@@ -140,7 +140,7 @@ async def test_publish_reaches_a_websocket_through_channels_redis(make_member, b
     layers = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [live.REDIS_URL], "prefix": "mc-test"},
+            "CONFIG": {**live.CHANNEL_LAYERS["default"]["CONFIG"], "prefix": "mc-test"},
         }
     }
     with override_settings(CHANNEL_LAYERS=layers):
