@@ -117,6 +117,7 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "agent-restart": {"post": Rule(role=OP, body={})},
     "agent-scale": {"post": Rule(role=OP, body={"replicas": 2})},
     "agent-run": {"post": Rule(role=OP, body={"input": {"q": 1}})},
+    "agent-commands": {"get": read()},
     "agent-keys": {"get": read(), "post": Rule(role=AD, body={})},
     "agent-key": {"delete": Rule(role=AD)},
     "agent-heartbeat": {"post": agent_only(body={"status": "idle"})},
