@@ -162,3 +162,16 @@ def test_membership_changes_in_the_admin_are_audited_and_keep_an_owner(root, bus
     )
     assert Membership.objects.get(user=viewer).role == "operator"
     assert AuditEntry.objects.get(action="membership.set").target_id == "vic"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "model", ["business", "membership", "budget", "executionpolicy", "emergencystop", "auditentry"]
+)
+def test_search_and_filters_answer(root, business, make_budget, model):
+    make_budget("5", agent_id=7)
+    audit.record(actor="x", action="budget.update", business=business)
+    for query in ("q=acme", "q=7", f"business__id__exact={business.pk}"):
+        if model == "business" and query.startswith("business"):
+            continue
+        assert root.get(f"/admin/governance/{model}/?{query}").status_code == 200
