@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -120,12 +121,147 @@ def server(tmp_path_factory):
     else:
         process.kill()
         raise AssertionError("the server did not become healthy:\n" + log.read_text())
+    populate(running)
     yield running
     process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def populate(server: Server) -> None:
+    """Real work through the running server's API, as agents and operators make it: every page then
+    shows something (and the screenshots show what a working fleet looks like)."""
+    now = datetime.now(UTC)
+    agent, people = server.agent_api(), server.api()
+
+    def ok(response, *codes):
+        assert response.status_code in (codes or (200, 201)), (response.request.url, response.text)
+        return response.json() if response.content else {}
+
+    ok(
+        agent.post(
+            "/api/v1/agent/heartbeat",
+            json={"status": "active", "version": "1.4.2", "runtime_location": "eu-west-1"},
+        )
+    )
+    for i, (model, cost) in enumerate(
+        [("gpt-4o", "0.0142"), ("claude-3-5-sonnet", "0.0310"), ("gpt-4o-mini", "0.0007")]
+    ):
+        ok(
+            agent.post(
+                "/api/v1/executions/",
+                json={
+                    "external_id": f"seed-ok-{i}",
+                    "status": "success",
+                    "input": {"ticket": 100 + i},
+                    "output": {"summary": f"Ticket {100 + i} answered"},
+                    "model": model,
+                    "input_tokens": 1200 + i * 300,
+                    "output_tokens": 400 + i * 50,
+                    "cost_usd": cost,
+                    "started_at": (now - timedelta(minutes=30 - i)).isoformat(),
+                    "finished_at": (now - timedelta(minutes=29 - i)).isoformat(),
+                    "logs": [
+                        {
+                            "kind": "prompt",
+                            "message": f"Answer ticket {100 + i}",
+                            "data": {"system": "Be brief."},
+                        },
+                        {"kind": "tool_call", "message": "search_kb", "data": {"query": "refund"}},
+                        {"kind": "completion", "message": "Here is the answer."},
+                    ],
+                },
+            )
+        )
+    failed = ok(
+        agent.post(
+            "/api/v1/executions/",
+            json={
+                "external_id": "seed-failed",
+                "status": "failed",
+                "input": {"ticket": 199},
+                "error": "Upstream API returned 503 three times",
+                "model": "gpt-4o",
+                "input_tokens": 800,
+                "output_tokens": 0,
+                "logs": [
+                    {"kind": "api_call", "level": "error", "message": "POST https://api.example/v1 -> 503"}
+                ],
+            },
+        )
+    )
+    server.seed["failed_execution"] = failed["id"]
+    agent_id = server.seed["agent_id"]
+    ok(
+        people.post(
+            "/api/v1/cron-jobs/",
+            json={
+                "business": "acme",
+                "name": "morning-digest",
+                "schedule": "0 8 * * 1-5",
+                "timezone": "Europe/Paris",
+                "agent": agent_id,
+            },
+        )
+    )
+    definition = {
+        "steps": [
+            {"id": "fetch", "agent": agent_id},
+            {"id": "summarise", "capability": "code", "depends_on": ["fetch"]},
+            {"id": "review", "capability": "review", "depends_on": ["fetch"]},
+            {"id": "publish", "agent": agent_id, "depends_on": ["summarise", "review"]},
+        ]
+    }
+    ok(
+        people.post(
+            "/api/v1/workflows/", json={"business": "acme", "name": "weekly-report", "definition": definition}
+        )
+    )
+    epic = ok(people.post("/api/v1/epics", json={"business": "acme", "title": "Self-serve refunds"}))
+    first = ok(
+        people.post(
+            "/api/v1/tasks", json={"business": "acme", "title": "Draft the refund policy", "epic": epic["id"]}
+        )
+    )
+    server.seed["task_id"] = first["id"]
+    ok(
+        people.post(
+            "/api/v1/tasks",
+            json={
+                "business": "acme",
+                "title": "Wire the refund tool",
+                "epic": epic["id"],
+                "assignee": agent_id,
+                "blocked_by": [first["id"]],
+            },
+        )
+    )
+    ok(
+        people.post(
+            "/api/v1/brain/documents",
+            json={
+                "business": "acme",
+                "key": "runbooks/refunds",
+                "title": "Refund runbook",
+                "body": "Refunds under $50 are automatic.",
+                "tags": ["support"],
+            },
+        )
+    )
+    ok(
+        agent.post(
+            "/api/v1/brain/documents",
+            json={
+                "agent": agent_id,
+                "key": "memory/customers",
+                "title": "Customer notes",
+                "body": "ACME prefers email.",
+            },
+        )
+    )
+    ok(people.post("/api/v1/budgets/", json={"business": "acme", "period": "month", "limit_usd": "50"}))
 
 
 @pytest.fixture(scope="session")
@@ -146,15 +282,28 @@ def _fresh_screenshots():
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 
+@pytest.fixture(scope="session")
+def owner_state(browser, server, tmp_path_factory) -> str:
+    """The owner signs in once through the login page; each test's page reuses the session cookie."""
+    context = browser.new_context(base_url=server.url)
+    tab = context.new_page()
+    sign_in(tab, server.seed["owner"])
+    path = str(tmp_path_factory.mktemp("auth") / "owner.json")
+    context.storage_state(path=path)
+    context.close()
+    return path
+
+
 @pytest.fixture
-def page(browser, server):
+def page(browser, server, owner_state):
     """A signed-in page (the seed's owner), failing the test on any uncaught script error."""
-    context = browser.new_context(base_url=server.url, viewport={"width": 1440, "height": 900})
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 1440, "height": 900}, storage_state=owner_state
+    )
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.on("dialog", lambda dialog: dialog.accept())  # confirm() before destructive actions
-    sign_in(tab, server.seed["owner"])
     yield tab
     context.close()
     assert not errors, f"script errors on the page: {errors}"
