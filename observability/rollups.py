@@ -11,12 +11,10 @@ over every hour it was running, so utilisation over a window is exact.
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from executions.models import TERMINAL, Execution, Trigger
@@ -193,19 +191,24 @@ def step_key(workflow_id, step: str) -> str:
     return f"{workflow_id or ''}:{step}"[:120]
 
 
-def _workflow_ids(rows: list[dict]) -> dict:
-    """Run id -> workflow id, through the workflows app's run model (when it has one)."""
-    run_ids = {r["workflow_run_id"] for r in rows if r["workflow_step"] and r["workflow_run_id"]}
-    if not run_ids:
-        return {}
+def workflow_run_model():
+    """The workflows app's run model, when installed and it names its workflow (else None)."""
     from django.apps import apps
+    from django.core.exceptions import FieldDoesNotExist
 
     try:
         run_model = apps.get_model("workflows", "WorkflowRun")
         run_model._meta.get_field("workflow")
-    except LookupError:
-        return {}
-    except Exception:  # the run model has no workflow field
+    except (LookupError, FieldDoesNotExist):
+        return None
+    return run_model
+
+
+def _workflow_ids(rows: list[dict]) -> dict:
+    """Run id -> workflow id, so a step is known by its workflow too."""
+    run_ids = {r["workflow_run_id"] for r in rows if r["workflow_step"] and r["workflow_run_id"]}
+    run_model = workflow_run_model() if run_ids else None
+    if run_model is None:
         return {}
     return dict(run_model.objects.filter(pk__in=run_ids).values_list("pk", "workflow_id"))
 
@@ -352,50 +355,4 @@ def catch_up(*, batch: int = 5000, max_rows: int = 200_000, settle: timedelta = 
     cursor.open_ids = sorted(still_open)
     cursor.updated_at = timezone.now()
     cursor.save(update_fields=["next_id", "open_ids", "updated_at"])
-    return counted
-
-
-def rebuild(
-    *,
-    business_ids: list[int] | None = None,
-    since: datetime | None = None,
-    batch: int = 5000,
-    progress: Callable[[int, int], None] | None = None,
-) -> int:
-    """Recompute the rollups from the ledger (all of it, or a business and/or from a day on).
-
-    ``since`` is rounded down to its UTC midnight, so that hourly and daily rows stay in step."""
-    since_hour = floor_day(since) if since else None
-    ledger = Execution.objects.filter(status__in=TERMINAL)
-    if business_ids is not None:
-        ledger = ledger.filter(business_id__in=business_ids)
-    if since_hour:
-        ledger = ledger.alias(bucket=Coalesce(F("finished_at"), F("started_at"), F("created_at"))).filter(
-            bucket__gte=since_hour
-        )
-    scope = Q() if business_ids is None else Q(business_id__in=business_ids)
-    with transaction.atomic():
-        _lock(shared=False)  # wait for in-flight roll-ups, hold new ones until the slate is clean
-        for model, field in ((HourlyRollup, "hour"), (DailyRollup, "day"), (SourceRollup, "hour")):
-            model.objects.filter(scope, **({f"{field}__gte": since_hour} if since_hour else {})).delete()
-        markers = RolledUpExecution.objects.all()
-        if business_ids is not None or since_hour:
-            markers = markers.filter(execution_id__in=ledger.values("pk"))
-        markers.delete()
-    total = ledger.count()
-    done = counted = 0
-    last_id = -1
-    while True:
-        rows = list(ledger.filter(pk__gt=last_id).order_by("pk").values(*FIELDS)[:batch])
-        if not rows:
-            break
-        counted += roll_up_rows(rows, min_hour=since_hour)
-        done += len(rows)
-        last_id = rows[-1]["id"]
-        if progress:
-            progress(done, total)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:  # fresh statistics for the planner after a bulk rewrite
-            for model in (HourlyRollup, DailyRollup, SourceRollup):
-                cursor.execute(f"ANALYZE {model._meta.db_table}")
     return counted

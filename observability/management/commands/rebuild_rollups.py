@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from governance.models import Business
-from observability.rollups import rebuild
+from observability.rebuild import rebuild
 
 
 class Command(BaseCommand):
