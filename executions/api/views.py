@@ -26,6 +26,7 @@ from executions.api.serializers import (
     UpdateSerializer,
     body_hash,
     log_entries,
+    validate_reports,
 )
 from executions.export import CONTENT_TYPES, STREAMS, buffered
 from executions.logs import MAX_ENTRIES, search_logs
@@ -162,18 +163,11 @@ class BatchView(BodyLimit, APIView):
             raise APIError(
                 413, "payload_too_large", f"A batch holds at most {MAX_BATCH} executions, not {len(raw)}."
             )
-        results, valid = {}, []
-        for index, item in enumerate(raw):
-            report = ReportSerializer(data=item)
-            if report.is_valid():
-                valid.append((index, report.validated_data, body_hash(item)))
-            else:
-                results[index] = {
-                    "index": index,
-                    "status": 400,
-                    "error": "validation_error",
-                    "fields": report.errors,
-                }
+        valid, errors = validate_reports(raw)
+        results = {
+            index: {"index": index, "status": 400, "error": "validation_error", "fields": fields}
+            for index, fields in errors.items()
+        }
         if valid:
             results.update(services.ingest_batch(agent=request.user.agent, items=valid, actor=request.user))
         return Response({"results": [results[i] for i in range(len(raw))]}, status=207)

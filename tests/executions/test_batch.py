@@ -91,3 +91,19 @@ def test_running_items_are_refused_by_governance_and_the_rest_recorded(agent_api
     results = batch(agent_api, [{"input": {}}, finished()]).json()["results"]
     assert results[0]["status"] == 423 and results[0]["error"] == "emergency_stop"
     assert results[1]["status"] == 201
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batch_events_reach_live_listeners_after_commit(agent_api):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from mission_control.events import ALL_GROUP
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(ALL_GROUP, channel)
+    ids = [r["id"] for r in batch(agent_api, [finished(), finished()]).json()["results"]]
+    received = [async_to_sync(layer.receive)(channel)["event"] for _ in ids]
+    assert [e["execution"] for e in received] == ids
+    assert {e["kind"] for e in received} == {"execution.succeeded"}

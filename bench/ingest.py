@@ -1,0 +1,167 @@
+"""Batch ingestion throughput: executions per second through the real service (validation,
+pricing, idempotency lookup, bulk insert, events, budget settlement, ``execution_finished``),
+through HTTP in-process (the same plus auth, JSON and the view), and a raw psycopg ``COPY`` of the
+same rows into the same table, in the same run, with the ratio.
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/postgres .venv/bin/python -m bench ingest [--batches 20] [--size 1000]
+"""
+
+import argparse
+import json
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from bench._setup import throwaway_database
+
+MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("claude-sonnet-4", "anthropic")]
+
+
+def report(i: int, run: str) -> dict:
+    model, provider = MODELS[i % len(MODELS)]
+    started = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(seconds=i)
+    return {
+        "external_id": f"{run}-{i}",
+        "status": "success" if i % 10 else "failed",
+        "trigger": "autonomous",
+        "input": {"task": "Classify the inbound ticket", "ticket": i},
+        "output": {"label": "billing", "confidence": 0.93},
+        "error": "" if i % 10 else "Provider rate limit hit (429).",
+        "model": model,
+        "model_provider": provider,
+        "input_tokens": 1200 + i % 500,
+        "output_tokens": 150 + i % 50,
+        "cache_read_tokens": 400,
+        "started_at": started.isoformat(),
+        "finished_at": (started + timedelta(milliseconds=2300)).isoformat(),
+        "session_id": f"sess-{i % 97}",
+    }
+
+
+def via_service(agent, batches: list[list[dict]]) -> float:
+    from executions.api.serializers import validate_reports
+    from executions.services import ingest_batch
+
+    began = time.perf_counter()
+    for items in batches:
+        valid, errors = validate_reports(items)
+        assert not errors, errors
+        results = ingest_batch(agent=agent, items=valid)
+        assert all(r["status"] == 201 for r in results.values()), results
+    return time.perf_counter() - began
+
+
+def via_http(agent, batches: list[list[dict]]) -> float:
+    from rest_framework.test import APIClient
+
+    from agents.services import issue_key
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_key(agent=agent)[1]}")
+    began = time.perf_counter()
+    for items in batches:
+        body = json.dumps({"executions": items})
+        response = client.post("/api/v1/executions/batch", body, content_type="application/json")
+        assert response.status_code == 207, response.content[:300]
+    return time.perf_counter() - began
+
+
+def via_copy(agent, batches: list[list[dict]]) -> float:
+    """The same rows (built and priced beforehand, outside the clock) copied in with COPY."""
+    from django.db import connection
+    from django.utils import timezone
+    from psycopg.types.json import Jsonb
+
+    from executions.api.serializers import ReportSerializer, body_hash
+    from executions.ingestion import build_execution
+    from executions.models import Execution
+
+    fields = [f for f in Execution._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    now = timezone.now()
+    prepared = []
+    for items in batches:
+        rows = []
+        for item in items:
+            serializer = ReportSerializer(data=item)
+            serializer.is_valid(raise_exception=True)
+            execution = build_execution(agent, serializer.validated_data, body_hash(item), now)
+            rows.append(
+                [
+                    Jsonb(v) if f.get_internal_type() == "JSONField" and v is not None else v
+                    for f, v in ((f, getattr(execution, f.attname)) for f in fields)
+                ]
+            )
+        prepared.append(rows)
+    connection.ensure_connection()
+    raw = connection.connection
+    began = time.perf_counter()
+    for rows in prepared:
+        with (
+            raw.transaction(),
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY executions_execution ({columns}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    return time.perf_counter() - began
+
+
+@contextmanager
+def without_finish_receivers():
+    """Measure the ledger's own path: other apps' ``execution_finished`` receivers (rollups,
+    workflows) are timed by the line "as deployed" instead."""
+    from executions.signals import execution_finished
+
+    saved = execution_finished.receivers
+    execution_finished.receivers = []
+    execution_finished.sender_receivers_cache.clear()
+    try:
+        yield
+    finally:
+        execution_finished.receivers = saved
+        execution_finished.sender_receivers_cache.clear()
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench ingest")
+    parser.add_argument("--batches", type=int, default=20, help="batches per measurement")
+    parser.add_argument("--size", type=int, default=1000, help="executions per batch (at most 1000)")
+    parser.add_argument(
+        "--deployed-batches", type=int, default=2, help="batches for the as-deployed line (0: skip it)"
+    )
+    parser.add_argument("--no-http", action="store_true")
+    args = parser.parse_args(argv)
+    with throwaway_database("bench_mc_ingest"):
+        from agents.services import create_agent
+        from governance.models import Business
+
+        business = Business.objects.create(name="Bench", slug="bench")
+        agents = iter(range(100))
+
+        def batches(count: int) -> tuple:
+            agent = create_agent(business=business, name=f"bench-{next(agents)}")
+            run = uuid.uuid4().hex[:8]
+            data = [[report(b * args.size + i, run) for i in range(args.size)] for b in range(count)]
+            return agent, data, count * args.size
+
+        lines = []
+        with without_finish_receivers():
+            agent, data, n = batches(args.batches)
+            service = n / via_service(agent, data)
+            lines.append(("service, ledger only (validate + ingest_batch)", service))
+            if not args.no_http:
+                agent, data, n = batches(args.batches)
+                lines.append(("HTTP in-process, ledger only (POST /batch)", n / via_http(agent, data)))
+        if args.deployed_batches:
+            agent, data, n = batches(args.deployed_batches)
+            lines.append(
+                ("service as deployed (+ execution_finished receivers)", n / via_service(agent, data))
+            )
+        agent, data, n = batches(args.batches)
+        copy = n / via_copy(agent, data)
+        lines.append(("raw psycopg COPY of the same rows", copy))
+        print(f"batch ingestion, batches of {args.size} (PostgreSQL, one process):")
+        for label, rate in lines:
+            print(f"  {label:<56} {rate:>9,.0f} executions/s   {rate / copy:6.3f} x COPY")
