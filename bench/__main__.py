@@ -1,6 +1,9 @@
-"""``python -m bench`` runs every benchmark; ``python -m bench ingest --batches 5`` runs one."""
+"""``python -m bench`` runs every benchmark; ``python -m bench ingest --batches 5`` runs one.
+
+A benchmark is a module of this package with a ``main(argv)`` (or a ``main()`` reading ``sys.argv``)."""
 
 import importlib
+import inspect
 import pkgutil
 import sys
 
@@ -20,12 +23,22 @@ def main(argv: list[str]) -> int:
         if argv[0] not in names:
             print(f"unknown benchmark {argv[0]!r}; one of: {', '.join(names)}", file=sys.stderr)
             return 2
-        importlib.import_module(f"bench.{argv[0]}").main(argv[1:])
+        run(argv[0], argv[1:])
         return 0
     for name in names:
-        print(f"== {name}")
-        importlib.import_module(f"bench.{name}").main(argv)
+        print(f"== {name}", flush=True)
+        run(name, argv)
     return 0
+
+
+def run(name: str, argv: list[str]) -> None:
+    """Call the module's ``main``: with ``argv`` if it takes it, else with ``sys.argv`` set."""
+    entry = importlib.import_module(f"bench.{name}").main
+    if inspect.signature(entry).parameters:
+        entry(argv)
+    else:
+        sys.argv = [f"bench.{name}", *argv]
+        entry()
 
 
 if __name__ == "__main__":
