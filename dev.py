@@ -61,7 +61,7 @@ def up(argv: list[str]) -> None:
     finally:
         for proc in (fleet, server):
             if proc and proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signal.SIGTERM)
         for proc in (fleet, server):
             if proc:
                 try:

@@ -21,6 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-beat", action="store_true")
 
     def handle(self, *args, host, port, concurrency, no_beat, **options):
+        # A process started in the background by a non-interactive shell inherits SIGINT as ignored,
+        # and then daphne's reactor would not take over Ctrl+C; restore the default first.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         call_command("setup_periodic_tasks")
         children: list[subprocess.Popen] = []
         if settings.EMBEDDED or settings.CELERY_BROKER_URL.startswith("memory://"):
