@@ -110,3 +110,9 @@ def seconds(value) -> str:
     if value is None or value == "":
         return "—"
     return duration(int(value) * 1000)
+
+
+@register.filter
+def compact_json(value) -> str:
+    """JSON on one line, for a table cell."""
+    return json.dumps(value, separators=(", ", ": "), ensure_ascii=False, default=str)

@@ -71,7 +71,7 @@ def agent_detail(request, agent_id: int):
         "status": agent.effective_status(now),
         "lifecycle": agent.lifecycle_label(now),
         "keys": list(selectors.key_list(agent=agent)[:50]),
-        "commands": list(selectors.pending_commands(agent=agent)[:20]),
+        "commands": list(selectors.command_list(agent=agent, pending=True)[:20]),
         "executions": executions,
         "history": history,
         "can_operate": scope.can(agent.business_id, Role.OPERATOR),

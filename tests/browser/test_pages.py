@@ -22,6 +22,15 @@ def test_it_signs_in_and_shows_every_page(page, server):
         expect(page.locator("main h1").first).to_be_visible()
         expect(page.locator('nav[aria-label="Pages"] a[aria-current="page"]')).to_have_count(1)
         shoot(page, page_def.key)
+    # One of each detail page too.
+    for name, path in [
+        ("agent", f"/agents/{server.seed['agent_id']}"),
+        ("execution-failed", f"/global/executions/{server.seed['failed_execution']}"),
+        ("brain-document", "/global/brain?q=refund&doc=1"),
+    ]:
+        assert page.goto(path).status == 200, path
+        expect(page.locator("main h1").first).to_be_visible()
+        shoot(page, name)
     shoot_login(page, server)
 
 
