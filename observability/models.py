@@ -48,8 +48,11 @@ class AgentRollup(RollupCounters):
     """Per business, agent and model: counts land in the bucket an execution finished in; busy time
     is split over every bucket the execution was running in."""
 
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    # No database-level foreign keys on derived, high-volume rows: a rebuild writes hundreds of
+    # thousands of them and the per-row integrity checks were most of its time. The rows are
+    # deleted with their business by the cascade below all the same.
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     model = models.CharField(max_length=120, blank=True)
     cron_total = models.BigIntegerField(default=0, help_text="Finished executions with trigger cron.")
     cron_success = models.BigIntegerField(default=0)
@@ -106,7 +109,7 @@ class SourceKind(models.TextChoices):
 class SourceRollup(RollupCounters):
     """Per business, work source (a cron job, a workflow step) and UTC hour: the bottleneck views."""
 
-    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     kind = models.CharField(max_length=4, choices=SourceKind.choices)
     key = models.CharField(max_length=120, help_text="Cron job id, or the workflow step id.")
     hour = models.DateTimeField()

@@ -55,6 +55,11 @@ def rebuild(
     scope = Q() if business_ids is None else Q(business_id__in=business_ids)
     with transaction.atomic():
         _lock(shared=False)  # wait for in-flight roll-ups, hold new ones until the slate is clean
+        if business_ids is None and since_day is None and connection.vendor == "postgresql":
+            # Everything goes: TRUNCATE leaves no dead rows for the refill to step over.
+            tables = [m._meta.db_table for m in (HourlyRollup, DailyRollup, SourceRollup, RolledUpExecution)]
+            with connection.cursor() as cursor:
+                cursor.execute(f"TRUNCATE {', '.join(tables)}")
         for model, field in ((HourlyRollup, "hour"), (DailyRollup, "day"), (SourceRollup, "hour")):
             model.objects.filter(scope, **({f"{field}__gte": since_day} if since_day else {})).delete()
         markers = RolledUpExecution.objects.all()
