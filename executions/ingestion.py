@@ -24,10 +24,12 @@ from executions.lifecycle import (
     fill_terminal_fields,
     finish,
     finished_callback,
+    log_failures,
     running_fields,
 )
 from executions.logs import build_entries
 from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger
+from executions.signals import executions_batch_finished
 from governance import budgets, enforcement
 from mission_control.api.errors import APIError
 from mission_control.events import publish_many
@@ -266,7 +268,7 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
     finished = [row for row in created if row.status in TERMINAL]
     _settle_in_bulk(agent, finished)
     publish_many([_event(row, actor) for row in created])
-    transaction.on_commit(lambda: [finished_callback(row, None)() for row in finished])
+    transaction.on_commit(lambda: _announce_batch(finished))
 
     for index, ext, digest in repeats:
         first_index, first_digest = first_seen[ext]
@@ -280,6 +282,14 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
         else:
             results[index] = {**first, "index": index}
     return results
+
+
+def _announce_batch(finished: list[Execution]) -> None:
+    for row in finished:
+        finished_callback(row, None, batch=True)()
+    if finished:
+        results = executions_batch_finished.send_robust(sender=Execution, executions=finished)
+        log_failures(results, f"a batch of {len(finished)} executions")
 
 
 def _conflict(ext: str, pk: int) -> APIError:

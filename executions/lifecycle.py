@@ -297,17 +297,18 @@ def _terminal_message(execution: Execution) -> str:
     return text
 
 
-def finished_callback(execution: Execution, retry: Execution | None):
+def finished_callback(execution: Execution, retry: Execution | None, *, batch: bool = False):
     def send():
-        for receiver, result in execution_finished.send_robust(
-            sender=Execution, execution=execution, retry=retry
-        ):
-            if isinstance(result, Exception):
-                logger.error(
-                    "execution_finished receiver %r failed for execution %s",
-                    receiver,
-                    execution.pk,
-                    exc_info=result,
-                )
+        results = execution_finished.send_robust(
+            sender=Execution, execution=execution, retry=retry, batch=batch
+        )
+        log_failures(results, f"execution {execution.pk}")
 
     return send
+
+
+def log_failures(results, what: str) -> None:
+    """A receiver that fails is logged, never raised: the ledger's write is already committed."""
+    for receiver, result in results:
+        if isinstance(result, Exception):
+            logger.error("receiver %r failed for %s", receiver, what, exc_info=result)

@@ -107,3 +107,26 @@ def test_batch_events_reach_live_listeners_after_commit(agent_api):
     received = [async_to_sync(layer.receive)(channel)["event"] for _ in ids]
     assert [e["execution"] for e in received] == ids
     assert {e["kind"] for e in received} == {"execution.succeeded"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_finished_rows_are_announced_one_by_one_and_as_a_batch(agent_api):
+    from executions.signals import execution_finished, executions_batch_finished
+
+    rows, batches = [], []
+
+    def on_row(sender, execution, batch=False, **kwargs):
+        rows.append((execution.pk, batch))
+
+    def on_batch(sender, executions, **kwargs):
+        batches.append([e.pk for e in executions])
+
+    execution_finished.connect(on_row)
+    executions_batch_finished.connect(on_batch)
+    try:
+        ids = [r["id"] for r in batch(agent_api, [finished(), finished(), {"input": {}}]).json()["results"]]
+    finally:
+        execution_finished.disconnect(on_row)
+        executions_batch_finished.disconnect(on_batch)
+    assert rows == [(ids[0], True), (ids[1], True)]
+    assert batches == [ids[:2]]
