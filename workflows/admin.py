@@ -361,3 +361,43 @@ class WorkflowRunAdmin(admin.ModelAdmin):
     @admin.action(description="Re-run selected runs from their failed steps", permissions=["control"])
     def rerun(self, request, queryset):
         self._each(request, queryset, runs.rerun, "Re-ran")
+
+
+@admin.register(StepRun)
+class StepRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "run",
+        "step_id",
+        "status",
+        "attempt",
+        "execution",
+        "agent_id",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["status", "reused"]
+    search_fields = ["step_id", "error"]
+    list_select_related = ["run"]
+    paginator = BoundedCountPaginator
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TaskDependency)
+class TaskDependencyAdmin(admin.ModelAdmin):
+    """Read-only: dependencies are edited through the API (or the board), where cycles are refused."""
+
+    list_display = ["blocker", "blocked", "created_at"]
+    list_select_related = ["blocker", "blocked"]
+    search_fields = ["blocker__title", "blocked__title"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -10,7 +10,18 @@ from workflows.models import CronJob
 
 pytestmark = pytest.mark.django_db
 
-MODELS = ["cronjob", "cronrun", "epic", "task", "taskcomment", "workflow", "workflowversion", "workflowrun"]
+MODELS = [
+    "cronjob",
+    "cronrun",
+    "epic",
+    "task",
+    "taskcomment",
+    "taskdependency",
+    "workflow",
+    "workflowversion",
+    "workflowrun",
+    "steprun",
+]
 
 
 @pytest.fixture
