@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
+from django.db.models.functions import Round
 from django.utils import timezone
 
 from governance import windows
@@ -157,7 +158,9 @@ def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, m
         except IntegrityError:  # the same ref reserved concurrently: idempotent
             return
         for window in sorted(held, key=lambda w: w.pk):
-            BudgetWindow.objects.filter(pk=window.pk).update(reserved_usd=F("reserved_usd") + estimate)
+            BudgetWindow.objects.filter(pk=window.pk).update(
+                reserved_usd=_exact(F("reserved_usd") + estimate)
+            )
         ReservationLine.objects.bulk_create(
             [ReservationLine(reservation=reservation, window=w, amount_usd=estimate) for w in held]
         )
@@ -198,8 +201,8 @@ def settle(*, business: Business, agent_id: int, ref: str, actual: Decimal, mode
             spent_delta[window_id] = actual
         for window_id in sorted(set(reserved_delta) | set(spent_delta)):
             BudgetWindow.objects.filter(pk=window_id).update(
-                reserved_usd=F("reserved_usd") - reserved_delta.get(window_id, Decimal(0)),
-                spent_usd=F("spent_usd") + spent_delta.get(window_id, Decimal(0)),
+                reserved_usd=_exact(F("reserved_usd") - reserved_delta.get(window_id, Decimal(0))),
+                spent_usd=_exact(F("spent_usd") + spent_delta.get(window_id, Decimal(0))),
             )
         reservation.status = ReservationStatus.SETTLED
         reservation.actual_usd = actual
@@ -218,11 +221,18 @@ def release(*, ref: str) -> None:
             return
         for line in reservation.lines.order_by("window_id"):
             BudgetWindow.objects.filter(pk=line.window_id).update(
-                reserved_usd=F("reserved_usd") - line.amount_usd
+                reserved_usd=_exact(F("reserved_usd") - line.amount_usd)
             )
         reservation.status = ReservationStatus.RELEASED
         reservation.closed_at = timezone.now()
         reservation.save(update_fields=["status", "closed_at"])
+
+
+def _exact(expression):
+    """Round window arithmetic to the column's 6 places. PostgreSQL's numeric is exact already;
+    SQLite computes in floating point, where reserving and freeing the same $0.009912 can leave
+    -1e-18 behind and trip the non-negative check (seen under the simulated fleet)."""
+    return Round(expression, 6)
 
 
 def _locked_reservation(ref: str) -> BudgetReservation | None:
