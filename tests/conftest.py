@@ -42,9 +42,13 @@ def _services(request):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
+    from channels.layers import channel_layers
     from django.core.cache import cache
 
     cache.clear()
+    # A channels-redis layer keeps connections bound to the event loop that made them; each test
+    # (each with its own loop) gets a fresh layer.
+    channel_layers.backends.clear()
     yield
 
 
