@@ -101,10 +101,18 @@ def test_batch_events_reach_live_listeners_after_commit(agent_api):
     from mission_control.events import ALL_GROUP
 
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(ALL_GROUP, channel)
+
+    async def listen():
+        channel = await layer.new_channel()
+        await layer.group_add(ALL_GROUP, channel)
+        return channel
+
+    async def collect(channel, n):
+        return [(await layer.receive(channel))["event"] for _ in range(n)]
+
+    channel = async_to_sync(listen)()
     ids = [r["id"] for r in batch(agent_api, [finished(), finished()]).json()["results"]]
-    received = [async_to_sync(layer.receive)(channel)["event"] for _ in ids]
+    received = async_to_sync(collect)(channel, len(ids))
     assert [e["execution"] for e in received] == ids
     assert {e["kind"] for e in received} == {"execution.succeeded"}
 
