@@ -5,6 +5,8 @@ A definition is ``{"steps": [step, ...]}``; each step is
 ``{"id", "agent": id | "capability": str, "input": {...}, "depends_on": [ids], "when": "<JMESPath>",
 "retry": {"max_attempts", "initial_interval_s", "backoff"}, "timeout_s", "continue_on_failure"}``.
 Saving a changed definition makes a new immutable version; runs keep the version they started on.
+A step's ``timeout_s`` counts from the moment the step starts (time spent waiting for an agent to
+claim it included); a timed-out attempt is failed, its execution aborted, and the retry policy applies.
 """
 
 import re
