@@ -4,16 +4,33 @@ import logging
 
 from django.dispatch import receiver
 
-from executions.signals import execution_finished
-from observability.rollups import roll_up_execution
+from executions import signals
+from executions.models import TERMINAL, Execution
+from observability.rollups import FIELDS, roll_up_execution, roll_up_rows
 
 logger = logging.getLogger(__name__)
+# Sent once per batch report with its terminal rows, where the ledger provides it.
+batch_finished = getattr(signals, "executions_batch_finished", None)
 
 
-@receiver(execution_finished, dispatch_uid="observability.roll_up")
-def roll_up_finished_execution(sender, execution, **kwargs) -> None:
+@receiver(signals.execution_finished, dispatch_uid="observability.roll_up")
+def roll_up_finished_execution(sender, execution, batch=False, **kwargs) -> None:
+    if batch and batch_finished is not None:
+        return  # counted with its whole batch, in one transaction, below
     # A failure here must never break the ledger's own path: the catch-up sweep counts it later.
     try:
         roll_up_execution(execution.pk)
     except Exception:
         logger.exception("could not roll up execution %s; the catch-up sweep will", execution.pk)
+
+
+def roll_up_finished_batch(sender, executions, **kwargs) -> None:
+    ids = [e.pk for e in executions]
+    try:
+        roll_up_rows(list(Execution.objects.filter(pk__in=ids, status__in=TERMINAL).values(*FIELDS)))
+    except Exception:
+        logger.exception("could not roll up a batch of %s executions; the catch-up sweep will", len(ids))
+
+
+if batch_finished is not None:
+    batch_finished.connect(roll_up_finished_batch, dispatch_uid="observability.roll_up_batch")

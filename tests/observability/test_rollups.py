@@ -205,3 +205,30 @@ def test_it_refuses_an_unknown_business_to_rebuild(db):
 
     with pytest.raises(CommandError, match="nope"):
         call_command("rebuild_rollups", "--business", "nope")
+
+
+def test_it_rolls_up_a_batch_report_in_one_go(agent_api, agent, django_capture_on_commit_callbacks):
+    body = {
+        "executions": [
+            {
+                "status": "success",
+                "started_at": "2025-03-10T10:00:00Z",
+                "finished_at": "2025-03-10T10:01:00Z",
+                "model": "gpt-4o",
+                "cost_usd": "0.5",
+            },
+            {
+                "status": "failed",
+                "started_at": "2025-03-10T10:02:00Z",
+                "finished_at": "2025-03-10T10:03:00Z",
+                "model": "gpt-4o",
+                "cost_usd": "0.25",
+            },
+        ]
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = agent_api.post("/api/v1/executions/batch", body, format="json")
+
+    assert response.status_code == 207, response.content
+    row = _row(agent, at(10))
+    assert (row.executions, row.success, row.failed, row.cost_usd) == (2, 1, 1, Decimal("0.75"))
