@@ -185,7 +185,23 @@ def update_execution(*, execution: Execution, data: dict, actor=None) -> Executi
         if logs:
             last = row.logs.order_by("-seq").values_list("seq", flat=True).first() or 0
             ExecutionLog.objects.bulk_create(build_entries(row.pk, logs, last + 1))
+    if row.status == Status.RUNNING and row.abort_requested_at is None:
+        _stop_if_over_policy(row)
     return row
+
+
+def _stop_if_over_policy(row: Execution) -> None:
+    """Running work whose usage passes a policy cap (tokens, cost) is aborted through the agent."""
+    from executions.abort import abort_execution
+
+    tokens = row.total_tokens or row.input_tokens + row.output_tokens
+    try:
+        enforcement.check_usage(
+            business=row.business, agent_id=row.agent_id, total_tokens=tokens, cost_usd=row.cost_usd
+        )
+    except APIError as over:
+        abort_execution(execution=row, actor="system", reason=f"Stopped by policy: {over.detail}")
+        row.refresh_from_db()
 
 
 def ingest_batch(*, agent: Agent, items: list[tuple[int, dict, str]], actor=None) -> dict[int, dict]:

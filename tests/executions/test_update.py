@@ -104,3 +104,16 @@ def test_people_read_the_executions_of_their_businesses(viewer_api, running, oth
     assert stranger.get(f"/api/v1/executions/{running}").status_code == 404
     assert stranger.get("/api/v1/executions/").json()["results"] == []
     assert stranger.get("/api/v1/executions/?business=acme").status_code == 404
+
+
+@pytest.mark.django_db
+def test_running_work_past_a_policy_cap_is_aborted_through_the_agent(agent_api, agent, business, running):
+    from agents.models import AgentCommand
+    from governance.models import ExecutionPolicy
+
+    ExecutionPolicy.objects.create(business=business, agent_id=agent.pk, max_tokens_per_execution=1000)
+    assert patch(agent_api, running, input_tokens=400, output_tokens=100).json()["abort_requested_at"] is None
+    body = patch(agent_api, running, input_tokens=1400, output_tokens=100).json()
+    assert body["status"] == "running" and body["abort_requested_at"]
+    assert AgentCommand.objects.filter(agent=agent, type="abort", args={"execution": running}).exists()
+    assert "Stopped by policy" in Execution.objects.get(pk=running).abort_reason
