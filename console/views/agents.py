@@ -4,6 +4,8 @@ Reads go through ``agents.selectors`` (the API's own, with its scoping and role 
 posts to the agents API (start, stop, restart, scale, run, keys), so the same rules answer.
 """
 
+from datetime import timedelta
+
 from django.utils import timezone
 
 from agents import selectors
@@ -13,6 +15,7 @@ from console.views.base import console_page, page
 from executions.models import Execution
 from governance.roles import Role
 from mission_control.models import Event
+from observability import dashboards
 
 RECENT_EXECUTIONS = 20
 PRESENCE_EVENTS = 30
@@ -56,6 +59,19 @@ def agent_list(request):
     )
 
 
+def _usage(agent) -> list[dict]:
+    """Executions, failure rate, tokens, cost and utilisation over 24 h and 7 d, from the rollups
+    (``observability.dashboards.agent_table``, the figures of ``/api/v1/dashboard/agents``)."""
+    scope = dashboards.Scope(business=agent.business, business_ids=[agent.business_id])
+    rows = []
+    for label, window in (("Last 24 hours", timedelta(hours=24)), ("Last 7 days", timedelta(days=7))):
+        table = dashboards.agent_table(scope, window=window)["results"]
+        row = next((r for r in table if r["agent"] == agent.pk), None)
+        if row:
+            rows.append({"label": label, **row})
+    return rows
+
+
 @console_page
 def agent_detail(request, agent_id: int):
     scope, now = request.scope, timezone.now()
@@ -68,6 +84,7 @@ def agent_detail(request, agent_id: int):
     )
     context = {
         "agent": agent,
+        "usage": _usage(agent),
         "status": agent.effective_status(now),
         "lifecycle": agent.lifecycle_label(now),
         "keys": list(selectors.key_list(agent=agent)[:50]),

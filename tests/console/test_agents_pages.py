@@ -53,5 +53,30 @@ def test_an_agent_page_costs_a_fixed_number_of_queries(
     for _ in range(10):
         make_execution(agent)
         issue_key(agent=agent)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(16):
         assert viewer_page.get(f"/agents/{agent.pk}").status_code == 200
+
+
+def test_an_agent_page_shows_cost_and_utilisation_from_the_rollups(viewer_page, agent):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from executions.models import Execution
+    from executions.signals import execution_finished
+
+    now = timezone.now()
+    execution = Execution.objects.create(
+        business_id=agent.business_id,
+        agent=agent,
+        status="success",
+        cost_usd=Decimal("2.50"),
+        started_at=now - timedelta(minutes=30),
+        finished_at=now - timedelta(minutes=1),
+        duration_ms=29 * 60_000,
+    )
+    execution_finished.send(sender=Execution, execution=execution)
+    body = viewer_page.get(f"/agents/{agent.pk}").content.decode()
+    assert "Cost and utilisation" in body
+    assert "$2.50" in body
