@@ -30,6 +30,7 @@ from executions.api.serializers import (
 )
 from executions.export import CONTENT_TYPES, STREAMS, buffered
 from executions.logs import MAX_ENTRIES, search_logs
+from executions.models import Execution, ExecutionLog
 from executions.search import filter_executions
 from executions.selectors import get_visible_execution, visible_executions, with_effective_cost
 from governance.access import is_agent, require_role, visible_businesses
@@ -108,10 +109,12 @@ class ExecutionListView(BodyLimit, GenericAPIView):
 
     pagination_class = ExecutionPagination
     serializer_class = ExecutionSerializer
+    queryset = Execution.objects.none()  # for the schema; reads go through ``searched``
 
     def get_permissions(self):
         return [AgentsOnly()] if self.request.method == "POST" else [IsAuthenticated()]
 
+    @extend_schema(operation_id="executions_list", responses=ExecutionSerializer(many=True))
     def get(self, request):
         qs = searched(request)
         page = self.paginate_queryset(qs.select_related("business"))
@@ -207,8 +210,10 @@ class ExecutionLogsView(BodyLimit, GenericAPIView):
 
     pagination_class = LogPagination
     serializer_class = ExecutionLogSerializer
+    queryset = ExecutionLog.objects.none()  # for the schema; reads go through the execution
     max_body_default = 5 * 1024 * 1024
 
+    @extend_schema(operation_id="executions_logs_list", responses=ExecutionLogSerializer(many=True))
     def get(self, request, pk: int):
         execution = get_visible_execution(request.user, pk)
         params = request.query_params
