@@ -5,6 +5,7 @@ class ObservabilityConfig(AppConfig):
     name = "observability"
     verbose_name = "Observability"
     default_auto_field = "django.db.models.BigAutoField"
+    demo_seed = "observability.demo.seed"
     periodic_tasks = [
         ("observability.catch_up_rollups", "observability.tasks.catch_up_rollups", 300),
         ("observability.evaluate_alerts", "observability.tasks.evaluate_alerts", 60),

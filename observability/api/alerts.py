@@ -145,6 +145,7 @@ class AlertRuleDetailView(APIView):
         rule = services.update_rule(rule=rule, actor=request.user, **serializer.validated_data)
         return Response(AlertRuleSerializer(rule).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, pk: int):
         services.delete_rule(rule=self.rule(request, pk, Role.ADMIN), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
