@@ -93,3 +93,15 @@ def test_postgres_still_lets_a_live_row_move_on_but_never_be_deleted(agent_api):
     _raw("UPDATE executions_execution SET output = '{}'::jsonb WHERE id = %s", [live])
     with pytest.raises(IntegrityError, match="cannot be deleted"):
         _raw("DELETE FROM executions_execution WHERE id = %s", [live])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgres_refuses_to_rewrite_a_cost_correction(done):
+    from executions.models import CostCorrection
+
+    correction = CostCorrection.objects.create(execution=done, cost_usd="0.1", cost_source="computed")
+    with pytest.raises(IntegrityError, match="append-only"):
+        _raw("UPDATE executions_costcorrection SET cost_usd = 0 WHERE id = %s", [correction.pk])
+    with pytest.raises(IntegrityError, match="cannot be deleted"):
+        _raw("DELETE FROM executions_costcorrection WHERE id = %s", [correction.pk])
