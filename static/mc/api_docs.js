@@ -7,7 +7,8 @@
     url: el.dataset.schemaUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
-    docExpansion: "none",
+    docExpansion: "list",
+    filter: true,
     persistAuthorization: true,
     // "Try it out" rides the session: send the CSRF token as the API expects.
     requestInterceptor: function (request) {
