@@ -11,6 +11,13 @@ from tests.browser.conftest import shoot, sign_in, wait_live
 pytestmark = pytest.mark.browser
 
 
+# Every visible form control must have an accessible name (a label, aria-label or aria-labelledby).
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter(el => el.type !== 'hidden' && !el.closest('#swagger-ui'))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
 def page_path(page_def, business: str) -> str:
     return page_def.url(business) if page_def.per_business else page_def.url()
 
@@ -21,6 +28,7 @@ def test_it_signs_in_and_shows_every_page(page, server):
         assert response.status == 200, page_def.key
         expect(page.locator("main h1").first).to_be_visible()
         expect(page.locator('nav[aria-label="Pages"] a[aria-current="page"]')).to_have_count(1)
+        assert page.evaluate(UNLABELLED) == [], page_def.key
         if page_def.key == "api-docs":  # Swagger UI (the sidecar's, served by the app) renders the schema
             expect(page.locator("#swagger-ui .info .title")).to_contain_text("Mission Control API")
         shoot(page, page_def.key)
