@@ -288,7 +288,10 @@ def cost_series(
     if key == "agent_id":
         ids = [int(k) for k in points]
         labels = {str(pk): name for pk, name in Agent.objects.filter(pk__in=ids).values_list("pk", "name")}
-    stamps = _bucket_starts(since, now, step, tz if bucket == "day" else None)
+    stamps = [
+        (stamp.isoformat(), _iso(stamp))
+        for stamp in _bucket_starts(since, now, step, tz if bucket == "day" else None)
+    ]
     series, grand = [], 0
     for series_key in sorted(points, key=lambda k: (labels.get(k, k), k)):
         found = points[series_key]
@@ -298,7 +301,7 @@ def cost_series(
         if key == "agent_id":
             entry["agent"] = int(series_key)
         entry["total_usd"] = money(cost_from_e8(total))
-        entry["points"] = [_point(stamp, found.get(stamp.isoformat())) for stamp in stamps]
+        entry["points"] = [_point(text, found.get(key_text)) for key_text, text in stamps]
         series.append(entry)
     return {
         "business": scope.business.slug if scope.business else None,
@@ -326,8 +329,18 @@ def _add_days(local_midnight: datetime, days: int) -> datetime:
     return moved.replace(tzinfo=local_midnight.tzinfo)
 
 
-def _point(stamp: datetime, row: dict | None) -> dict:
-    row = row or {}
+def _iso(moment: datetime) -> str:
+    """As the API renders times (UTC as ``Z``), once per bucket rather than once per point."""
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+_ZERO = {"cost_usd": money(Decimal(0)), "executions": 0, "tokens": 0}
+
+
+def _point(stamp: str, row: dict | None) -> dict:
+    if row is None:
+        return {"ts": stamp, **_ZERO}
     return {
         "ts": stamp,
         "cost_usd": money(cost_from_e8(row.get("cost_e8"))),
