@@ -44,7 +44,7 @@ def report(scope: Scope, *, window: timedelta, stuck_after: timedelta, now: date
         "until": until,
         "stuck_after_s": int(stuck_after.total_seconds()),
         "queue": queue,
-        "capabilities": _capabilities(agents, queue, _ready_tasks(scope), now),
+        "capabilities": _capabilities(agents, queue, figures, _ready_tasks(scope), now),
         "slowest_agents": _top(agent_rows, "avg_duration_ms"),
         "failing_agents": _top([r for r in agent_rows if r["failed"]], "failure_rate", "failed"),
         "slowest_cron_jobs": _top(cron_rows, "avg_duration_ms"),
@@ -126,45 +126,46 @@ def _ready_tasks(scope: Scope) -> list[list]:
     return list(ready.filter(scope.filter()).values_list("required_capabilities", flat=True)[:10_000])
 
 
+def _capability(by_capability: dict, name: str) -> dict:
+    return by_capability.setdefault(
+        name,
+        {
+            "capability": name,
+            "agents": 0,
+            "online": 0,
+            "queued": 0,
+            "running": 0,
+            "ready_tasks": 0,
+            "oldest_wait_s": None,
+            "avg_wait_ms": None,
+            "_wait": [0, 0],
+        },
+    )
+
+
 def _capabilities(
-    agents: list[Agent], queue: list[dict], ready_tasks: list[list], now: datetime
+    agents: list[Agent], queue: list[dict], figures: dict[int, dict], ready_tasks: list[list], now: datetime
 ) -> list[dict]:
+    """Per capability: its agents' queues and waits now, and their average wait over the window
+    (weighted by executions), plus the ready tasks that ask for it."""
     by_capability: dict[str, dict] = {}
     for agent, row in zip(agents, queue, strict=True):
-        for capability in agent.capabilities or []:
-            entry = by_capability.setdefault(
-                capability,
-                {
-                    "capability": capability,
-                    "agents": 0,
-                    "online": 0,
-                    "queued": 0,
-                    "running": 0,
-                    "ready_tasks": 0,
-                },
-            )
+        f = figures.get(agent.pk, {})
+        for name in agent.capabilities or []:
+            entry = _capability(by_capability, name)
             entry["agents"] += 1
             entry["online"] += not agent.is_offline(now)
             entry["queued"] += row["queued"]
             entry["running"] += row["running"]
-            waits = [entry.get("oldest_wait_s"), row["oldest_wait_s"]]
+            waits = [entry["oldest_wait_s"], row["oldest_wait_s"]]
             entry["oldest_wait_s"] = max((w for w in waits if w is not None), default=None)
+            entry["_wait"][0] += f.get("wait_ms_sum") or 0
+            entry["_wait"][1] += f.get("wait_count") or 0
     for required in ready_tasks:
-        for capability in required or []:
-            entry = by_capability.setdefault(
-                capability,
-                {
-                    "capability": capability,
-                    "agents": 0,
-                    "online": 0,
-                    "queued": 0,
-                    "running": 0,
-                    "ready_tasks": 0,
-                },
-            )
-            entry["ready_tasks"] += 1
+        for name in required or []:
+            _capability(by_capability, name)["ready_tasks"] += 1
     for entry in by_capability.values():
-        entry.setdefault("oldest_wait_s", None)
+        entry["avg_wait_ms"] = _avg(*entry.pop("_wait"))
     return sorted(by_capability.values(), key=lambda e: (-e["queued"] - e["ready_tasks"], e["capability"]))
 
 

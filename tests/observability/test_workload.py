@@ -35,6 +35,17 @@ def test_it_sums_queues_per_capability(viewer_api, ledger, travel):
         300,
     )
     assert (write["agents"], write["online"], write["queued"], write["oldest_wait_s"]) == (1, 0, 1, 180)
+    assert (code["avg_wait_ms"], write["avg_wait_ms"]) == (0, 0)  # the ledger's runs started as created
+
+
+def test_it_averages_the_wait_before_work_started(viewer_api, agent, make_execution, travel):
+    make_execution(trigger="manual", created_at=at(11), started_at=at(11, 0, 30), finished_at=at(11, 1))
+    make_execution(trigger="manual", created_at=at(11), started_at=at(11, 1, 30), finished_at=at(11, 2))
+
+    body = _workload(viewer_api)
+
+    assert body["queue"][0]["avg_wait_ms"] == 60_000
+    assert [c["avg_wait_ms"] for c in body["capabilities"]] == [60_000, 60_000]
 
 
 def test_it_ranks_the_slowest_and_most_failing_agents(viewer_api, ledger, travel):
