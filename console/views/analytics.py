@@ -5,7 +5,7 @@ Every figure comes from the observability app's selectors (``observability.dashb
 rollups. The pages only choose the window, shape the numbers for charts and render.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from rest_framework.exceptions import ValidationError
 
@@ -39,7 +39,9 @@ def chart(
     hourly = series["bucket"] == "hour"
     labels = []
     for point in series["series"][0]["points"] if series["series"] else []:
-        labels.append(point["ts"].strftime("%H:%M" if hourly else "%a %d %b"))
+        # The series renders times as ISO text (as the API does); older versions gave datetimes.
+        ts = point["ts"] if isinstance(point["ts"], datetime) else datetime.fromisoformat(point["ts"])
+        labels.append(ts.strftime("%H:%M" if hourly else "%a %d %b"))
     return {
         "type": kind,
         "unit": unit,

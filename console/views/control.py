@@ -12,6 +12,7 @@ from executions.models import Execution, Status
 from governance.models import EmergencyStop
 from governance.roles import Role
 from mission_control.health import run_checks
+from observability import dashboards
 
 ACTIVE_LIMIT = 50
 FAILURE_LIMIT = 10
@@ -86,9 +87,19 @@ def _stops(scope) -> dict:
     }
 
 
-def _health() -> dict:
+def _health(request) -> dict:
+    """Dependencies checked for real, and the fleet's last 24 hours from the rollups (the figures of
+    ``/api/v1/dashboard/summary``, so this panel and the analytics page always agree)."""
     checks = run_checks()
-    return {"checks": checks, "healthy": all(v == "ok" for v in checks.values())}
+    current = request.scope.current
+    obs = dashboards.resolve_scope(request.user, current.slug if current else None)
+    summary = dashboards.summary(obs, window=timedelta(hours=24))
+    return {
+        "checks": checks,
+        "healthy": all(v == "ok" for v in checks.values()),
+        "summary": summary,
+        "agents_online": summary["agents"]["total"] - summary["agents"]["offline"],
+    }
 
 
 @console_page
@@ -97,7 +108,7 @@ def control(request):
     panel = request.GET.get("panel", "")
     if request.htmx and panel in PANELS:
         context = {
-            "health": lambda: {**_health(), **_agents(scope, now), **_active(scope), **_failures(scope, now)},
+            "health": lambda: _health(request),
             "agents": lambda: _agents(scope, now),
             "active": lambda: _active(scope),
             "failures": lambda: _failures(scope, now),
@@ -105,7 +116,7 @@ def control(request):
         }[panel]()
         return fragment(request, f"console/control/_{panel}.html", context)
     context = {
-        **_health(),
+        **_health(request),
         **_agents(scope, now),
         **_active(scope),
         **_failures(scope, now),

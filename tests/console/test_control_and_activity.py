@@ -61,7 +61,7 @@ def test_control_costs_a_fixed_number_of_queries(
         create_agent(business=business, name=f"w{i}")
         make_execution(agent, status="running")
         make_execution(agent, status="failed")
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(18):
         assert operator_page.get("/control").status_code == 200
 
 
