@@ -42,6 +42,11 @@ class Scope:
         return [self.current.pk] if self.current else [b.pk for b in self.businesses]
 
     @property
+    def shows_business(self) -> bool:
+        """Rows name their business only when they could belong to more than one."""
+        return self.current is None and len(self.businesses) > 1
+
+    @property
     def sees_everything(self) -> bool:
         return bool(getattr(self.user, "is_superuser", False)) and self.current is None
 
