@@ -84,3 +84,19 @@ def test_it_starts_the_live_stream_after_the_last_event_the_user_may_see(
     publish(kind="x.y", business=other_business)
     body = viewer_page.get("/control").content.decode()
     assert f'data-last-event-id="{mine.pk}"' in body
+
+
+def test_the_sign_in_page_signs_in_and_returns_to_the_page_asked_for(client, make_member, business):
+    make_member("viewer", business, username="vera")
+    page = client.get("/login/?next=/agents").content.decode()
+    assert "continue to <code>/agents</code>" in page
+    response = client.post("/login/", {"username": "vera", "password": "pw-secret-123", "next": "/agents"})
+    assert response.status_code == 302
+    assert response["Location"] == "/agents"
+
+
+def test_the_sign_in_page_says_when_the_password_is_wrong(client, make_member, business):
+    make_member("viewer", business, username="vera")
+    body = client.post("/login/", {"username": "vera", "password": "nope"}).content.decode()
+    assert "Wrong username or password" in body
+    assert 'value="vera"' in body
