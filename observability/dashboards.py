@@ -91,21 +91,33 @@ def _span_hours(since: datetime, until: datetime) -> Decimal:
     return Decimal((until - since).total_seconds()) / Decimal(3600)
 
 
-def window_rows(scope: Scope, since: datetime, *, group: tuple[str, ...], fields: tuple[str, ...]) -> dict:
+def window_rows(
+    scope: Scope,
+    since: datetime,
+    *,
+    group: tuple[str, ...],
+    fields: tuple[str, ...],
+    now: datetime | None = None,
+) -> dict:
     """The rollup counters over ``[since, now]`` per ``group`` key: ``{(key values): {field: value}}``.
 
     Whole UTC days are read from the daily rows (today's is kept current like the hourly ones),
     only the hours before the first midnight from the hourly rows: a 30-day window reads about
-    30 rows per agent and model instead of 720. At most two queries.
+    30 rows per agent and model instead of 720. A window holding no whole day before today (24 h,
+    say) reads only hourly rows, in one query; a longer one takes two.
     """
     first_day = floor_day(since) if since == floor_day(since) else floor_day(since) + timedelta(days=1)
-    parts = [
-        HourlyRollup.objects.filter(scope.filter(), hour__gte=since, hour__lt=first_day),
-        DailyRollup.objects.filter(scope.filter(), day__gte=first_day),
-    ]
+    if first_day >= floor_day(now or timezone.now()):
+        parts = [HourlyRollup.objects.filter(scope.filter(), hour__gte=since)]
+    else:
+        parts = [
+            HourlyRollup.objects.filter(scope.filter(), hour__gte=since, hour__lt=first_day),
+            DailyRollup.objects.filter(scope.filter(), day__gte=first_day),
+        ]
+        parts = parts if since < first_day else parts[1:]
     aggregates = {f: Max(f) if f in MAX_COLUMNS else Sum(f) for f in fields}
     merged: dict[tuple, dict] = {}
-    for qs in parts if since < first_day else parts[1:]:
+    for qs in parts:
         rows = (
             [qs.aggregate(**aggregates)] if not group else qs.values(*group).annotate(**aggregates).order_by()
         )
@@ -161,7 +173,7 @@ def summary(scope: Scope, *, window: timedelta, now: datetime | None = None) -> 
         "total_tokens",
         "cost_e8",
     )
-    totals = window_rows(scope, since, group=(), fields=fields)[()]
+    totals = window_rows(scope, since, group=(), fields=fields, now=now)[()]
     t = {k: v or 0 for k, v in totals.items()}
     cost = cost_from_e8(t["cost_e8"])
     return {
@@ -209,7 +221,8 @@ def agent_table(scope: Scope, *, window: timedelta, now: datetime | None = None)
         "busy_ms",
     )
     figures = {
-        key[0]: row for key, row in window_rows(scope, since, group=("agent_id",), fields=fields).items()
+        key[0]: row
+        for key, row in window_rows(scope, since, group=("agent_id",), fields=fields, now=now).items()
     }
     rows = []
     for agent in Agent.objects.filter(scope.filter()).select_related("business").order_by("name", "pk"):

@@ -39,7 +39,7 @@ def month_end(scope: Scope, *, now: datetime | None = None) -> dict:
     months = {b.pk: bounds("month", b.timezone, now) for b in businesses}
     trailing_since = floor_hour(now) - TRAILING + HOUR
     burn_span = _hours(now - trailing_since)
-    figures = _figures(businesses, months, trailing_since)
+    figures = _figures(businesses, months, trailing_since, now)
     budgets_by_business = _budgets(scope, businesses, now)
     results = []
     for business in businesses:
@@ -65,19 +65,21 @@ def month_end(scope: Scope, *, now: datetime | None = None) -> dict:
     return {"as_of": now, "trailing_window": "7d", "results": results}
 
 
-def _figures(businesses: list, months: dict, trailing_since: datetime) -> list[dict]:
+def _figures(businesses: list, months: dict, trailing_since: datetime, now: datetime) -> list[dict]:
     """Per business, agent and model: the trailing cost and the month-to-date cost (rollups)."""
     if not businesses:
         return []
     group, fields = ("business_id", "agent_id", "model"), ("cost_e8",)
     every = Scope(business=None, business_ids=[b.pk for b in businesses])
-    trailing = window_rows(every, trailing_since, group=group, fields=fields)
+    trailing = window_rows(every, trailing_since, group=group, fields=fields, now=now)
     by_start: dict[datetime, list[int]] = {}
     for business in businesses:
         by_start.setdefault(floor_hour(months[business.pk][0]), []).append(business.pk)
     month: dict[tuple, dict] = {}
     for start, ids in by_start.items():  # one pass per distinct month start (per time zone)
-        month.update(window_rows(Scope(business=None, business_ids=ids), start, group=group, fields=fields))
+        month.update(
+            window_rows(Scope(business=None, business_ids=ids), start, group=group, fields=fields, now=now)
+        )
     return [
         {
             **dict(zip(group, key, strict=True)),

@@ -34,7 +34,7 @@ def report(scope: Scope, *, window: timedelta, stuck_after: timedelta, now: date
     cutoff = now - stuck_after
     agents = list(Agent.objects.filter(scope.filter()).order_by("name", "pk"))
     live = _live(scope)
-    figures = _agent_figures(scope, since)
+    figures = _agent_figures(scope, since, now)
     queue = [_queue_row(agent, live.get(agent.pk, {}), figures.get(agent.pk, {}), now) for agent in agents]
     agent_rows = [_performance(agent, figures[agent.pk]) for agent in agents if agent.pk in figures]
     cron_rows, step_rows = _sources(scope, since)
@@ -74,7 +74,7 @@ def _live(scope: Scope) -> dict[int, dict]:
     return found
 
 
-def _agent_figures(scope: Scope, since: datetime) -> dict[int, dict]:
+def _agent_figures(scope: Scope, since: datetime, now: datetime) -> dict[int, dict]:
     fields = (
         "executions",
         "failed",
@@ -85,7 +85,7 @@ def _agent_figures(scope: Scope, since: datetime) -> dict[int, dict]:
         "wait_count",
         "cost_e8",
     )
-    rows = window_rows(scope, since, group=("agent_id",), fields=fields)
+    rows = window_rows(scope, since, group=("agent_id",), fields=fields, now=now)
     return {key[0]: row for key, row in rows.items() if row["executions"]}
 
 
