@@ -6,7 +6,7 @@ from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from agents.models import Agent, AgentCommand, AgentKey
-from governance.access import require_role, visible_businesses
+from governance.access import filter_by_business, require_role, visible_businesses
 from governance.roles import Role
 
 
@@ -28,9 +28,7 @@ def agent_list(
     """Agents in the caller's businesses, filtered by business slug, effective status and
     capability. One query for the page whatever its size (business joined, pending commands
     counted in a subquery)."""
-    agents = Agent.objects.filter(business__in=visible_businesses(user))
-    if business:
-        agents = agents.filter(business__slug=business)
+    agents = filter_by_business(Agent.objects.filter(business__in=visible_businesses(user)), user, business)
     if status:
         agents = agents.with_effective_status(status, now or timezone.now())
     if capability:

@@ -81,3 +81,14 @@ def event_scope(user, business_slug: str | None) -> list[int] | None:
     if not is_agent(user) and getattr(user, "is_superuser", False):
         return None
     return list(visible_businesses(user).values_list("pk", flat=True))
+
+
+def filter_by_business(qs: QuerySet, user, slug: str | None, field: str = "business") -> QuerySet:
+    """Narrow an already-scoped list to one business by slug. A business the caller cannot see
+    answers 404, as its objects do, rather than an empty list that would differ from a typo."""
+    if not slug:
+        return qs
+    business_id = visible_businesses(user).filter(slug=slug).values_list("pk", flat=True).first()
+    if business_id is None:
+        raise NotFound()
+    return qs.filter(**{f"{field}_id": business_id})

@@ -6,7 +6,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from governance.access import is_agent, require_role, visible_businesses
+from governance.access import filter_by_business, is_agent, require_role, visible_businesses
 from governance.roles import Role
 from workflows import schedules
 from workflows.models import CronJob, CronRun, Epic, Task, TaskStatus, Workflow, WorkflowRun
@@ -27,13 +27,9 @@ def _get(qs: QuerySet, *, user, pk: int, role: str):
     return obj
 
 
-def _by_business(qs: QuerySet, business: str | None) -> QuerySet:
-    return qs.filter(business__slug=business) if business else qs
-
-
 # --- cron -------------------------------------------------------------------------------------
 def cron_jobs(*, user, business: str | None = None, enabled: bool | None = None, agent: int | None = None):
-    jobs = _by_business(_visible(CronJob.objects.all(), user), business)
+    jobs = filter_by_business(_visible(CronJob.objects.all(), user), user, business)
     if enabled is not None:
         jobs = jobs.filter(enabled=enabled)
     if agent is not None:
@@ -98,7 +94,7 @@ def calendar(*, user, business: str | None, start: datetime, end: datetime) -> t
 
 # --- board ------------------------------------------------------------------------------------
 def epics(*, user, business: str | None = None, status: str | None = None) -> QuerySet[Epic]:
-    qs = _by_business(_visible(Epic.objects.all(), user), business)
+    qs = filter_by_business(_visible(Epic.objects.all(), user), user, business)
     if status:
         qs = qs.filter(status=status)
     return qs.select_related("business").annotate(
@@ -119,7 +115,7 @@ def _with_links(qs: QuerySet[Task]) -> QuerySet[Task]:
 
 
 def tasks(*, user, business: str | None = None, **filters) -> QuerySet[Task]:
-    qs = _by_business(_visible(Task.objects.all(), user), business)
+    qs = filter_by_business(_visible(Task.objects.all(), user), user, business)
     ready = filters.pop("ready", None)
     qs = qs.filter(**{k: v for k, v in filters.items() if v is not None})
     if ready is not None:
@@ -141,7 +137,7 @@ def get_task_for_agent(*, agent, pk: int) -> Task:
 
 # --- workflows --------------------------------------------------------------------------------
 def workflows(*, user, business: str | None = None) -> QuerySet[Workflow]:
-    return _by_business(_visible(Workflow.objects.all(), user), business).select_related(
+    return filter_by_business(_visible(Workflow.objects.all(), user), user, business).select_related(
         "business", "current_version"
     )
 
@@ -151,7 +147,7 @@ def get_workflow(*, user, pk: int, role: str = Role.VIEWER) -> Workflow:
 
 
 def workflow_runs(*, user, business: str | None = None, **filters) -> QuerySet[WorkflowRun]:
-    qs = _by_business(_visible(WorkflowRun.objects.all(), user), business)
+    qs = filter_by_business(_visible(WorkflowRun.objects.all(), user), user, business)
     qs = qs.filter(**{k: v for k, v in filters.items() if v is not None})
     return qs.select_related("business", "workflow", "version").prefetch_related("steps")
 
