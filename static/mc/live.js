@@ -36,16 +36,38 @@
     return scheme + "//" + window.location.host + "/ws/events/?" + params.toString();
   }
 
+  // Never swap a panel out from under someone: not while they type in it, drag in it or have one of
+  // its forms open. The refresh waits and is tried again.
+  function busy(el) {
+    const active = document.activeElement;
+    if (active && el.contains(active) && active.matches("input, textarea, select")) return true;
+    if (el.querySelector('[aria-grabbed="true"], details[open] form')) return true;
+    return false;
+  }
+
+  // For htmx polling triggers on panels with inputs: hx-trigger="every 30s [MC.idle('panel-id')]".
+  MC.idle = function (id) {
+    const el = document.getElementById(id);
+    return !el || !busy(el);
+  };
+
+  function refresh(el, delay) {
+    pending.set(el, setTimeout(function () {
+      pending.delete(el);
+      if (!window.htmx || !document.body.contains(el)) return;
+      if (busy(el)) { refresh(el, 2000); return; }
+      window.htmx.trigger(el, "mc:live");
+    }, delay));
+  }
+
   function refreshPanels(event) {
     document.querySelectorAll("[data-live-kinds]").forEach(function (el) {
       const kinds = el.dataset.liveKinds.split(",").map(function (s) { return s.trim(); });
       if (!kinds.some(function (k) { return k && event.kind.startsWith(k); })) return;
       if (pending.has(el)) return;
-      // Debounced: a burst of events reloads a panel once.
-      pending.set(el, setTimeout(function () {
-        pending.delete(el);
-        if (window.htmx && document.body.contains(el)) window.htmx.trigger(el, "mc:live");
-      }, 400));
+      // Throttled: a burst of events reloads a panel once, at most every data-live-delay ms (a busy
+      // fleet publishes hundreds of events a second; a page needs a fresh panel, not each one).
+      refresh(el, parseInt(el.dataset.liveDelay || "1000", 10));
     });
   }
 
