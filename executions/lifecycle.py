@@ -58,8 +58,11 @@ def announce(execution: Execution, kind: str, *, actor=None, message: str = "", 
 
 
 def estimate_for(agent: Agent) -> Decimal:
-    """What to hold against budgets when ``agent`` starts: its declared maximum per execution,
-    else the 90th percentile of its last runs' costs, else nothing."""
+    """What to hold against budgets when ``agent`` starts: the execution policy's cap, else its
+    declared maximum per execution, else the 90th percentile of its last runs' costs, else nothing."""
+    cap = budgets.policy_cost_cap(business_id=agent.business_id, agent_id=agent.pk)
+    if cap is not None:
+        return cap
     if agent.max_cost_per_execution_usd is not None:
         return Decimal(agent.max_cost_per_execution_usd)
     costs = sorted(

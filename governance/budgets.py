@@ -88,17 +88,25 @@ def exhausted_budget(*, business_id: int, agent_id: int | None, model: str = "",
     )
 
 
-def estimate_for(*, business: Business, agent_id: int, agent=None) -> Decimal:
-    """What to hold for one run: the policy's max cost per execution, else the agent's own, else
-    the most expensive of its recent settled runs, else nothing."""
+def policy_cost_cap(*, business_id: int, agent_id: int) -> Decimal | None:
+    """The max cost per execution an execution policy sets (the agent's, else the business's)."""
     caps = dict(
-        ExecutionPolicy.objects.filter(business=business)
+        ExecutionPolicy.objects.filter(business_id=business_id)
         .filter(Q(agent_id=agent_id) | Q(agent_id__isnull=True))
         .values_list("agent_id", "max_cost_per_execution_usd")
     )
     for key in (agent_id, None):
         if caps.get(key) is not None:
             return money(caps[key])
+    return None
+
+
+def estimate_for(*, business: Business, agent_id: int, agent=None) -> Decimal:
+    """What to hold for one run: the policy's max cost per execution, else the agent's own, else
+    the most expensive of its recent settled runs, else nothing."""
+    cap = policy_cost_cap(business_id=business.pk, agent_id=agent_id)
+    if cap is not None:
+        return cap
     own = getattr(agent, "max_cost_per_execution_usd", None)
     if own is not None:
         return money(own)
