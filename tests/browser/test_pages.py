@@ -144,3 +144,26 @@ def test_a_viewer_sees_no_controls(browser, server):
     expect(tab.get_by_role("link", name="coder-1")).to_be_visible()
     expect(tab.get_by_role("button", name=re.compile("^(Stop|Start|Restart) "))).to_have_count(0)
     context.close()
+
+
+def test_the_palette_engages_the_emergency_stop_with_a_reason_by_keyboard_alone(page, server):
+    page.goto("/agents")
+    page.keyboard.press("Control+k")
+    page.keyboard.type("emergency acme")
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("option").first).to_have_text(re.compile("Emergency stop: Acme Robotics"))
+    page.keyboard.press("Enter")
+    reason = dialog.get_by_label("Why stop? (recorded in the audit log)")
+    expect(reason).to_be_focused()
+    page.keyboard.press("Enter")  # no reason yet: refused on the spot
+    expect(reason).to_have_attribute("aria-invalid", "true")
+    page.keyboard.type("Palette test")
+    page.keyboard.press("Enter")
+    expect(page.locator("#toasts")).to_contain_text("Emergency stop engaged for Acme Robotics")
+    api = server.api()
+    try:
+        status = api.get("/api/v1/emergency-stop?business=acme").json()
+        assert status["engaged"] is True
+        assert status["stop"]["reason"] == "Palette test"
+    finally:
+        assert api.post("/api/v1/emergency-stop/release", json={"business": "acme"}).status_code == 200
