@@ -8,7 +8,12 @@
   const button = document.getElementById("activity-pause");
   const counter = document.getElementById("activity-counter");
   const names = JSON.parse(document.getElementById("agent-names").textContent || "{}");
-  const filter = { kind: list.dataset.kind, agent: list.dataset.agent, business: list.dataset.business };
+  const filter = {
+    kind: list.dataset.kind,
+    agent: list.dataset.agent,
+    business: list.dataset.business,
+    global: list.dataset.global === "1",  // events of no business (a global stop) unless one was picked
+  };
   const KEEP = 500;
   let paused = false;
   let buffer = [];
@@ -18,7 +23,7 @@
       if (filter.kind.endsWith(".") ? !event.kind.startsWith(filter.kind) : event.kind !== filter.kind) return false;
     }
     if (filter.agent && String(event.agent) !== filter.agent) return false;
-    if (filter.business && event.business !== filter.business) return false;
+    if (filter.business && event.business !== filter.business && !(filter.global && !event.business)) return false;
     return true;
   }
 

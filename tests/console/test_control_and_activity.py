@@ -91,3 +91,19 @@ def test_activity_costs_a_fixed_number_of_queries(viewer_page, business, django_
         publish(kind="x.y", business=business, message=f"m{i}")
     with django_assert_max_num_queries(6):
         assert viewer_page.get("/global/activity").status_code == 200
+
+
+def test_activity_narrows_the_live_stream_to_the_chosen_business(make_member, business, other_business):
+    from governance.models import Membership
+    from tests.console.conftest import signed_in
+
+    user = make_member("viewer", business)
+    Membership.objects.create(user=user, business=other_business, role="viewer")
+    client = signed_in(user)
+    client.post("/console/scope", {"business": "globex", "next": "/global/activity"})
+    body = client.get("/global/activity").content.decode()
+    assert 'data-business="globex" data-global="1"' in body
+    assert (
+        'data-business="acme" data-global="0"'
+        in client.get("/global/activity?business=acme").content.decode()
+    )
