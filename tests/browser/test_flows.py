@@ -122,3 +122,14 @@ def test_it_writes_to_the_brain_and_finds_it(page, server):
     expect(page.locator("#doc-title")).to_contain_text("Shipping FAQ")
     page.goto("/global/brain?q=parcels")
     expect(page.locator("#docs-title + ul li")).to_have_count(1)
+
+
+def test_the_workflow_builder_checks_and_draws_a_definition_before_saving(page):
+    page.goto("/global/workflows")
+    page.get_by_text("New workflow").click()
+    page.get_by_role("button", name="Check and draw").click()
+    expect(page.locator("#wf-preview")).to_contain_text("Valid: 3 steps")
+    expect(page.locator("#wf-preview svg desc")).to_contain_text("classify before escalate")
+    page.locator("#w-def").fill('{"steps": [{"id": "a", "capability": "x", "depends_on": ["zz"]}]}')
+    page.get_by_role("button", name="Check and draw").click()
+    expect(page.locator("#wf-preview")).to_contain_text("depends on unknown step 'zz'")
