@@ -65,7 +65,7 @@ def test_the_board_costs_a_fixed_number_of_queries(
             blocked_by=[previous.pk] if previous else [],
         )
         previous = task
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         assert viewer_page.get("/acme/board").status_code == 200
 
 
