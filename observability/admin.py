@@ -1,16 +1,34 @@
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db import connection
 from django.utils.functional import cached_property
 
-from observability.models import Alert, AlertRule, Anomaly, HourlyRollup, Notification, SourceRollup
+from observability.models import (
+    Alert,
+    AlertRule,
+    Anomaly,
+    DailyRollup,
+    HourlyRollup,
+    Notification,
+    SourceRollup,
+)
 
 
-class NoCountPaginator(Paginator):
-    """Rollups grow without end: never COUNT(*) them for a page of the admin."""
+class EstimatedCountPaginator(Paginator):
+    """Rollups grow without end: an unfiltered page takes PostgreSQL's row estimate, not COUNT(*)."""
 
     @cached_property
     def count(self):
-        return 10**9
+        qs = self.object_list
+        if connection.vendor == "postgresql" and not qs.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [qs.model._meta.db_table]
+                )
+                row = cursor.fetchone()
+            if row and row[0] > 10_000:
+                return row[0]
+        return super().count
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -92,7 +110,26 @@ class HourlyRollupAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["business"]
     list_select_related = ["business", "agent"]
-    paginator = NoCountPaginator
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+
+@admin.register(DailyRollup)
+class DailyRollupAdmin(ReadOnlyAdmin):
+    list_display = [
+        "day",
+        "business",
+        "agent",
+        "model",
+        "executions",
+        "failed",
+        "total_tokens",
+        "cost_usd",
+        "busy_ms",
+    ]
+    list_filter = ["business"]
+    list_select_related = ["business", "agent"]
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
 
 
@@ -101,5 +138,5 @@ class SourceRollupAdmin(ReadOnlyAdmin):
     list_display = ["hour", "business", "kind", "key", "executions", "failed", "duration_ms_max"]
     list_filter = ["kind", "business"]
     list_select_related = ["business"]
-    paginator = NoCountPaginator
+    paginator = EstimatedCountPaginator
     show_full_result_count = False

@@ -240,7 +240,7 @@ def agent_table(scope: Scope, *, window: timedelta, now: datetime | None = None)
                 "succeeded": f.get("success") or 0,
                 "failed": f.get("failed") or 0,
                 "aborted": f.get("aborted") or 0,
-                "avg_duration_ms": _avg(f.get("duration_ms_sum"), f.get("duration_count")),
+                "avg_duration_ms": average(f.get("duration_ms_sum"), f.get("duration_count")),
                 "max_duration_ms": f.get("duration_ms_max") if f.get("duration_count") else None,
                 "failure_rate": rate(f.get("failed") or 0, executions),
                 "tokens": f.get("total_tokens") or 0,
@@ -257,7 +257,7 @@ def agent_table(scope: Scope, *, window: timedelta, now: datetime | None = None)
     }
 
 
-def _avg(total, count) -> int | None:
+def average(total, count) -> int | None:
     if not count:
         return None
     return int((Decimal(total) / Decimal(count)).to_integral_value(rounding=ROUND_HALF_UP))

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from executions.models import Execution, Status
-from observability.dashboards import Scope, _avg, money, rate, window_bounds, window_rows
+from observability.dashboards import Scope, average, money, rate, window_bounds, window_rows
 from observability.models import SourceKind, SourceRollup, cost_from_e8
 
 TOP = 5
@@ -101,7 +101,7 @@ def _queue_row(agent: Agent, live: dict, figures: dict, now: datetime) -> dict:
         "running": live.get(Status.RUNNING, {}).get("n", 0),
         "oldest_queued_at": oldest,
         "oldest_wait_s": int((now - oldest).total_seconds()) if oldest else None,
-        "avg_wait_ms": _avg(figures.get("wait_ms_sum"), figures.get("wait_count")),
+        "avg_wait_ms": average(figures.get("wait_ms_sum"), figures.get("wait_count")),
     }
 
 
@@ -112,7 +112,7 @@ def _performance(agent: Agent, f: dict) -> dict:
         "executions": f["executions"],
         "failed": f["failed"],
         "failure_rate": rate(f["failed"], f["executions"]),
-        "avg_duration_ms": _avg(f["duration_ms_sum"], f["duration_count"]),
+        "avg_duration_ms": average(f["duration_ms_sum"], f["duration_count"]),
         "max_duration_ms": f["duration_ms_max"] if f["duration_count"] else None,
         "cost_usd": money(cost_from_e8(f["cost_e8"])),
     }
@@ -165,7 +165,7 @@ def _capabilities(
         for name in required or []:
             _capability(by_capability, name)["ready_tasks"] += 1
     for entry in by_capability.values():
-        entry["avg_wait_ms"] = _avg(*entry.pop("_wait"))
+        entry["avg_wait_ms"] = average(*entry.pop("_wait"))
     return sorted(by_capability.values(), key=lambda e: (-e["queued"] - e["ready_tasks"], e["capability"]))
 
 
@@ -190,7 +190,7 @@ def _sources(scope: Scope, since: datetime) -> tuple[list[dict], list[dict]]:
             "executions": row["executions"],
             "failed": row["failed"],
             "failure_rate": rate(row["failed"], row["executions"]),
-            "avg_duration_ms": _avg(row["duration_ms_sum"], row["duration_count"]),
+            "avg_duration_ms": average(row["duration_ms_sum"], row["duration_count"]),
             "max_duration_ms": row["duration_ms_max"] if row["duration_count"] else None,
             "cost_usd": money(cost_from_e8(row["cost_e8"])),
         }
