@@ -6,7 +6,7 @@ kind (no Django) served the same way, in the same run.
         .venv/bin/python -m bench.http_servers [--seconds 8] [--connections 16]
 
 Needs ``wrk`` (Debian package) and gunicorn (``pip install gunicorn``); the database is migrated
-and given one business, one agent and one key.
+and given one business with a fleet of agents (``--agents``, one key each), beating round robin.
 """
 
 import argparse
@@ -61,7 +61,8 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
-def setup_agent() -> str:
+def setup_fleet(size: int) -> list[str]:
+    """A business with ``size`` agents, one key each: a fleet beats with many keys, not one."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mission_control.settings")
     import django
 
@@ -74,10 +75,14 @@ def setup_agent() -> str:
     from governance.models import Business
 
     business, _ = Business.objects.get_or_create(slug="bench-http", defaults={"name": "Bench HTTP"})
-    agent = Agent.objects.filter(business=business, name="bench").first() or create_agent(
-        business=business, name="bench", capabilities=["bench"]
-    )
-    return issue_key(agent=agent, name="bench")[1]
+    keys = []
+    for n in range(size):
+        name = f"bench-{n}"
+        agent = Agent.objects.filter(business=business, name=name).first() or create_agent(
+            business=business, name=name, capabilities=["bench"]
+        )
+        keys.append(issue_key(agent=agent, name="bench")[1])
+    return keys
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -114,20 +119,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--agents", type=int, default=50)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("needs wrk: apt-get install wrk")
-    key = setup_agent()
+    keys = setup_fleet(args.agents)
     tmp = Path(tempfile.mkdtemp())
     (tmp / "raw_wsgi.py").write_text(RAW_WSGI)
     (tmp / "raw_asgi.py").write_text(RAW_ASGI)
     body = json.dumps({"status": "active", "version": "1.0", "runtime_location": "bench", "running": []})
     script = tmp / "heartbeat.lua"
+    # Each request beats as the next agent of the fleet, round robin.
     script.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(body)}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+        "keys = {" + ", ".join(json.dumps(k) for k in keys) + "}\n"
+        f"body = {json.dumps(body)}\n"
+        "n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        '  local h = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. keys[(n % #keys) + 1]}\n'
+        '  return wrk.format("POST", nil, h, body)\n'
+        "end\n"
     )
     env = {
         **os.environ,
