@@ -2,7 +2,7 @@
 
 Two engines give the same rows (a test holds them to it): the portable one feeds the ledger through
 :func:`observability.rollups.roll_up_rows` 5,000 rows at a time; on PostgreSQL a set-based one does
-the same in one statement per 200,000 ids (claim markers, aggregate, split busy time with
+the same in one statement per 20,000 ids (claim markers, aggregate, split busy time with
 ``generate_series``, upsert hourly, daily and source rows), some hundred times faster.
 """
 
@@ -68,7 +68,7 @@ def rebuild(
         markers.delete()
     use_sql = engine == "sql" or (engine == "auto" and connection.vendor == "postgresql")
     if use_sql:
-        counted = _rebuild_sql(business_ids, since_day, batch or 200_000, progress)
+        counted = _rebuild_sql(business_ids, since_day, batch or 20_000, progress)
     else:
         counted = _rebuild_python(ledger, since_day, batch or 5000, progress)
     if connection.vendor == "postgresql":

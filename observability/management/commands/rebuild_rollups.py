@@ -15,9 +15,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--business", action="append", help="business slug (repeatable)")
         parser.add_argument("--since", help="ISO date or time; hours before it are kept as they are")
-        parser.add_argument("--batch", type=int, default=5000)
+        parser.add_argument("--batch", type=int, help="executions (ids on PostgreSQL) per transaction")
 
-    def handle(self, *args, business=None, since=None, batch=5000, **options):
+    def handle(self, *args, business=None, since=None, batch=None, **options):
         business_ids = None
         if business:
             found = dict(Business.objects.filter(slug__in=business).values_list("slug", "pk"))
