@@ -4,7 +4,8 @@ Two engines give the same rows (a test holds them to it): the portable one feeds
 :func:`observability.rollups.roll_up_rows` 5,000 rows at a time; on PostgreSQL a set-based one does
 the same in one statement per 2,000 ids (claim markers, aggregate, split busy time with
 ``generate_series``, upsert hourly, daily and source rows). Measured on 2 million executions: about
-100 s against some 8 minutes; larger statements were slower (their aggregates outgrow work_mem).
+100 s, where the portable engine takes 46 s per 200,000 (some 8 minutes); larger statements
+were slower (their aggregates outgrow work_mem).
 """
 
 from collections.abc import Callable
