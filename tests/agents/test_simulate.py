@@ -44,7 +44,14 @@ def test_the_fleet_claims_queued_work_reports_its_own_and_obeys_a_stop(live_serv
     out = StringIO()
 
     call_command(
-        "simulate", url=live_server.url, fleet=str(fleet), duration=10, speed=20, seed=7, wait=True, stdout=out
+        "simulate",
+        url=live_server.url,
+        fleet=str(fleet),
+        duration=10,
+        speed=20,
+        seed=7,
+        wait=True,
+        stdout=out,
     )
 
     queued.refresh_from_db()
