@@ -154,6 +154,8 @@ class Execution(models.Model):
         indexes = [
             models.Index(fields=["business", "-id"], name="execution_business_id"),
             models.Index(fields=["business", "status", "-id"], name="execution_business_status"),
+            # The explorer's trigger filter: 336 ms on 2M rows without it (bench/dashboards.py).
+            models.Index(fields=["business", "trigger", "-id"], name="execution_business_trigger"),
             models.Index(fields=["agent", "-id"], name="execution_agent_id"),
             models.Index(fields=["agent", "status"], name="execution_agent_status"),
             models.Index(fields=["business", "started_at"], name="execution_business_started"),
