@@ -4,6 +4,7 @@ PostgreSQL + Redis with the worker and beat as separate processes."""
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -58,7 +59,9 @@ def exercise(stack) -> None:
         # Nobody beats again: beat fires the offline sweep, the worker publishes, the socket hears it.
         return await listener
 
-    event = asyncio.run(scenario())
+    # Its own thread and loop: an earlier test may have left a loop running in this thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        event = pool.submit(asyncio.run, scenario()).result()
     assert event["kind"] == "agent.offline"
     assert event["agent"] == agent_id
     assert event["business"] == "e2e"
