@@ -232,6 +232,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps have a "status", "kind" or "trigger" field: name each choice set after its concept.
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "executions.models.Status",
+        "ExecutionTriggerEnum": "executions.models.Trigger",
+        "LogKindEnum": "executions.models.LogKind",
+        "AgentReportedStatusEnum": "agents.models.ReportedStatus",
+        "RoleEnum": "governance.roles.Role",
+        "TaskStatusEnum": "workflows.models.board.TaskStatus",
+        "EpicStatusEnum": "workflows.models.board.EpicStatus",
+        "RunStatusEnum": "workflows.models.workflow.RunStatus",
+        "RunTriggerEnum": "workflows.models.workflow.RunTrigger",
+        "StepStatusEnum": "workflows.models.workflow.StepStatus",
+        "CronRunStatusEnum": "workflows.models.cron.CronRunStatus",
+        "RuleKindEnum": "observability.models.RuleKind",
+        "SourceKindEnum": "observability.models.SourceKind",
+        "DeliveryStatusEnum": "observability.models.DeliveryStatus",
+    },
 }
 
 # Largest request body an API call may send; ingestion batches answer 413 beyond it.
