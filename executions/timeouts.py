@@ -1,9 +1,12 @@
-"""Deadlines: a running execution must close before its start-to-close deadline and, when it has a
+"""Deadlines: pending work must be taken by its agent within ``MC_START_TIMEOUT_S`` (schedule to
+start); a running execution must close before its start-to-close deadline and, when it has a
 heartbeat timeout, show life (a report, a log line, or its id in the agent's heartbeat) that often.
-The sweep fails the overdue ones with an error saying which deadline passed."""
+The sweep fails the overdue ones with an error saying which deadline passed, which also settles
+(frees) their budget holds."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,7 +18,7 @@ from executions.models import Execution, Status
 def fail_overdue(now=None) -> int:
     """Fail running executions past a deadline; returns how many."""
     now = now or timezone.now()
-    failed = 0
+    failed = _fail_unstarted(now)
     late = Execution.objects.filter(status=Status.RUNNING, deadline_at__lt=now).values_list("pk", flat=True)
     for pk in list(late[:SWEEP_BATCH]):
         failed += _fail(
@@ -54,6 +57,23 @@ def fail_overdue(now=None) -> int:
     return failed
 
 
+def _fail_unstarted(now) -> int:
+    limit = settings.MC_START_TIMEOUT_S
+    if not limit:
+        return 0
+    stale = Execution.objects.filter(status=Status.PENDING, created_at__lt=now - timedelta(seconds=limit))
+    failed = 0
+    for pk in list(stale.order_by("id").values_list("pk", flat=True)[:SWEEP_BATCH]):
+        failed += _fail(
+            pk,
+            now,
+            lambda row: f"Not started: no agent took it within {limit} s of {row.created_at.isoformat()}.",
+            "start_timeout",
+            status=Status.PENDING,
+        )
+    return failed
+
+
 def _agent_vouches(row: Execution, now):
     """The agent's last heartbeat if it is recent and reports this execution as running."""
     agent = row.agent
@@ -63,12 +83,12 @@ def _agent_vouches(row: Execution, now):
     return beat if row.pk in (agent.running_executions or []) else None
 
 
-def _fail(pk: int, now, describe, error_type: str) -> int:
+def _fail(pk: int, now, describe, error_type: str, status: str = Status.RUNNING) -> int:
     with transaction.atomic():
         row = (
             Execution.objects.select_for_update(skip_locked=True)
             .select_related("business")
-            .filter(pk=pk, status=Status.RUNNING)
+            .filter(pk=pk, status=status)
             .first()
         )
         if row is None:

@@ -336,6 +336,8 @@ LOGGING = {
 # --- Product knobs --------------------------------------------------------------------------------
 MC_DEFAULT_HEARTBEAT_TIMEOUT_S = int(os.environ.get("MC_DEFAULT_HEARTBEAT_TIMEOUT_S", "60"))
 MC_ABORT_GRACE_S = int(os.environ.get("MC_ABORT_GRACE_S", "30"))
+# Pending work no agent took within this long fails (freeing its budget hold); 0 waits forever.
+MC_START_TIMEOUT_S = int(os.environ.get("MC_START_TIMEOUT_S", "3600"))
 MC_PUSH_TIMEOUT_S = float(os.environ.get("MC_PUSH_TIMEOUT_S", "10"))
 # The bus asks governance who may read which business's events, without importing it.
 MC_EVENT_SCOPE = "governance.access.event_scope"
