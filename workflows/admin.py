@@ -23,6 +23,19 @@ from workflows.models import (
 )
 
 
+def _apply_each(model_admin, request, queryset, verb, noun: str, done: str) -> None:
+    """Run a service on each selected row (``verb(<noun>=row, actor=...)``), reporting refusals one by one."""
+    count = 0
+    for obj in queryset:
+        try:
+            verb(**{noun: obj}, actor=request.user)
+            count += 1
+        except APIError as exc:
+            _report(model_admin, request, exc, obj)
+    if count:
+        model_admin.message_user(request, f"{done} {count} {noun}(s).")
+
+
 def _report(model_admin, request, exc: APIError, obj) -> None:
     model_admin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
 
@@ -110,15 +123,7 @@ class CronJobAdmin(admin.ModelAdmin):
             cron.delete_job(job=job, actor=request.user)
 
     def _each(self, request, queryset, verb, done: str):
-        count = 0
-        for job in queryset:
-            try:
-                verb(job=job, actor=request.user)
-                count += 1
-            except APIError as exc:
-                _report(self, request, exc, job)
-        if count:
-            self.message_user(request, f"{done} {count} job(s).")
+        _apply_each(self, request, queryset, verb, "job", done)
 
     @admin.action(description="Run selected jobs now", permissions=["change"])
     def run_now(self, request, queryset):
@@ -341,15 +346,7 @@ class WorkflowRunAdmin(admin.ModelAdmin):
         return False
 
     def _each(self, request, queryset, verb, done: str):
-        count = 0
-        for run in queryset:
-            try:
-                verb(run=run, actor=request.user)
-                count += 1
-            except APIError as exc:
-                _report(self, request, exc, run)
-        if count:
-            self.message_user(request, f"{done} {count} run(s).")
+        _apply_each(self, request, queryset, verb, "run", done)
 
     def has_control_permission(self, request) -> bool:
         return request.user.has_perm("workflows.change_workflowrun")
