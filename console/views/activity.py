@@ -48,7 +48,7 @@ def events_for(scope, filters: dict, *, limit: int = PAGE_SIZE) -> list[Event]:
 
 @console_page
 def activity(request):
-    scope = request.scope
+    scope = request.mc_scope
     filters = _filters(request, scope)
     agents = dict(Agent.objects.for_business_ids([b.pk for b in scope.businesses]).values_list("id", "name"))
     context = {

@@ -25,7 +25,7 @@ LIFECYCLE_KINDS = ("agent.started", "agent.stopped", "agent.restarted", "agent.s
 
 @console_page
 def agent_list(request):
-    scope, now = request.scope, timezone.now()
+    scope, now = request.mc_scope, timezone.now()
     status = request.GET.get("status", "")
     capability = request.GET.get("capability", "").strip()
     agents = selectors.agent_list(
@@ -74,7 +74,7 @@ def _usage(agent) -> list[dict]:
 
 @console_page
 def agent_detail(request, agent_id: int):
-    scope, now = request.scope, timezone.now()
+    scope, now = request.mc_scope, timezone.now()
     agent = selectors.get_agent(user=request.user, pk=agent_id)  # 404 outside the user's businesses
     executions = list(Execution.objects.filter(agent_id=agent.pk).order_by("-id")[:RECENT_EXECUTIONS])
     history = list(

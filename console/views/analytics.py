@@ -16,7 +16,7 @@ WINDOWS = [("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days")]
 
 
 def obs_scope(request) -> dashboards.Scope:
-    current = request.scope.current
+    current = request.mc_scope.current
     return dashboards.resolve_scope(request.user, current.slug if current else None)
 
 

@@ -86,13 +86,13 @@ def load_scope(request) -> Scope:
 
 
 def console_page(view):
-    """Sign-in required; the scope on ``request.scope``; 404 and 403 rendered as console pages."""
+    """Sign-in required; the scope on ``request.mc_scope``; 404 and 403 rendered as console pages."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        request.scope = load_scope(request)
+        request.mc_scope = load_scope(request)
         try:
             return view(request, *args, **kwargs)
         except (Http404, NotFound):
@@ -130,7 +130,7 @@ def last_event_id(scope: Scope) -> int:
 
 
 def frame_context(request, *, active: str) -> dict:
-    scope = request.scope
+    scope = request.mc_scope
     return {
         "scope": scope,
         "nav": navigation(scope.home_slug, active),
@@ -144,11 +144,11 @@ def page(request, template: str, context: dict, *, active: str, partial: str | N
     """Render a page in the frame, or only ``partial`` when htmx asks for a piece of it."""
     if partial and getattr(request, "htmx", False) and not request.htmx.boosted:
         return render(
-            request, partial, {"scope": request.scope, "pages": PAGE_KEYS, **context}, status=status
+            request, partial, {"scope": request.mc_scope, "pages": PAGE_KEYS, **context}, status=status
         )
     return render(request, template, {**frame_context(request, active=active), **context}, status=status)
 
 
 def fragment(request, template: str, context: dict, status=200):
     """A piece of a page (an htmx target) on its own, whoever asks for it."""
-    return render(request, template, {"scope": request.scope, "pages": PAGE_KEYS, **context}, status=status)
+    return render(request, template, {"scope": request.mc_scope, "pages": PAGE_KEYS, **context}, status=status)

@@ -15,7 +15,7 @@ VERSION_LIMIT = 30
 
 @console_page
 def brain_page(request):
-    scope = request.scope
+    scope = request.mc_scope
     q = request.GET.get("q", "").strip()[:200]
     tag = request.GET.get("tag", "").strip()[:64]
     owner = request.GET.get("scope", "")

@@ -35,7 +35,7 @@ def _filters(request) -> dict:
 
 @console_page
 def board(request, business: str):
-    scope = request.scope
+    scope = request.mc_scope
     biz = scope.business(business)
     filters = _filters(request)
     qs = selectors.tasks(
@@ -80,7 +80,7 @@ def board(request, business: str):
 
 @console_page
 def epics(request, business: str):
-    scope = request.scope
+    scope = request.mc_scope
     biz = scope.business(business)
     rows = list(selectors.epics(user=request.user, business=biz.slug).order_by("status", "-id")[:200])
     for epic in rows:
@@ -96,7 +96,7 @@ def epics(request, business: str):
 
 @console_page
 def overview(request, business: str):
-    scope = request.scope
+    scope = request.mc_scope
     biz = scope.business(business)
     obs = dashboards.resolve_scope(request.user, biz.slug)
     day = timedelta(hours=24)

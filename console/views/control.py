@@ -91,7 +91,7 @@ def _health(request) -> dict:
     """Dependencies checked for real, and the fleet's last 24 hours from the rollups (the figures of
     ``/api/v1/dashboard/summary``, so this panel and the analytics page always agree)."""
     checks = run_checks()
-    current = request.scope.current
+    current = request.mc_scope.current
     obs = dashboards.resolve_scope(request.user, current.slug if current else None)
     summary = dashboards.summary(obs, window=timedelta(hours=24))
     return {
@@ -104,7 +104,7 @@ def _health(request) -> dict:
 
 @console_page
 def control(request):
-    scope, now = request.scope, timezone.now()
+    scope, now = request.mc_scope, timezone.now()
     panel = request.GET.get("panel", "")
     if request.htmx and panel in PANELS:
         context = {

@@ -50,7 +50,7 @@ def cron_preview(request):
 
 @console_page
 def cron_list(request):
-    scope, now = request.scope, timezone.now()
+    scope, now = request.mc_scope, timezone.now()
     jobs = list(
         selectors.cron_jobs(user=request.user, business=scope.current.slug if scope.current else None)
         .select_related("agent", "workflow")
@@ -102,7 +102,7 @@ def _month(request) -> date:
 @console_page
 def calendar_page(request):
     """A month of runs: what ran (and how it ended) and what is scheduled, per day and job."""
-    scope = request.scope
+    scope = request.mc_scope
     month = _month(request)
     weeks = Calendar(firstweekday=0).monthdatescalendar(month.year, month.month)
     start = datetime.combine(weeks[0][0], datetime.min.time(), tzinfo=UTC)

@@ -29,8 +29,8 @@ def search_params(request) -> QueryDict:
         value = request.GET.get(name, "").strip()
         if value:
             params[name] = value
-    if request.scope.current:
-        params["business"] = request.scope.current.slug
+    if request.mc_scope.current:
+        params["business"] = request.mc_scope.current.slug
     return params
 
 
@@ -45,7 +45,7 @@ def searched(request):
 
 @console_page
 def execution_list(request):
-    scope = request.scope
+    scope = request.mc_scope
     qs, errors = searched(request)
     before = request.GET.get("before", "")
     if before.isdigit():
@@ -86,7 +86,7 @@ def execution_list(request):
 
 @console_page
 def execution_detail(request, execution_id: int):
-    scope = request.scope
+    scope = request.mc_scope
     execution = get_visible_execution(request.user, execution_id)  # 404 outside the user's businesses
     level, kind, q = (request.GET.get(k, "").strip() for k in ("level", "kind", "q"))
     logs = list(

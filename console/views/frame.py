@@ -15,7 +15,7 @@ def switch_business(request):
     """Narrow every page to one of the user's businesses ("" = all of them)."""
     slug = request.POST.get("business", "")
     if slug:
-        request.scope.business(slug)  # 404 for a business the user is not in
+        request.mc_scope.business(slug)  # 404 for a business the user is not in
         request.session[SESSION_KEY] = slug
     else:
         request.session.pop(SESSION_KEY, None)
@@ -29,4 +29,4 @@ def switch_business(request):
 @console_page
 def palette_search(request):
     query = request.GET.get("q", "")[:100]
-    return JsonResponse({"query": query, "results": palette.search(scope=request.scope, query=query)})
+    return JsonResponse({"query": query, "results": palette.search(scope=request.mc_scope, query=query)})

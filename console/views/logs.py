@@ -38,8 +38,8 @@ def _filters(request) -> dict:
 
 def matching_logs(request, filters: dict):
     executions = visible_executions(request.user)
-    if request.scope.current:
-        executions = executions.filter(business_id=request.scope.current.pk)
+    if request.mc_scope.current:
+        executions = executions.filter(business_id=request.mc_scope.current.pk)
     if filters["agent"]:
         executions = executions.filter(agent_id=int(filters["agent"]))
     if filters["execution"]:
@@ -69,7 +69,7 @@ def log_list(request):
         "filters": filters,
         "levels": LogLevel.choices,
         "kinds": LogKind.choices,
-        "agents": Agent.objects.for_business_ids(request.scope.ids)
+        "agents": Agent.objects.for_business_ids(request.mc_scope.ids)
         .order_by("name")
         .values_list("id", "name"),
         "query": query,

@@ -23,7 +23,7 @@ STOP_LIMIT = 10
 
 @console_page
 def settings_page(request):
-    scope, user = request.scope, request.user
+    scope, user = request.mc_scope, request.user
     ids = scope.ids
     budgets = list(
         budgets_for(user).filter(business_id__in=ids).order_by("business__name", "agent_id", "period")

@@ -39,7 +39,7 @@ def _agent_names(scope) -> dict:
 
 @console_page
 def workflow_list(request):
-    scope = request.scope
+    scope = request.mc_scope
     business = scope.current.slug if scope.current else None
     flows = list(selectors.workflows(user=request.user, business=business).order_by("name"))
     chosen = request.GET.get("workflow", "")
@@ -81,7 +81,7 @@ def workflow_list(request):
 @console_page
 def workflow_preview(request):
     """Validate a definition exactly as the API will, and draw it (or say which step is wrong)."""
-    business = request.scope.business(request.POST.get("business", ""))
+    business = request.mc_scope.business(request.POST.get("business", ""))
     try:
         definition = json.loads(request.POST.get("definition", ""))
     except ValueError as exc:
@@ -90,5 +90,5 @@ def workflow_preview(request):
         normalised = definitions.validate_definition(definition, business=business)
     except APIError as exc:
         return fragment(request, PREVIEW, {"error": str(exc.detail), **exc.extra})
-    dag = layout(normalised["steps"], agent_names=_agent_names(request.scope))
+    dag = layout(normalised["steps"], agent_names=_agent_names(request.mc_scope))
     return fragment(request, PREVIEW, {"dag": dag, "count": len(normalised["steps"])})
