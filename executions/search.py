@@ -6,12 +6,13 @@ ones), a case-insensitive LIKE on SQLite.
 """
 
 import django_filters
+from django import forms
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
-from rest_framework.exceptions import ValidationError
 
 from executions.models import Execution, ExecutionLog, Status, Trigger
+from mission_control.params import InvalidParameter, parse_id, parse_int
 
 EXECUTION_DOCUMENT = (
     "(to_tsvector('english'::regconfig, coalesce(error, ''))"
@@ -48,32 +49,65 @@ def _choices(name: str, allowed):
         wanted = [v for v in value.split(",") if v]
         bad = [v for v in wanted if v not in valid]
         if bad:
-            raise ValidationError({name: [f"Unknown value '{bad[0]}'; one of {', '.join(sorted(valid))}."]})
+            raise InvalidParameter(name, f"Unknown value '{bad[0]}'; one of {', '.join(sorted(valid))}.")
         return qs.filter(**{f"{name}__in": wanted}) if wanted else qs
 
     return method
+
+
+class _IdField(forms.CharField):
+    def __init__(self, *, parse=parse_id, **kwargs):
+        self.parse = parse
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        try:
+            return self.parse(super().clean(value) or None, name="value")
+        except InvalidParameter as exc:
+            raise forms.ValidationError(exc.message) from None
+
+
+class IdFilter(django_filters.Filter):
+    """An id (``mission_control.params.parse_id``): "³" or 20 digits is a 400, not a 500."""
+
+    field_class = _IdField
+
+
+def _whole(value, *, name):
+    return parse_int(value, name=name, minimum=0)
+
+
+class CostFilter(django_filters.NumberFilter):
+    """A dollar amount the ledger's NUMERIC column can compare with (12 digits before the point)."""
+
+    field_class = forms.DecimalField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_digits", 20)
+        kwargs.setdefault("decimal_places", 8)
+        super().__init__(*args, **kwargs)
 
 
 class ExecutionFilter(django_filters.FilterSet):
     """Every filter of ``GET /api/v1/executions/`` and ``/export``. Lists take commas."""
 
     business = django_filters.CharFilter(field_name="business__slug")
-    agent = django_filters.NumberFilter(field_name="agent_id")
+    agent = IdFilter(field_name="agent_id")
     status = django_filters.CharFilter(method="filter_status")
     trigger = django_filters.CharFilter(method="filter_trigger")
     model = django_filters.CharFilter(field_name="model")
     provider = django_filters.CharFilter(field_name="model_provider")
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    cron_job = django_filters.NumberFilter(field_name="cron_job_id")
-    workflow_run = django_filters.NumberFilter(field_name="workflow_run_id")
+    cron_job = IdFilter(field_name="cron_job_id")
+    workflow_run = IdFilter(field_name="workflow_run_id")
     external_id = django_filters.CharFilter(field_name="external_id")
-    replay_of = django_filters.NumberFilter(field_name="replay_of_id")
-    retry_of = django_filters.NumberFilter(field_name="retry_of_id")
-    min_cost = django_filters.NumberFilter(field_name="effective_cost_usd", lookup_expr="gte")
-    max_cost = django_filters.NumberFilter(field_name="effective_cost_usd", lookup_expr="lte")
-    min_duration_ms = django_filters.NumberFilter(field_name="duration_ms", lookup_expr="gte")
-    max_duration_ms = django_filters.NumberFilter(field_name="duration_ms", lookup_expr="lte")
+    replay_of = IdFilter(field_name="replay_of_id")
+    retry_of = IdFilter(field_name="retry_of_id")
+    min_cost = CostFilter(field_name="effective_cost_usd", lookup_expr="gte")
+    max_cost = CostFilter(field_name="effective_cost_usd", lookup_expr="lte")
+    min_duration_ms = IdFilter(field_name="duration_ms", lookup_expr="gte", parse=_whole)
+    max_duration_ms = IdFilter(field_name="duration_ms", lookup_expr="lte", parse=_whole)
     q = django_filters.CharFilter(method="filter_q")
 
     filter_status = _choices("status", Status)
@@ -91,5 +125,6 @@ def filter_executions(qs: QuerySet, params) -> QuerySet:
     """Apply the query-string filters to ``qs`` (which must carry ``effective_cost_usd``)."""
     filterset = ExecutionFilter(params, queryset=qs)
     if not filterset.is_valid():
-        raise ValidationError({name: [str(m) for m in msgs] for name, msgs in filterset.errors.items()})
+        name, messages = next(iter(filterset.errors.items()))
+        raise InvalidParameter(name, " ".join(str(m) for m in messages))
     return filterset.qs

@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 
 from mission_control.events import ALL_GROUP, GLOBAL_GROUP, business_group, event_scope
 from mission_control.models import Event
+from mission_control.params import id_or_none
 
 REPLAY_LIMIT = 500
 CLOSE_UNAUTHENTICATED = 4401
@@ -48,9 +49,9 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.last_replayed = 0
-        after = params.get("after", "")
-        if after.isdigit():
-            for message in await self._missed(int(after)):
+        after = id_or_none(params.get("after"))
+        if after is not None:
+            for message in await self._missed(after):
                 self.last_replayed = message["id"]
                 await self.send_json(message)
 

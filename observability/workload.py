@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from executions.models import Execution, Status
+from mission_control.params import id_or_none
 from observability.dashboards import Scope, average, money, rate, window_bounds, window_rows
 from observability.models import SourceKind, SourceRollup, cost_from_e8
 
@@ -199,7 +200,7 @@ def _sources(scope: Scope, since: datetime) -> tuple[list[dict], list[dict]]:
             cron_rows.append({"cron_job": cron_id, "name": cron_names.get(cron_id, ""), **entry})
         else:
             workflow, _, step = row["key"].partition(":")
-            workflow_id = int(workflow) if workflow.isdigit() else None
+            workflow_id = id_or_none(workflow)
             step_rows.append(
                 {
                     "workflow": workflow_id,
@@ -217,11 +218,7 @@ def _names(rows: list[dict]) -> tuple[dict, dict]:
         return {}, {}
     cron_ids = {int(r["key"]) for r in rows if r["kind"] == SourceKind.CRON}
     workflow_ids = {
-        int(w)
-        for r in rows
-        if r["kind"] == SourceKind.STEP
-        for w in [r["key"].partition(":")[0]]
-        if w.isdigit()
+        w for r in rows if r["kind"] == SourceKind.STEP for w in [id_or_none(r["key"].partition(":")[0])] if w
     }
     crons = dict(cron_model.objects.filter(pk__in=cron_ids).values_list("pk", "name")) if cron_ids else {}
     flows = (

@@ -23,6 +23,7 @@ from governance.access import get_business, is_agent
 from governance.models import Business
 from governance.roles import Role
 from mission_control.api.serializers import StrictSerializer
+from mission_control.params import param
 
 MAX_BODY = 1_000_000
 Tags = serializers.ListField(
@@ -113,9 +114,7 @@ class DocumentListView(GenericAPIView):
         if agent == "none":
             qs = qs.filter(agent__isnull=True)
         elif agent:
-            if not agent.isdigit():
-                raise ValidationError({"agent": ["An agent id, or 'none'."]})
-            qs = qs.filter(agent_id=int(agent))
+            qs = qs.filter(agent_id=param(params, "agent"))
         if params.get("tag"):
             qs = qs.with_tag(params["tag"])
         if params.get("key"):

@@ -6,6 +6,7 @@ from django.db.models import Q
 from agents.models import Agent
 from console.views.base import console_page, page
 from mission_control.models import Event
+from mission_control.params import id_or_none
 
 PAGE_SIZE = 100
 # The kinds the spec names, grouped by prefix; any other kind still shows (and filters by prefix).
@@ -27,7 +28,7 @@ def _filters(request, scope) -> dict:
     business = request.GET.get("business", "")
     return {
         "kind": kind[:64],
-        "agent": int(agent) if agent.isdigit() else None,
+        "agent": id_or_none(agent),
         "business": scope.business(business) if business else None,  # 404 for a stranger's slug
     }
 

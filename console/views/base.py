@@ -151,4 +151,6 @@ def page(request, template: str, context: dict, *, active: str, partial: str | N
 
 def fragment(request, template: str, context: dict, status=200):
     """A piece of a page (an htmx target) on its own, whoever asks for it."""
-    return render(request, template, {"scope": request.mc_scope, "pages": PAGE_KEYS, **context}, status=status)
+    return render(
+        request, template, {"scope": request.mc_scope, "pages": PAGE_KEYS, **context}, status=status
+    )

@@ -8,6 +8,7 @@ from agents import brain
 from agents.models import Agent
 from console.views.base import console_page, page
 from governance.roles import Role
+from mission_control.params import id_or_none
 
 LIST_LIMIT = 100
 VERSION_LIMIT = 30
@@ -28,11 +29,11 @@ def brain_page(request):
         qs = qs.with_tag(tag)
     if owner == "shared":
         qs = qs.filter(agent__isnull=True)
-    elif owner.isdigit():
-        qs = qs.filter(agent_id=int(owner))
+    elif id_or_none(owner) is not None:
+        qs = qs.filter(agent_id=id_or_none(owner))
     documents = list(brain.search(qs, q).order_by("-updated_at", "-id")[:LIST_LIMIT])
-    chosen = request.GET.get("doc", "")
-    document = brain.get_document(user=request.user, pk=int(chosen)) if chosen.isdigit() else None
+    chosen = id_or_none(request.GET.get("doc"))
+    document = brain.get_document(user=request.user, pk=chosen) if chosen is not None else None
     writable = [b for b in scope.businesses if b.pk in scope.ids and scope.can(b.pk, Role.OPERATOR)]
     context = {
         "documents": documents,

@@ -14,6 +14,7 @@ from console.views.analytics import chart
 from console.views.base import console_page, page
 from governance.roles import Role
 from mission_control.models import Event
+from mission_control.params import id_or_none
 from observability import dashboards
 from workflows import selectors
 from workflows.models import EpicStatus, Priority, Task, TaskStatus
@@ -26,8 +27,8 @@ COLUMNS = [s for s, _ in TaskStatus.choices]
 def _filters(request) -> dict:
     get = request.GET.get
     return {
-        "epic": get("epic", "") if get("epic", "").isdigit() else "",
-        "assignee": get("assignee", "") if get("assignee", "").isdigit() else "",
+        "epic": id_or_none(get("epic")) or "",
+        "assignee": id_or_none(get("assignee")) or "",
         "capability": get("capability", "").strip()[:64],
         "q": get("q", "").strip()[:100],
     }

@@ -12,6 +12,7 @@ from django.utils import timezone
 from agents.models import Agent
 from console.views.base import console_page, fragment, page
 from governance.roles import Role
+from mission_control.params import id_or_none
 from workflows import schedules, selectors
 from workflows.models import CronRun, Overlap, Workflow
 
@@ -56,16 +57,16 @@ def cron_list(request):
         .select_related("agent", "workflow")
         .order_by("business__name", "name")
     )
-    open_job = request.GET.get("job", "")
+    open_job = id_or_none(request.GET.get("job"))
     history = {}
-    if open_job.isdigit():
-        job = next((j for j in jobs if j.pk == int(open_job)), None)
+    if open_job is not None:
+        job = next((j for j in jobs if j.pk == open_job), None)
         if job is not None:
             history[job.pk] = list(selectors.cron_runs(job=job).order_by("-scheduled_for")[:HISTORY_RUNS])
-    if request.htmx and open_job.isdigit():
-        job = next((j for j in jobs if j.pk == int(open_job)), None)
+    if request.htmx and open_job is not None:
+        job = next((j for j in jobs if j.pk == open_job), None)
         return fragment(
-            request, "console/cron/_history.html", {"job": job, "runs": history.get(int(open_job), [])}
+            request, "console/cron/_history.html", {"job": job, "runs": history.get(open_job, [])}
         )
     admin_ids = [b.pk for b in scope.businesses if b.pk in scope.ids and scope.can(b.pk, Role.ADMIN)]
     context = {

@@ -6,7 +6,6 @@ Replay and abort buttons post to the executions API.
 """
 
 from django.http import QueryDict
-from rest_framework.exceptions import ValidationError
 
 from agents.models import Agent
 from console.views.base import console_page, page
@@ -15,6 +14,7 @@ from executions.models import ACTIVE, LogKind, LogLevel, Status, Trigger
 from executions.search import filter_executions
 from executions.selectors import get_visible_execution, visible_executions, with_effective_cost
 from governance.roles import Role
+from mission_control.params import InvalidParameter, id_or_none
 
 PAGE_SIZE = 50
 LOG_LIMIT = 500
@@ -39,17 +39,17 @@ def searched(request):
     qs = with_effective_cost(visible_executions(request.user))
     try:
         return filter_executions(qs, search_params(request)), {}
-    except ValidationError as exc:
-        return qs.none(), exc.detail
+    except InvalidParameter as exc:
+        return qs.none(), {exc.name: [exc.message]}
 
 
 @console_page
 def execution_list(request):
     scope = request.mc_scope
     qs, errors = searched(request)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        qs = qs.filter(pk__lt=int(before))
+    before = id_or_none(request.GET.get("before"))
+    if before is not None:
+        qs = qs.filter(pk__lt=before)
     rows = list(qs.select_related("agent", "business").order_by("-id")[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]

@@ -17,6 +17,7 @@ from executions.export import buffered
 from executions.logs import search_logs
 from executions.models import ExecutionLog, LogKind, LogLevel
 from executions.selectors import visible_executions
+from mission_control.params import id_or_none
 
 PAGE_SIZE = 100
 EXPORT_CHUNK = 2000
@@ -29,8 +30,8 @@ def _filters(request) -> dict:
         "q": get("q", "").strip()[:200],
         "level": get("level", "") if get("level", "") in LogLevel.values else "",
         "kind": get("kind", "") if get("kind", "") in LogKind.values else "",
-        "agent": get("agent", "") if get("agent", "").isdigit() else "",
-        "execution": get("execution", "").lstrip("#") if get("execution", "").lstrip("#").isdigit() else "",
+        "agent": id_or_none(get("agent")) or "",
+        "execution": id_or_none(get("execution", "").lstrip("#")) or "",
         "since": get("since", ""),
         "until": get("until", ""),
     }
@@ -41,9 +42,9 @@ def matching_logs(request, filters: dict):
     if request.mc_scope.current:
         executions = executions.filter(business_id=request.mc_scope.current.pk)
     if filters["agent"]:
-        executions = executions.filter(agent_id=int(filters["agent"]))
+        executions = executions.filter(agent_id=filters["agent"])
     if filters["execution"]:
-        executions = executions.filter(pk=int(filters["execution"]))
+        executions = executions.filter(pk=filters["execution"])
     qs = ExecutionLog.objects.filter(execution__in=executions.values("pk"))
     since, until = parse_datetime(filters["since"] or ""), parse_datetime(filters["until"] or "")
     if since:
@@ -57,9 +58,9 @@ def matching_logs(request, filters: dict):
 def log_list(request):
     filters = _filters(request)
     qs = matching_logs(request, filters)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        qs = qs.filter(pk__lt=int(before))
+    before = id_or_none(request.GET.get("before"))
+    if before is not None:
+        qs = qs.filter(pk__lt=before)
     rows = list(qs.select_related("execution__agent").order_by("-id")[: PAGE_SIZE + 1])
     query = urlencode({k: v for k, v in filters.items() if v})
     context = {

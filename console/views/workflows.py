@@ -15,6 +15,7 @@ from console.dag import layout
 from console.views.base import console_page, fragment, page
 from governance.roles import Role
 from mission_control.api.errors import APIError
+from mission_control.params import id_or_none
 from workflows import definitions, selectors
 
 RUN_LIMIT = 15
@@ -57,8 +58,8 @@ def workflow_list(request):
         runs = list(selectors.workflow_runs(user=request.user, workflow=workflow).order_by("-id")[:RUN_LIMIT])
         run_id = request.GET.get("run", "")
         run = next((r for r in runs if str(r.pk) == run_id), None)
-        if run is None and run_id.isdigit():
-            run = selectors.get_workflow_run(user=request.user, pk=int(run_id))  # 404 if not theirs
+        if run is None and id_or_none(run_id) is not None:
+            run = selectors.get_workflow_run(user=request.user, pk=id_or_none(run_id))  # 404 if not theirs
             if run.workflow_id != workflow.pk:
                 run = None
         statuses = {s.step_id: s.status for s in run.steps.all()} if run else {}

@@ -13,6 +13,7 @@ from governance.permissions import PeopleOnly
 from governance.roles import Role
 from governance.selectors import agent_business_id, budgets_for, live_spend
 from mission_control.api.serializers import StrictSerializer
+from mission_control.params import param, parse_choice
 
 MONEY = {"max_digits": 18, "decimal_places": 6, "min_value": 0}
 
@@ -134,12 +135,12 @@ class BudgetListView(GenericAPIView):
         budgets = budgets_for(request.user)
         if params.get("business"):
             budgets = budgets.filter(business=get_business(request.user, params["business"]))
-        if params.get("agent"):
-            if not params["agent"].isdigit():
-                raise ValidationError({"agent": ["A valid integer is required."]})
-            budgets = budgets.filter(agent_id=int(params["agent"]))
-        if params.get("period"):
-            budgets = budgets.filter(period=params["period"])
+        agent = param(params, "agent")
+        if agent is not None:
+            budgets = budgets.filter(agent_id=agent)
+        period = param(params, "period", parse_choice, choices=BudgetPeriod.values)
+        if period:
+            budgets = budgets.filter(period=period)
         return _page(self, budgets)
 
     @extend_schema(request=BudgetCreateSerializer, responses={201: BudgetSerializer})

@@ -14,6 +14,7 @@ from governance.roles import Role
 from governance.selectors import agent_business_id
 from governance.throttling import parse_rate
 from mission_control.api.serializers import StrictSerializer
+from mission_control.params import param
 
 TRIGGERS = ["manual", "cron", "autonomous", "webhook", "workflow"]
 
@@ -72,10 +73,9 @@ class PolicyListView(GenericAPIView):
         )
         if params.get("business"):
             rows = rows.filter(business=get_business(request.user, params["business"]))
-        if params.get("agent"):
-            if not params["agent"].isdigit():
-                raise ValidationError({"agent": ["A valid integer is required."]})
-            rows = rows.filter(agent_id=int(params["agent"]))
+        agent = param(params, "agent")
+        if agent is not None:
+            rows = rows.filter(agent_id=agent)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(PolicySerializer(page, many=True).data)
 

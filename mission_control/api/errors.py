@@ -13,6 +13,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from mission_control.params import InvalidParameter
+
 logger = logging.getLogger(__name__)
 
 
@@ -65,6 +67,11 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, InvalidParameter):
+        set_rollback()
+        body = error_body("invalid_parameter", str(exc), parameter=exc.name, fields={exc.name: [exc.message]})
+        return Response(body, status=400)
 
     if isinstance(exc, APIError):
         body = error_body(exc.code, str(exc.detail), **exc.extra)

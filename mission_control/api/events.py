@@ -1,11 +1,12 @@
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 
 from mission_control.events import event_scope
 from mission_control.models import Event
+from mission_control.params import param
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -49,15 +50,11 @@ class EventListView(ListAPIView):
         if params.get("kind"):
             qs = qs.filter(kind__in=params["kind"].split(","))
         for name in ("agent", "execution"):
-            value = params.get(name, "")
-            if value:
-                if not value.isdigit():
-                    raise ValidationError({name: ["A valid integer is required."]})
-                qs = qs.filter(**{f"{name}_id": int(value)})
-        after = params.get("after", "")
-        if after and not after.isdigit():
-            raise ValidationError({"after": ["A valid integer is required."]})
-        if after:
-            qs = qs.filter(id__gt=int(after))
+            value = param(params, name)
+            if value is not None:
+                qs = qs.filter(**{f"{name}_id": value})
+        after = param(params, "after")
+        if after is not None:
+            qs = qs.filter(id__gt=after)
             self.paginator.ordering = "id"
         return qs

@@ -8,7 +8,7 @@ def api_path(route: str, view, name: str | None = None):
     """``api_path("agents/<int:pk>/start", view)`` matches with and without the final slash."""
     pattern = route
     for conv, regex in (
-        ("<int:", r"(?P<{}>[0-9]+)"),
+        ("<int:", r"(?P<{}>[0-9]{{1,18}})"),  # at most 18 digits: always fits a bigint
         ("<slug:", r"(?P<{}>[-a-zA-Z0-9_]+)"),
         ("<str:", r"(?P<{}>[^/]+)"),
     ):

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from governance.access import get_business, require_role, visible_businesses
 from governance.permissions import PeopleOnly
 from governance.roles import Role
+from mission_control.params import param
 from observability import alerts as services
 from observability.api.serializers import (
     AlertRuleCreateSerializer,
@@ -32,13 +33,6 @@ def _scoped(qs, request):
     return qs.filter(business__in=visible_businesses(request.user))
 
 
-def _int_param(request, name: str) -> int | None:
-    value = request.query_params.get(name, "")
-    if value and not value.isdigit():
-        raise ValidationError({name: ["A valid integer is required."]})
-    return int(value) if value else None
-
-
 @extend_schema(
     parameters=[BUSINESS, OpenApiParameter("agent", int), OpenApiParameter("metric", str, enum=Metric.values)]
 )
@@ -50,7 +44,7 @@ class AnomalyListView(ListAPIView):
 
     def get_queryset(self):
         qs = _scoped(Anomaly.objects.select_related("business", "agent"), self.request)
-        agent = _int_param(self.request, "agent")
+        agent = param(self.request.query_params, "agent")
         if agent is not None:
             qs = qs.filter(agent_id=agent)
         metric = self.request.query_params.get("metric")
@@ -81,7 +75,7 @@ class AlertListView(ListAPIView):
             raise ValidationError({"state": ["Use firing or resolved."]})
         if state:
             qs = qs.filter(resolved_at__isnull=state == "firing")
-        rule = _int_param(self.request, "rule")
+        rule = param(self.request.query_params, "rule")
         return qs.filter(rule_id=rule) if rule is not None else qs
 
 

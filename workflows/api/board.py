@@ -14,6 +14,7 @@ from governance.permissions import AgentsOnly, PeopleOnly
 from governance.roles import Role
 from mission_control.api.errors import APIError
 from mission_control.api.serializers import StrictSerializer
+from mission_control.params import param
 from workflows import board, selectors
 from workflows.api.common import flag
 from workflows.models import Epic, EpicStatus, Priority, Task, TaskComment, TaskStatus
@@ -212,10 +213,7 @@ class TaskListView(GenericAPIView):
         params = request.query_params
         filters = {}
         for name in ("epic", "assignee", "parent"):
-            value = params.get(name) or None
-            if value is not None and not value.isdigit():
-                raise ValidationError({name: ["A valid integer is required."]})
-            filters[f"{name}_id"] = int(value) if value else None
+            filters[f"{name}_id"] = param(params, name)
         tasks = selectors.tasks(
             user=request.user,
             business=params.get("business") or None,

@@ -1,18 +1,11 @@
 """Small pieces the work app's views share."""
 
-from rest_framework.exceptions import ValidationError
+from mission_control.params import parse_flag
 
 
 def flag(params, name: str) -> bool | None:
     """A boolean query parameter (``true``/``false``/``1``/``0``), None when absent."""
-    raw = (params.get(name) or "").strip().lower()
-    if not raw:
-        return None
-    if raw in {"1", "true", "yes"}:
-        return True
-    if raw in {"0", "false", "no"}:
-        return False
-    raise ValidationError({name: ["Use true or false."]})
+    return parse_flag(params.get(name), name=name)
 
 
 def execution_body(execution) -> dict:

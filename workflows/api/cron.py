@@ -18,6 +18,7 @@ from governance.access import get_business
 from governance.permissions import PeopleOnly
 from governance.roles import Role
 from mission_control.api.serializers import StrictSerializer
+from mission_control.params import param
 from workflows import cron, cron_firing, schedules, selectors
 from workflows.api.common import execution_body, flag
 from workflows.models import CronJob, CronRun, Overlap, Workflow
@@ -183,14 +184,11 @@ class CronJobListView(GenericAPIView):
     @extend_schema(operation_id="v1_cron_jobs_list")
     def get(self, request):
         params = request.query_params
-        agent = params.get("agent") or None
-        if agent is not None and not agent.isdigit():
-            raise ValidationError({"agent": ["A valid integer is required."]})
         jobs = selectors.cron_jobs(
             user=request.user,
             business=params.get("business") or None,
             enabled=flag(params, "enabled"),
-            agent=int(agent) if agent else None,
+            agent=param(params, "agent"),
         )
         page = self.paginate_queryset(jobs)
         return self.get_paginated_response(

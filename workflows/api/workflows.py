@@ -13,6 +13,7 @@ from governance.access import get_business
 from governance.permissions import PeopleOnly
 from governance.roles import Role
 from mission_control.api.serializers import StrictSerializer
+from mission_control.params import param
 from mission_control.secrets import hash_secret
 from workflows import definitions, runs, selectors
 from workflows.models import RunStatus, RunTrigger, StepRun, Workflow, WorkflowRun, WorkflowVersion
@@ -209,13 +210,10 @@ class WorkflowRunListView(GenericAPIView):
     @extend_schema(operation_id="v1_workflow_runs_list")
     def get(self, request):
         params = request.query_params
-        workflow = params.get("workflow") or None
-        if workflow is not None and not workflow.isdigit():
-            raise ValidationError({"workflow": ["A valid integer is required."]})
         qs = selectors.workflow_runs(
             user=request.user,
             business=params.get("business") or None,
-            workflow_id=int(workflow) if workflow else None,
+            workflow_id=param(params, "workflow"),
             status=params.get("status") or None,
         )
         page = self.paginate_queryset(qs)
