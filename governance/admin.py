@@ -27,10 +27,13 @@ from governance.models import (
 )
 from governance.roles import Role
 from governance.selectors import agent_business_id, live_spend
+from governance.signin_forms import AdminSignInForm
 from governance.stop_admin import EmergencyStopAdmin
 from mission_control.api.errors import APIError
 
 admin.site.register(EmergencyStop, EmergencyStopAdmin)
+# Says "too many attempts" when the sign-in limits (governance.signin) refuse one.
+admin.site.login_form = AdminSignInForm
 
 
 class BoundedCountPaginator(Paginator):

@@ -1,6 +1,7 @@
 """The audit log: one append-only row per governance change or control action."""
 
 from governance.models import AuditEntry, Business
+from mission_control.logging import current_context
 
 
 def actor_name(actor) -> str:
@@ -34,4 +35,6 @@ def record(
         before=before,
         after=after,
         reason=reason,
+        # The request's client (mission_control.client_address), bound to the log context.
+        client_address=current_context().get("client"),
     )

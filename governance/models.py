@@ -82,6 +82,9 @@ class AuditEntry(AppendOnlyModel):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     reason = models.TextField(blank=True)
+    client_address = models.GenericIPAddressField(
+        null=True, blank=True, help_text="where the request came from (MC_TRUSTED_PROXIES decides)"
+    )
 
     class Meta:
         ordering = ["-id"]

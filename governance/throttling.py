@@ -6,7 +6,11 @@ timestamp instead, too heavy for the heartbeat path). A caller may burst to twic
 window boundary; that is the price of O(1). Over the limit: ``429`` with ``Retry-After``.
 
 Rates: ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (``agent``, ``operator``, ``login``), and per agent
-the ``rate_limit`` of its execution policy (the agent's own, else its business's).
+the ``rate_limit`` of its execution policy (the agent's own, else its business's). Sign-in attempts
+are limited in ``governance.signin`` with the same counter.
+
+While the cache is down every limit fails open (``mission_control.cache_outage``): the API keeps
+answering from PostgreSQL.
 """
 
 import re
@@ -15,6 +19,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
+
+from mission_control.cache_outage import cache_down, or_default
 
 # DRF imports this module while it builds ``APIView`` (DEFAULT_THROTTLE_CLASSES), so anything that
 # imports DRF views in turn (the error module, services) is imported inside the methods below.
@@ -48,6 +54,35 @@ def default_rate(scope: str) -> str | None:
     return settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get(scope)
 
 
+def window_count(key: str, period: int) -> int:
+    """Count one more in ``key`` for the current ``period``-second window; 0 while the cache is down."""
+    window = int(timezone.now().timestamp() // period)
+    full_key = f"throttle:{key}:{period}:{window}"
+
+    def count() -> int:
+        try:
+            return cache.incr(full_key)
+        except ValueError:  # first request of the window
+            if cache.add(full_key, 1, timeout=period + 1):
+                return 1
+            return cache.incr(full_key)
+
+    return or_default("rate limits", count, 0)
+
+
+def window_wait(period: int) -> float:
+    """Seconds until the current ``period``-second window ends."""
+    now = timezone.now().timestamp()
+    return (int(now // period) + 1) * period - now
+
+
+def hit(key: str, limit: int, period: int) -> float | None:
+    """Count a request against ``limit`` per ``period`` s; the seconds to wait when over, else None."""
+    if window_count(key, period) > limit:
+        return window_wait(period)
+    return None
+
+
 class FixedWindowThrottle(BaseThrottle):
     scope = ""
 
@@ -59,28 +94,17 @@ class FixedWindowThrottle(BaseThrottle):
         return default_rate(self.scope)
 
     def allow_request(self, request, view) -> bool:
+        if cache_down():  # fail open, and skip the policy lookup too
+            return True
         ident = self.identity(request)
         parsed = parse_rate(self.rate(request)) if ident else None
         if parsed is None:
             return True
-        limit, period = parsed
-        now = timezone.now().timestamp()
-        window = int(now // period)
-        key = f"throttle:{self.scope}:{ident}:{period}:{window}"
-        count = self._count(key, period)
-        if count > limit:
-            self._wait = (window + 1) * period - now
+        wait = hit(f"{self.scope}:{ident}", *parsed)
+        if wait is not None:
+            self._wait = wait
             return False
         return True
-
-    @staticmethod
-    def _count(key: str, period: int) -> int:
-        try:
-            return cache.incr(key)
-        except ValueError:  # first request of the window
-            if cache.add(key, 1, timeout=period + 1):
-                return 1
-            return cache.incr(key)
 
     def wait(self) -> float | None:
         return getattr(self, "_wait", None)
@@ -116,12 +140,3 @@ class OperatorThrottle(FixedWindowThrottle):
         if isinstance(request.auth, OperatorToken):
             return f"token:{request.auth.pk}"
         return f"user:{user.pk}"
-
-
-class LoginThrottle(FixedWindowThrottle):
-    """Password guesses at ``auth/token``, per client address."""
-
-    scope = "login"
-
-    def identity(self, request) -> str | None:
-        return f"ip:{self.get_ident(request)}"

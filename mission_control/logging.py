@@ -12,7 +12,7 @@ from contextlib import contextmanager
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _context_var: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})  # noqa: B039
 
-CONTEXT_KEYS = ("business", "agent", "execution")
+CONTEXT_KEYS = ("client", "business", "agent", "execution")
 
 
 def bind(**values) -> None:
@@ -20,6 +20,11 @@ def bind(**values) -> None:
     current = dict(_context_var.get())
     current.update({k: v for k, v in values.items() if v is not None})
     _context_var.set(current)
+
+
+def current_context() -> dict:
+    """The values bound so far (``client``, ``business``, ``agent``, ``execution``)."""
+    return dict(_context_var.get())
 
 
 @contextmanager

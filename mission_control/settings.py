@@ -6,6 +6,7 @@ the in-process ``memory://`` transport and Channels' in-memory layer (one proces
 cache, rate-limit store and channels-redis layer.
 """
 
+import ipaddress
 import os
 import sys
 from pathlib import Path
@@ -189,6 +190,19 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Every sign-in path (API token, /login/, /admin/login/) goes through this backend's limits.
+AUTHENTICATION_BACKENDS = ["governance.signin.RateLimitedModelBackend"]
+MC_SIGNIN_FORM = "governance.signin_forms.SignInForm"
+MC_LOGIN_LOCKOUT_FAILURES = int(os.environ.get("MC_LOGIN_LOCKOUT_FAILURES", "5"))
+MC_LOGIN_LOCKOUT_S = int(os.environ.get("MC_LOGIN_LOCKOUT_S", "60"))
+MC_LOGIN_LOCKOUT_MAX_S = int(os.environ.get("MC_LOGIN_LOCKOUT_MAX_S", "900"))
+MC_RATE_LOGIN_USERNAME = os.environ.get("MC_RATE_LOGIN_USERNAME", "50/hour")
+# X-Forwarded-For is believed only from these proxies (addresses or CIDRs); empty: from none.
+MC_TRUSTED_PROXIES = env_list("MC_TRUSTED_PROXIES", "")
+for _proxy in MC_TRUSTED_PROXIES:
+    ipaddress.ip_network(_proxy, strict=False)  # a typo fails at start-up, not silently
+# After a cache (Redis) error, rate limits fail open and the cache is not asked for this long.
+MC_CACHE_RETRY_S = float(os.environ.get("MC_CACHE_RETRY_S", "5"))
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/control"
 

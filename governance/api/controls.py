@@ -149,6 +149,7 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "before",
             "after",
             "reason",
+            "client_address",
         ]
 
 

@@ -17,7 +17,7 @@ from governance.api.serializers import (
 )
 from governance.models import Membership, OperatorToken
 from governance.roles import Role
-from governance.throttling import LoginThrottle
+from governance.signin import refusal
 from mission_control.api.errors import APIError
 
 
@@ -31,11 +31,13 @@ class OperatorsOnly:
 
 
 class TokenView(APIView):
-    """Exchange a username and password for an operator API token (shown once)."""
+    """Exchange a username and password for an operator API token (shown once).
+
+    Sign-in limits (per address, per username; ``governance.signin``) answer 429 with ``Retry-After``."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
+    throttle_classes: list = []  # the authentication backend limits every sign-in path
 
     @extend_schema(
         request=TokenRequestSerializer,
@@ -51,6 +53,8 @@ class TokenView(APIView):
         user = authenticate(
             request, username=data.validated_data["username"], password=data.validated_data["password"]
         )
+        if user is None and (refused := refusal(request)) is not None:
+            raise APIError(429, "rate_limited", str(refused), retry_after=refused.retry_after)
         if user is None or not user.is_active:
             raise APIError(401, "invalid_credentials", "Wrong username or password.")
         token, raw = services.issue_operator_token(user=user, name=data.validated_data.get("name", ""))

@@ -75,8 +75,9 @@ def exception_handler(exc, context):
 
     if isinstance(exc, APIError):
         body = error_body(exc.code, str(exc.detail), **exc.extra)
+        headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else {}
         set_rollback()
-        return Response(body, status=exc.status_code)
+        return Response(body, status=exc.status_code, headers=headers)
 
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
