@@ -165,7 +165,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "mc"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CELERY_BROKER_URL = "memory://"
+    # A host in the URL, or kombu warns "No hostname was supplied" on every connection.
+    CELERY_BROKER_URL = "memory://localhost/"
 
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -300,15 +301,24 @@ EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mission-control@localhost")
 
 # --- Security (production) ------------------------------------------------------------------
+# MC_HTTPS: browsers reach the site over HTTPS (TLS at a proxy in front, or at daphne itself), so
+# plain HTTP is redirected, HSTS is sent and the session and CSRF cookies are Secure. MC_HTTPS=0 is a
+# plain-HTTP deployment on a network you trust: no redirect, no HSTS, cookies a browser keeps over HTTP.
+MC_HTTPS = env_bool("MC_HTTPS", True)  # read with DEBUG=0 only
+# MC_TLS_PROXY_HEADER: the header a TLS-terminating proxy sets to "https" (e.g. X-Forwarded-Proto).
+# Trusted only when declared: without a proxy any client could send it and pass for HTTPS. This is
+# about the scheme only; which proxies may name the client address is a separate setting.
+MC_TLS_PROXY_HEADER = os.environ.get("MC_TLS_PROXY_HEADER", "").strip()
+if MC_TLS_PROXY_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + MC_TLS_PROXY_HEADER.upper().replace("-", "_"), "https")
 if not DEBUG:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", MC_HTTPS)
     SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/?$"]
-    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if MC_HTTPS else "0"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_SECURE = MC_HTTPS
+    CSRF_COOKIE_SECURE = MC_HTTPS
     if not SECURE_HSTS_PRELOAD:
         # Preload-list submission is hard to undo, so it stays an explicit opt-in.
         SILENCED_SYSTEM_CHECKS = ["security.W021"]

@@ -21,6 +21,10 @@ print(json.dumps({
     "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
     "broker": app.conf.broker_url,
     "debug": settings.DEBUG,
+    "ssl_redirect": settings.SECURE_SSL_REDIRECT,
+    "proxy_header": settings.SECURE_PROXY_SSL_HEADER,
+    "secure_cookies": [settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE],
+    "hsts": settings.SECURE_HSTS_SECONDS,
 }))
 """
 
@@ -48,7 +52,7 @@ def test_it_runs_on_the_embedded_default_with_nothing_set(tmp_path):
     assert result["engine"] == "django.db.backends.sqlite3"
     assert result["cache"].endswith("LocMemCache")
     assert result["layer"] == "channels.layers.InMemoryChannelLayer"
-    assert result["broker"] == "memory://"
+    assert result["broker"] == "memory://localhost/"
 
 
 def test_it_uses_postgresql_and_redis_when_configured(tmp_path):
@@ -66,6 +70,36 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off(tmp_path):
     with pytest.raises(subprocess.CalledProcessError) as err:
         probe(tmp_path, DEBUG="0", MC_TESTING="0")
     assert "SECRET_KEY must be set" in err.value.stderr
+
+
+PRODUCTION = {"DEBUG": "0", "MC_TESTING": "0", "SECRET_KEY": "k" * 60}
+
+
+def test_it_serves_production_over_https_and_trusts_no_proxy_header_by_default(tmp_path):
+    result = probe(tmp_path, **PRODUCTION)
+    assert result["ssl_redirect"] is True
+    assert result["secure_cookies"] == [True, True]
+    assert result["hsts"] == 31536000
+    # Without a declared proxy, a client's X-Forwarded-Proto would pass plain HTTP off as HTTPS.
+    assert result["proxy_header"] is None
+
+
+def test_it_trusts_the_scheme_header_of_a_declared_tls_proxy(tmp_path):
+    result = probe(tmp_path, MC_TLS_PROXY_HEADER="X-Forwarded-Proto", **PRODUCTION)
+    assert result["proxy_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert result["ssl_redirect"] is True
+
+
+def test_it_runs_production_on_plain_http_when_told_to(tmp_path):
+    result = probe(tmp_path, MC_HTTPS="0", **PRODUCTION)
+    assert result["ssl_redirect"] is False
+    assert result["secure_cookies"] == [False, False]  # a browser keeps them over plain HTTP
+    assert result["hsts"] == 0
+    assert result["proxy_header"] is None
+
+
+def test_it_keeps_an_explicit_ssl_redirect_choice(tmp_path):
+    assert probe(tmp_path, SECURE_SSL_REDIRECT="0", **PRODUCTION)["ssl_redirect"] is False
 
 
 def test_production_settings_pass_the_deploy_check(tmp_path):
