@@ -4,7 +4,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import connection, models
+from django.db.models import Case, CharField, Count, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from governance.models import Business
@@ -38,11 +40,35 @@ class AgentQuerySet(models.QuerySet):
     def online(self, now):
         return self.filter(offline_after__gte=now)
 
+    def with_live_status(self, now):
+        """Annotate ``running_now`` (executions the ledger has running for the agent) and
+        ``live_status``, the status shown everywhere (pages, API, dashboards): ``offline`` when the
+        heartbeat is late, ``blocked`` as reported, else ``active`` when the ledger has work of it
+        running and ``idle`` when it has none. Heartbeats arrive every few seconds while claims and
+        finishes land in between, so the ledger, not the last heartbeat, says whether it is busy."""
+        ledger = self.model._meta.get_field("executions").related_model  # the ledger sits above agents
+        running = (
+            ledger.objects.filter(agent_id=OuterRef("pk"), status="running")
+            .order_by()
+            .values("agent_id")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            running_now=Coalesce(Subquery(running, output_field=IntegerField()), 0)
+        ).annotate(
+            live_status=Case(
+                When(Q(offline_after__isnull=True) | Q(offline_after__lt=now), then=Value("offline")),
+                When(status=ReportedStatus.BLOCKED, then=Value("blocked")),
+                When(running_now__gt=0, then=Value("active")),
+                default=Value("idle"),
+                output_field=CharField(),
+            )
+        )
+
     def with_effective_status(self, status: str, now):
-        """Filter on the status shown to people: ``offline`` is derived, the others as reported."""
-        if status == "offline":
-            return self.offline(now)
-        return self.online(now).filter(status=status)
+        """Filter on the status shown to people (see ``with_live_status``)."""
+        return self.with_live_status(now).filter(live_status=status)
 
     def with_capability(self, capability: str):
         """Agents whose ``capabilities`` list contains ``capability`` (an index-friendly @> on PostgreSQL)."""
@@ -129,15 +155,31 @@ class Agent(models.Model):
             seconds=self.heartbeat_timeout_s
         )
 
+    def running_count(self) -> int:
+        """Executions the ledger has running for this agent (annotated by ``with_live_status``)."""
+        running = getattr(self, "running_now", None)
+        if running is None:
+            running = self.running_now = self.executions.filter(status="running").count()
+        return running
+
     def effective_status(self, now=None) -> str:
-        """``offline`` is derived from the heartbeat; otherwise the status the agent reported."""
-        return "offline" if self.is_offline(now) else self.status
+        """The status shown everywhere, by the rule of ``AgentQuerySet.with_live_status``."""
+        live = getattr(self, "live_status", None)
+        if live is not None:  # annotated by the query that loaded it, at the same moment
+            return live
+        if self.is_offline(now):
+            return "offline"
+        if self.status == ReportedStatus.BLOCKED:
+            return "blocked"
+        return "active" if self.running_count() else "idle"
 
     def lifecycle_label(self, now=None) -> str:
         """Desired state beside observed status: an agent told to stop that is still busy is stopping."""
         status = self.effective_status(now)
         if self.desired_state == DesiredState.STOPPED:
-            return "stopped" if status in ("offline", "idle") else "stopping"
+            # Until it says it has stopped working (or falls silent) an agent told to stop is stopping.
+            still_busy = status != "idle" or self.status != ReportedStatus.IDLE
+            return "stopping" if status != "offline" and still_busy else "stopped"
         if status == "offline":
             return "offline"
         return "running"

@@ -28,9 +28,9 @@ def agent_list(
     """Agents in the caller's businesses, filtered by business slug, effective status and
     capability. One query for the page whatever its size (business joined, pending commands
     counted in a subquery)."""
+    now = now or timezone.now()
     agents = filter_by_business(Agent.objects.filter(business__in=visible_businesses(user)), user, business)
-    if status:
-        agents = agents.with_effective_status(status, now or timezone.now())
+    agents = agents.with_effective_status(status, now) if status else agents.with_live_status(now)
     if capability:
         agents = agents.with_capability(capability)
     return agents.select_related("business").annotate(pending_commands=_pending_commands())
@@ -40,6 +40,7 @@ def get_agent(*, user, pk: int, role: str = Role.VIEWER) -> Agent:
     """One agent the caller may act on with ``role``: 404 outside their businesses, 403 below the role."""
     agent = (
         Agent.objects.filter(pk=pk, business__in=visible_businesses(user))
+        .with_live_status(timezone.now())
         .select_related("business")
         .annotate(pending_commands=_pending_commands())
         .first()

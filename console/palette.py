@@ -102,7 +102,12 @@ def _pages(scope) -> list[Item]:
 def _agents(scope, now) -> tuple[list[Item], list[Item]]:
     items, actions = [], []
     logs_url = page_url("logs", scope)
-    agents = Agent.objects.filter(business_id__in=scope.ids).select_related("business").order_by("name")
+    agents = (
+        Agent.objects.filter(business_id__in=scope.ids)
+        .with_live_status(now)
+        .select_related("business")
+        .order_by("name")
+    )
     for agent in agents:
         where = agent.business.name
         status = agent.effective_status(now)

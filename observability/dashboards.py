@@ -133,15 +133,17 @@ def window_rows(
 
 
 def agent_counts(scope: Scope, now: datetime) -> dict:
-    # "offline" is derived from the heartbeat; the agents app owns that rule (its online() queryset).
-    online = Q(pk__in=Agent.objects.online(now).values("pk"))
-    counts = Agent.objects.filter(scope.filter()).aggregate(
-        total=Count("pk"),
-        idle=Count("pk", filter=online & Q(status="idle")),
-        active=Count("pk", filter=online & Q(status="active")),
-        blocked=Count("pk", filter=online & Q(status="blocked")),
+    """Agents by the status shown everywhere: the agents app owns that rule (``with_live_status``)."""
+    rows = (
+        Agent.objects.filter(scope.filter())
+        .with_live_status(now)
+        .values("live_status")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
-    counts["offline"] = counts["total"] - counts["idle"] - counts["active"] - counts["blocked"]
+    counts = dict.fromkeys(("idle", "active", "blocked", "offline"), 0)
+    counts.update({row["live_status"]: row["n"] for row in rows})
+    counts["total"] = sum(counts.values())
     return counts
 
 
@@ -225,7 +227,9 @@ def agent_table(scope: Scope, *, window: timedelta, now: datetime | None = None)
         for key, row in window_rows(scope, since, group=("agent_id",), fields=fields, now=now).items()
     }
     rows = []
-    for agent in Agent.objects.filter(scope.filter()).select_related("business").order_by("name", "pk"):
+    for agent in (
+        Agent.objects.filter(scope.filter()).with_live_status(now).select_related("business").order_by("name", "pk")
+    ):
         f = figures.get(agent.pk, {})
         executions = f.get("executions") or 0
         busy = Decimal(f.get("busy_ms") or 0)
@@ -236,6 +240,7 @@ def agent_table(scope: Scope, *, window: timedelta, now: datetime | None = None)
                 "name": agent.name,
                 "business": agent.business.slug,
                 "status": agent.effective_status(now),
+                "running": agent.running_count(),
                 "executions": executions,
                 "succeeded": f.get("success") or 0,
                 "failed": f.get("failed") or 0,

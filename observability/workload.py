@@ -33,7 +33,7 @@ def report(scope: Scope, *, window: timedelta, stuck_after: timedelta, now: date
     now = now or timezone.now()
     since, until = window_bounds(window, now)
     cutoff = now - stuck_after
-    agents = list(Agent.objects.filter(scope.filter()).order_by("name", "pk"))
+    agents = list(Agent.objects.filter(scope.filter()).with_live_status(now).order_by("name", "pk"))
     live = _live(scope)
     figures = _agent_figures(scope, since, now)
     queue = [_queue_row(agent, live.get(agent.pk, {}), figures.get(agent.pk, {}), now) for agent in agents]

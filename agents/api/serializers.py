@@ -16,7 +16,10 @@ class AgentSerializer(serializers.ModelSerializer):
     """An agent as people see it: desired state and observed status side by side."""
 
     business = serializers.CharField(source="business.slug", read_only=True)
-    status = serializers.SerializerMethodField(help_text="Effective: offline when no heartbeat in time.")
+    status = serializers.SerializerMethodField(
+        help_text="Effective: offline when no heartbeat in time, blocked as reported, else active while "
+        "the ledger has work of it running, idle when none."
+    )
     reported_status = serializers.CharField(source="status", read_only=True)
     lifecycle = serializers.SerializerMethodField(
         help_text="Desired state beside observed status, e.g. stopping: told to stop, still busy."
@@ -24,6 +27,7 @@ class AgentSerializer(serializers.ModelSerializer):
     running = serializers.ListField(
         source="running_executions", child=serializers.IntegerField(), read_only=True
     )
+    running_now = serializers.SerializerMethodField(help_text="Executions the ledger has running for it.")
     pending_commands = serializers.SerializerMethodField()
 
     class Meta:
@@ -50,6 +54,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "max_cost_per_execution_usd",
             "notes",
             "running",
+            "running_now",
             "pending_commands",
             "held_by_emergency_stop",
             "created_at",
@@ -68,6 +73,9 @@ class AgentSerializer(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=LIFECYCLES))
     def get_lifecycle(self, agent) -> str:
         return agent.lifecycle_label(self._now())
+
+    def get_running_now(self, agent) -> int:
+        return agent.running_count()
 
     def get_pending_commands(self, agent) -> int:
         pending = getattr(agent, "pending_commands", None)

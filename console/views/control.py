@@ -21,7 +21,12 @@ PANELS = {"health", "agents", "active", "failures", "stop"}
 
 
 def _agents(scope, now) -> dict:
-    agents = list(Agent.objects.for_business_ids(scope.ids).select_related("business").order_by("name"))
+    agents = list(
+        Agent.objects.for_business_ids(scope.ids)
+        .with_live_status(now)
+        .select_related("business")
+        .order_by("name")
+    )
     by_status: dict[str, int] = {}
     rows = []
     for agent in agents:

@@ -93,7 +93,12 @@ def test_it_filters_by_capability_and_effective_status(viewer_api, make_agent):
 
     coder = make_agent("coder", capabilities=["code", "review"])
     make_agent("writer", capabilities=["write"])
+    from executions.models import Execution
+
     record_heartbeat(agent=coder, status="active")
+    reader = make_agent("reader")
+    record_heartbeat(agent=reader, status="active")  # says active, but nothing of it runs: idle
+    Execution.objects.create(business=coder.business, agent=coder, status="running", trigger="manual")
     by_capability = viewer_api.get("/api/v1/agents?capability=review").json()["results"]
     assert [a["name"] for a in by_capability] == ["coder"]
     offline = viewer_api.get("/api/v1/agents?status=offline").json()["results"]
