@@ -15,7 +15,7 @@ PROVIDER_ENDPOINTS = {
     "google": "https://generativelanguage.googleapis.com/v1beta/models:generateContent",
 }
 
-# capability -> (prompts, tools, completions)
+# capability -> (prompts, tools, completions); the n-th completion answers the n-th prompt
 WORK = {
     "triage": (
         [
@@ -27,6 +27,7 @@ WORK = {
         [
             "Label: urgent. Payment path down for several customers.",
             "Label: question. Pointed to the export guide.",
+            "Label: normal, priority high. Identity team to unlock the account.",
         ],
     ),
     "support": (
@@ -121,7 +122,8 @@ def plan(rng: random.Random, capabilities: list[str], model: str, provider: str,
     known = [c for c in capabilities if c in WORK] or ["research"]
     prompts, tools, completions = WORK[rng.choice(known)]
     n = rng.randint(100, 9999)
-    prompt = rng.choice(prompts).format(n=n)
+    pick = rng.randrange(len(prompts))
+    prompt, completion = prompts[pick].format(n=n), completions[pick].format(n=n)
     if given:
         prompt = f"{prompt}\nInput: {str(given)[:300]}"
     input_tokens = rng.randint(350, 6500)
@@ -130,18 +132,23 @@ def plan(rng: random.Random, capabilities: list[str], model: str, provider: str,
         rng.randint(0, input_tokens // 2) if provider in ("anthropic", "openai") and rng.random() < 0.4 else 0
     )
     failure = rng.choice(FAILURES) if rng.random() < 0.08 else None
-    label = rng.choice(["urgent", "normal", "question"])
+    # A triage answer starts with its label ("Label: urgent. ..."): the output's label says the same.
+    label = (
+        completion.removeprefix("Label: ").split(".")[0].split(",")[0]
+        if completion.startswith("Label:")
+        else None
+    )
     return {
         "prompt": prompt,
         "tools": rng.sample(tools, k=min(len(tools), rng.randint(1, 2))),
-        "completion": rng.choice(completions),
+        "completion": completion,
         "input_tokens": input_tokens,
         "output_tokens": rng.randint(60, 1400),
         "cache_read_tokens": cached,
         "failure": failure,
         "output": {
-            "label": label,
-            "summary": rng.choice(completions),
+            **({"label": label} if label else {}),
+            "answer": completion,
             "confidence": round(rng.uniform(0.6, 0.99), 2),
         },
         "model": model,

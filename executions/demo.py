@@ -1,10 +1,12 @@
 """Demo seed for the ledger: two weeks of history for the demo fleet, with logs and events.
 
 Written with bulk inserts (thousands of rows in a few statements), priced with the same price data
-as live reports, idempotent: an agent that already has demo history is skipped. History is not
-booked against budgets (it happened before they existed); live work from the simulator is.
+as live reports, and booked into the budgets' windows (``governance.spend_history``) so a budget's
+spent and the ledger's cost agree. Idempotent: an agent that already has demo history is skipped.
+``record`` is also how the work app's demo writes its cron jobs' past runs.
 """
 
+import json
 import random
 from datetime import timedelta
 
@@ -14,6 +16,7 @@ from django.utils import timezone
 from agents.models import Agent
 from executions import pricing
 from executions.models import Execution, ExecutionLog, Status, Trigger
+from governance.spend_history import book_history
 from mission_control.models import Event
 
 DAYS = 14
@@ -28,14 +31,46 @@ MODELS = {  # agent name -> (model, provider); others get a default
     "lab-experimenter": ("claude-opus-4", "anthropic"),
     "lab-summarizer": ("gemini-2.5-pro", "google"),
 }
+# title, input, and what a finished run answers: the output answers its prompt.
 TASKS = [
-    ("Classify the inbound ticket", {"ticket": "Customer cannot reset their password"}),
-    ("Summarise the weekly sales report", {"report": "sales-week-{n}.pdf"}),
-    ("Review pull request", {"repo": "billing-service", "pr": "{n}"}),
-    ("Answer the support question", {"question": "How do I export invoices as CSV?"}),
-    ("Check service health", {"targets": ["api", "worker", "db"]}),
-    ("Draft release notes", {"version": "2.{n}.0"}),
-    ("Run the nightly revenue query", {"query": "revenue_by_region", "day": "{day}"}),
+    (
+        "Classify the inbound ticket",
+        {"ticket": "Customer cannot reset their password"},
+        {"label": "account-access", "priority": "high", "answer": "Password reset loop: route to identity."},
+    ),
+    (
+        "Summarise the weekly sales report",
+        {"report": "sales-week-{n}.pdf"},
+        {"answer": "Revenue up 4.2% week on week, led by EMEA; churn flat at 1.1%."},
+    ),
+    (
+        "Review pull request",
+        {"repo": "billing-service", "pr": "{n}"},
+        {
+            "verdict": "changes requested",
+            "answer": "2 comments: retry lacks jitter; no test for the 429 path.",
+        },
+    ),
+    (
+        "Answer the support question",
+        {"question": "How do I export invoices as CSV?"},
+        {"answer": "Billing > Invoices > Export, then choose CSV; exports cover up to 12 months."},
+    ),
+    (
+        "Check service health",
+        {"targets": ["api", "worker", "db"]},
+        {"healthy": ["api", "worker", "db"], "answer": "All three healthy; p95 latency 212 ms."},
+    ),
+    (
+        "Draft release notes",
+        {"version": "2.{n}.0"},
+        {"answer": "Release 2.{n}.0: faster exports, SSO for teams, 14 fixes."},
+    ),
+    (
+        "Run the nightly revenue query",
+        {"query": "revenue_by_region", "day": "{day}"},
+        {"rows": 4, "answer": "Revenue for {day}: EMEA $41.2k, NA $38.9k, APAC $17.4k, LATAM $6.1k."},
+    ),
 ]
 ERRORS = [
     ("rate_limit", "Provider rate limit hit (429): retry after 20 s."),
@@ -49,48 +84,64 @@ def seed(context: dict) -> None:
     agents = context.get("agents") or list(
         Agent.objects.filter(business__in=context.get("businesses", [])).select_related("business")
     )
-    made = 0
+    made = kept = 0
     for agent in agents:
-        if Execution.objects.filter(agent=agent, external_id__startswith="demo-").exists():
+        existing = Execution.objects.filter(agent=agent, external_id__startswith="demo-").count()
+        if existing:
+            kept += existing
             continue
         made += _history(agent)
-    context["stdout"].write(f"  Executions: {made} demo executions over the past {DAYS} days")
+    out = context["stdout"]
+    if made:
+        out.write(f"  Executions: {made} demo executions over the past {DAYS} days")
+    if kept:
+        out.write(f"  Executions: kept the existing demo history ({kept} executions)")
 
 
-@transaction.atomic
 def _history(agent: Agent) -> int:
     rng = random.Random(f"mission-control-demo-{agent.business.slug}-{agent.name}")
-    model, provider = MODELS.get(agent.name, ("gpt-4o-mini", "openai"))
-    flaky = agent.name == "research-scout"
-    autonomous = agent.name in ("ops-sentinel", "lab-experimenter")
     now = timezone.now()
-    rows, plans = [], []
-    for n in range(PER_AGENT):
+    starts = []
+    for _ in range(PER_AGENT):
         started = now - timedelta(seconds=rng.uniform(120, DAYS * 86400))
         # Busier in working hours: shift a third of the night runs into the day.
         if started.hour < 7 and rng.random() < 0.33:
             started += timedelta(hours=9)
-        started = min(started, now - timedelta(seconds=120))
+        starts.append(min(started, now - timedelta(seconds=120)))
+    autonomous = agent.name in ("ops-sentinel", "lab-experimenter")
+    plans = [(s, Trigger.AUTONOMOUS if autonomous else _trigger(rng), rng.choice(TASKS)) for s in starts]
+    return len(record(agent, plans, rng=rng, key="demo"))
+
+
+@transaction.atomic
+def record(agent: Agent, plans: list, *, rng: random.Random, key: str, cron_job_id=None) -> list[Execution]:
+    """Write finished executions of ``agent``, one per ``(started, trigger, (title, input, answer))``,
+    with their logs and events, and book their cost into the budgets they fall in."""
+    model, provider = MODELS.get(agent.name, ("gpt-4o-mini", "openai"))
+    flaky = agent.name == "research-scout"
+    rows, titles = [], []
+    for n, (started, trigger, (title, template, answer)) in enumerate(plans):
         duration_ms = int(rng.lognormvariate(8.3, 0.8))
         status = _status(rng, flaky)
-        title, template = rng.choice(TASKS)
         input_tokens = int(rng.lognormvariate(7.2, 0.7))
         cache = int(input_tokens * rng.choice((0, 0, 0.3, 0.6)))
         output_tokens = int(rng.lognormvariate(5.6, 0.6)) if status == Status.SUCCESS else rng.randint(0, 80)
         error_type, error = rng.choice(ERRORS) if status == Status.FAILED else ("", "")
         if status == Status.ABORTED:
             error_type, error = "aborted", "Aborted by an operator."
+        given = _fill(template, n, started)
         row = Execution(
             business_id=agent.business_id,
             agent=agent,
-            trigger=Trigger.AUTONOMOUS if autonomous else _trigger(rng),
+            trigger=trigger,
+            cron_job_id=cron_job_id,
             status=status,
-            external_id=f"demo-{agent.pk}-{n}",
-            input={"task": title, **_fill(template, n, started)},
-            output={"result": f"{title}: done", "confidence": round(rng.uniform(0.6, 0.99), 2)}
+            external_id=f"{key}-{agent.pk}-{n}",
+            input={"task": title, **given},
+            output={**_fill(answer, n, started), "confidence": round(rng.uniform(0.6, 0.99), 2)}
             if status == Status.SUCCESS
             else None,
-            prompt=f"You are {agent.name}. {title}.",
+            prompt=f"You are {agent.name}. {title}: {json.dumps(given, ensure_ascii=False)}",
             error=error,
             error_type=error_type,
             created_at=started,
@@ -117,15 +168,19 @@ def _history(agent: Agent) -> int:
         )
         row.cost_usd, row.cost_source, row.price_data_version = cost.usd, cost.source, cost.version
         rows.append(row)
-        plans.append(title)
+        titles.append(title)
     created = Execution.objects.bulk_create(rows, batch_size=500)
     logs, events = [], []
-    for row, title in zip(created, plans, strict=True):
+    for row, title in zip(created, titles, strict=True):
         logs.extend(_logs(rng, row, title))
         events.append(_event(agent, row))
     ExecutionLog.objects.bulk_create(logs, batch_size=1000)
     Event.objects.bulk_create(events, batch_size=1000)
-    return len(created)
+    book_history(
+        business=agent.business,
+        entries=[(agent.pk, row.model, row.started_at, row.cost_usd) for row in created],
+    )
+    return created
 
 
 def _status(rng: random.Random, flaky: bool) -> str:
@@ -139,12 +194,13 @@ def _status(rng: random.Random, flaky: bool) -> str:
 
 
 def _trigger(rng: random.Random) -> str:
-    return rng.choices(
-        [Trigger.CRON, Trigger.MANUAL, Trigger.WORKFLOW, Trigger.WEBHOOK], weights=[5, 2, 2, 1]
-    )[0]
+    # No "cron" here: cron work exists only as runs of a cron job (the work app's demo writes those).
+    return rng.choices([Trigger.MANUAL, Trigger.WEBHOOK], weights=[3, 1])[0]
 
 
 def _fill(template: dict, n: int, started) -> dict:
+    """The template with ``{n}`` and ``{day}`` filled in."""
+
     def fill(value):
         if isinstance(value, str):
             return value.replace("{n}", str(n % 97)).replace("{day}", started.date().isoformat())
@@ -163,7 +219,7 @@ def _logs(rng: random.Random, row: Execution, title: str) -> list[ExecutionLog]:
     if row.status == Status.FAILED:
         entries.append(("error", "log", row.error, {"error_type": row.error_type}))
     elif row.status == Status.SUCCESS:
-        entries.append(("info", "completion", f"{title}: done", {"tokens": row.output_tokens}))
+        entries.append(("info", "completion", row.output["answer"], {"tokens": row.output_tokens}))
     else:
         entries.append(("warning", "log", "Abort received; stopping.", None))
     return [

@@ -1,14 +1,19 @@
 """Demo seed for governance: the admin, a demo business and its members, budgets and a policy."""
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from governance.models import Budget, BudgetPeriod, Business, ExecutionPolicy, Membership
 from governance.roles import Role
 
 DEMO_PASSWORD = os.environ.get("MC_DEMO_PASSWORD", "mission-control")
+# The demo's budgets predate its seeded history (two weeks) and the current month, so they count
+# all of it: their spent is the ledger's cost over the same window.
+BUDGETS_SINCE = timedelta(days=40)
 
 
 def seed(context: dict) -> None:
@@ -52,7 +57,11 @@ def _budgets_and_policy(demo: Business, labs: Business) -> None:
             agent_id=None,
             model="",
             period=period,
-            defaults={"limit_usd": limit, "soft_limit_pct": soft},
+            defaults={
+                "limit_usd": limit,
+                "soft_limit_pct": soft,
+                "created_at": timezone.now() - BUDGETS_SINCE,
+            },
         )
     ExecutionPolicy.objects.get_or_create(
         business=demo,

@@ -26,6 +26,7 @@ class Spend:
     limit_usd: Decimal
     soft_limit_usd: Decimal
     projected_usd: Decimal | None
+    counts_since: datetime | None = None  # the budget began inside this window: spend before is not in it
 
     @property
     def remaining_usd(self) -> Decimal:
@@ -83,6 +84,7 @@ def live_spend(budgets: list[Budget], now: datetime | None = None) -> dict[int, 
             limit_usd=budget.limit_usd,
             soft_limit_usd=budget.soft_limit_usd,
             projected_usd=_projection(budget, spent, start, end, now),
+            counts_since=budget.created_at if budget.created_at > start else None,
         )
     return result
 

@@ -23,6 +23,7 @@ from governance.models import Business
 from governance.windows import zone
 from observability.models import DailyRollup, HourlyRollup, cost_from_e8
 from observability.rollups import HOUR, MAX_COLUMNS, floor_day, floor_hour
+from workflows.selectors import cron_figures
 
 MONEY = Decimal("1e-8")
 _WINDOW = re.compile(r"^(\d{1,4})([mhd])$")
@@ -178,6 +179,7 @@ def summary(scope: Scope, *, window: timedelta, now: datetime | None = None) -> 
     totals = window_rows(scope, since, group=(), fields=fields, now=now)[()]
     t = {k: v or 0 for k, v in totals.items()}
     cost = cost_from_e8(t["cost_e8"])
+    cron = cron_figures(business_ids=scope.business_ids, since=since, until=until)
     return {
         "business": scope.business.slug if scope.business else None,
         "since": since,
@@ -200,8 +202,12 @@ def summary(scope: Scope, *, window: timedelta, now: datetime | None = None) -> 
         },
         "cost_usd": money(cost),
         "cost_burn_rate_usd_per_hour": money(cost / _span_hours(since, until)),
+        # Executions a cron job started (retries included), and the cron runs themselves: "cron runs"
+        # and "cron success" are the runs', the figures of the cron page and the calendar.
         "cron_executions": t["cron_total"],
-        "cron_success_rate": rate(t["cron_success"], t["cron_total"]),
+        "cron_runs": cron["runs"],
+        "cron_runs_succeeded": cron["succeeded"],
+        "cron_success_rate": cron["success_rate"],
     }
 
 
@@ -228,7 +234,10 @@ def agent_table(scope: Scope, *, window: timedelta, now: datetime | None = None)
     }
     rows = []
     for agent in (
-        Agent.objects.filter(scope.filter()).with_live_status(now).select_related("business").order_by("name", "pk")
+        Agent.objects.filter(scope.filter())
+        .with_live_status(now)
+        .select_related("business")
+        .order_by("name", "pk")
     ):
         f = figures.get(agent.pk, {})
         executions = f.get("executions") or 0

@@ -31,4 +31,5 @@ def seed(context: dict) -> None:
                 },
             )
     counted = catch_up(settle=timedelta(0))
-    context["stdout"].write(f"  {len(RULES)} alert rules per demo business; {counted} executions rolled up.")
+    rolled = f"{counted} executions rolled up" if counted else "rollups already up to date"
+    context["stdout"].write(f"  {len(RULES)} alert rules per demo business; {rolled}.")

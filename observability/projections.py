@@ -130,6 +130,8 @@ def _project_budget(
     limit = budget.limit_usd
     return {
         "budget": budget.pk,
+        # A budget counts only what was spent while it existed: say so when it began inside its window.
+        "counts_since": budget.created_at if budget.created_at > start else None,
         "agent": budget.agent_id,
         "model": budget.model,
         "period": budget.period,

@@ -22,6 +22,7 @@ from mission_control.api.errors import APIError
 from mission_control.events import publish
 from workflows import schedules
 from workflows.models import CronJob, CronRun, CronRunStatus, Overlap
+from workflows.models.cron import FINISHED_RUN
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +215,30 @@ def finish(*, run_id: int, succeeded: bool, reason: str = "", detail: str = "", 
                 data={"cron_job": job.pk, "consecutive_failures": job.consecutive_failures, "alert": True},
             )
         _start_queued(job)
+
+
+def recount(*, job: CronJob) -> CronJob:
+    """Rebuild a job's tracking figures (runs, successes, duration, failures in a row, last run)
+    from its run rows: for history written in bulk (the demo, an import) rather than run by run."""
+    with transaction.atomic():
+        job = _locked_job(job.pk)
+        finished = list(
+            job.runs.filter(status__in=FINISHED_RUN)
+            .order_by("scheduled_for")
+            .values_list("status", "duration_ms")
+        )
+        streak = 0
+        for status, _ in finished:
+            streak = 0 if status == CronRunStatus.SUCCESS else streak + 1
+        latest = job.runs.exclude(status=CronRunStatus.QUEUED).order_by("-scheduled_for").first()
+        job.runs_finished = len(finished)
+        job.runs_succeeded = sum(1 for status, _ in finished if status == CronRunStatus.SUCCESS)
+        job.total_duration_ms = sum(ms or 0 for _, ms in finished)
+        job.consecutive_failures = streak
+        job.last_run_at = latest.started_at if latest else None
+        job.last_status = latest.status if latest else ""
+        job.save()
+    return job
 
 
 def _finish_message(job: CronJob, run: CronRun) -> str:

@@ -9,7 +9,8 @@ from rest_framework.exceptions import NotFound
 from governance.access import filter_by_business, is_agent, require_role, visible_businesses
 from governance.roles import Role
 from workflows import schedules
-from workflows.models import CronJob, CronRun, Epic, Task, TaskStatus, Workflow, WorkflowRun
+from workflows.models import CronJob, CronRun, CronRunStatus, Epic, Task, TaskStatus, Workflow, WorkflowRun
+from workflows.models.cron import FINISHED_RUN
 
 CALENDAR_LIMIT_PER_JOB = 500
 
@@ -39,6 +40,24 @@ def cron_jobs(*, user, business: str | None = None, enabled: bool | None = None,
 
 def get_cron_job(*, user, pk: int, role: str = Role.VIEWER) -> CronJob:
     return _get(CronJob.objects.select_related("business", "agent", "workflow"), user=user, pk=pk, role=role)
+
+
+def cron_figures(*, business_ids: list[int] | None, since: datetime, until: datetime) -> dict:
+    """Cron runs scheduled in ``[since, until)`` that finished, and how many succeeded: the one
+    source of "cron runs" and "cron success" on every page and dashboard (the cron page's per-job
+    figures count the same rows over the job's life). ``business_ids`` None: every business."""
+    runs = CronRun.objects.filter(scheduled_for__gte=since, scheduled_for__lt=until, status__in=FINISHED_RUN)
+    if business_ids is not None:
+        runs = runs.filter(cron_job__business_id__in=business_ids)
+    counts = runs.aggregate(
+        finished=Count("pk"), succeeded=Count("pk", filter=Q(status=CronRunStatus.SUCCESS))
+    )
+    finished = counts["finished"] or 0
+    return {
+        "runs": finished,
+        "succeeded": counts["succeeded"] or 0,
+        "success_rate": round(counts["succeeded"] / finished, 4) if finished else None,
+    }
 
 
 def cron_runs(*, job: CronJob, status: str | None = None) -> QuerySet[CronRun]:

@@ -33,7 +33,31 @@ def test_it_sums_up_the_last_24_hours(viewer_api, ledger, travel):
     assert body["cost_usd"] == "0.51300000"
     assert body["cost_burn_rate_usd_per_hour"] == "0.02182979"  # 0.513 / 23.5
     assert body["cron_executions"] == 2
-    assert body["cron_success_rate"] == 0.5
+    # Cron runs and their success are the cron runs' own (these executions have none behind them).
+    assert (body["cron_runs"], body["cron_success_rate"]) == (0, None)
+
+
+def test_it_counts_cron_runs_scheduled_in_the_window(viewer_api, agent, other_business, travel):
+    from workflows.models import CronJob, CronRun
+
+    job = CronJob.objects.create(business=agent.business, name="nightly", schedule="0 * * * *", agent=agent)
+    other = create_agent(business=other_business, name="theirs")
+    theirs = CronJob.objects.create(business=other_business, name="theirs", schedule="0 * * * *", agent=other)
+    for hour, status, which in [
+        (11, "success", job),
+        (10, "failed", job),
+        (9, "success", job),
+        (8, "missed", job),  # never ran: not a finished run
+        (12, "running", job),
+        (11, "failed", theirs),  # another business
+    ]:
+        CronRun.objects.create(cron_job=which, scheduled_for=at(hour), status=status)
+    CronRun.objects.create(cron_job=job, scheduled_for=at(12, day=9), status="failed")  # before the window
+
+    body = viewer_api.get("/api/v1/dashboard/summary?business=acme").json()
+
+    assert (body["cron_runs"], body["cron_runs_succeeded"]) == (3, 2)
+    assert body["cron_success_rate"] == 0.6667
 
 
 def test_it_covers_every_business_the_caller_sees_when_none_is_named(viewer_api, ledger, travel):
