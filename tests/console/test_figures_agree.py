@@ -118,9 +118,9 @@ def test_it_shows_each_shared_figure_the_same_everywhere(seeded):
     projection = {p["business"]: p for p in api.get("/api/v1/dashboard/projection").json()["results"]}
     budgets = {b["id"]: b for b in api.get("/api/v1/budgets/").json()["results"]}
     month = Budget.objects.get(business__slug="demo", period="month", agent_id=None)
-    # The budget keeps 6 decimal places, the ledger 8: equal to the micro-dollar.
+    # The budget keeps 6 decimal places, the ledger 8: equal to a few micro-dollars.
     gap = Decimal(budgets[month.pk]["spent_usd"]) - Decimal(projection["demo"]["month_to_date_usd"])
-    assert abs(gap) <= Decimal("0.000001")
+    assert abs(gap) <= Decimal("0.00001")
     assert shown["month-to-date-demo"] == usd(projection["demo"]["month_to_date_usd"])
     for budget in Budget.objects.filter(enabled=True):
         assert shown[f"budget-spent-{budget.pk}"] == usd(budgets[budget.pk]["spent_usd"])
@@ -129,7 +129,7 @@ def test_it_shows_each_shared_figure_the_same_everywhere(seeded):
     ledger_today = sum(
         e.cost_usd for e in Execution.objects.filter(business__slug="demo", started_at__gte=start)
     )
-    assert usd(budgets[day.pk]["spent_usd"]) == usd(ledger_today)
+    assert abs(Decimal(budgets[day.pk]["spent_usd"]) - ledger_today) <= Decimal("0.00001")  # 6 places vs 8
 
     # Agents: each one's status and running count, and the counts by status.
     listed = {a["id"]: a for a in api.get("/api/v1/agents/").json()["results"]}
