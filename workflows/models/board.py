@@ -116,6 +116,7 @@ class TaskDependency(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name_plural = "task dependencies"
         constraints = [
             models.UniqueConstraint(fields=["blocker", "blocked"], name="uniq_task_dependency"),
             models.CheckConstraint(
