@@ -21,7 +21,7 @@ from datetime import timedelta
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -174,8 +174,13 @@ def _schedule(pk: int, countdown: float) -> None:
     dispatch_execution.apply_async((pk,), countdown=countdown)
 
 
-def claim_next(*, agent: Agent) -> Execution | None:
-    """Give ``agent`` its oldest claimable pending execution, now ``running``; or None."""
+def claim_next(*, agent: Agent, claim_id: str | None = None) -> Execution | None:
+    """Give ``agent`` its oldest claimable pending execution, now ``running``; or None.
+
+    With a ``claim_id`` the claim is idempotent: the execution an earlier claim with that id took
+    (a retry after a lost answer) is answered again instead of taking another one."""
+    if claim_id and (taken := _claimed(agent, claim_id)) is not None:
+        return taken
     now = timezone.now()
     with transaction.atomic():
         # SKIP LOCKED so two concurrent claims never get (or wait for) the same row.
@@ -189,18 +194,36 @@ def claim_next(*, agent: Agent) -> Execution | None:
         if row is None:
             return None
         row.business = agent.business
+        if claim_id and not _label(row, claim_id):
+            return _claimed(agent, claim_id)  # the same claim raced itself; the first attempt won
         mark_running(row, actor=f"agent:{agent.pk}", via="claimed")
     return row
 
 
-def claim(*, agent: Agent, wait_seconds: float = 0) -> Execution | None:
+def _claimed(agent: Agent, claim_id: str) -> Execution | None:
+    return Execution.objects.select_related("business").filter(agent_id=agent.pk, claim_id=claim_id).first()
+
+
+def _label(row: Execution, claim_id: str) -> bool:
+    """Mark ``row`` as taken by ``claim_id``; False when another row already has it (unique)."""
+    row.claim_id = claim_id
+    try:
+        with transaction.atomic():
+            row.save(update_fields=["claim_id"])
+    except IntegrityError:
+        row.claim_id = None
+        return False
+    return True
+
+
+def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None) -> Execution | None:
     """Long-poll: try now, then every ``CLAIM_POLL_S`` until ``wait_seconds`` have passed.
 
     Each try is its own short transaction; nothing is held open while waiting.
     """
     deadline = time.monotonic() + max(0.0, wait_seconds)
     while True:
-        row = claim_next(agent=agent)
+        row = claim_next(agent=agent, claim_id=claim_id)
         remaining = deadline - time.monotonic()
         if row is not None or remaining <= 0:
             return row

@@ -21,6 +21,7 @@ def build_entries(execution_id: int, entries: list[dict], first_seq: int) -> lis
             kind=entry.get("kind") or "log",
             message=entry.get("message", ""),
             data=entry.get("data"),
+            client_id=entry.get("client_id") or None,
         )
         for i, entry in enumerate(entries)
     ]
@@ -30,16 +31,33 @@ def append_logs(*, execution: Execution, entries: list[dict]) -> list[ExecutionL
     """Append ``entries`` after the execution's last one, keeping their order.
 
     Allowed after the execution ended too (agents often flush logs last): appending adds to the
-    record without rewriting any of it.
+    record without rewriting any of it. An entry with a ``client_id`` already appended to this
+    execution (a retried request) is not added again: the answer has the entry as first stored, so a
+    retry answers exactly what the lost first answer would have.
     """
     with transaction.atomic():
-        # The row lock serialises numbering: two appends never take the same ``seq``.
+        # The row lock serialises numbering: two appends never take the same ``seq`` (and a retry
+        # racing its first attempt waits for it, then finds its entries).
         Execution.objects.select_for_update().filter(pk=execution.pk).values_list("pk").first()
+        client_ids = {entry["client_id"] for entry in entries if entry.get("client_id")}
+        stored = {
+            row.client_id: row
+            for row in ExecutionLog.objects.filter(execution_id=execution.pk, client_id__in=client_ids)
+        }
+        new, seen = [], set(stored)
+        for entry in entries:
+            client_id = entry.get("client_id")
+            if client_id and client_id in seen:
+                continue
+            seen.add(client_id)
+            new.append(entry)
         last = ExecutionLog.objects.filter(execution_id=execution.pk).aggregate(m=Max("seq"))["m"] or 0
-        rows = ExecutionLog.objects.bulk_create(build_entries(execution.pk, entries, last + 1))
-        if execution.status in ACTIVE:
+        created = ExecutionLog.objects.bulk_create(build_entries(execution.pk, new, last + 1))
+        if created and execution.status in ACTIVE:
             Execution.objects.filter(pk=execution.pk).update(last_seen_at=timezone.now())
-    return rows
+    stored.update({row.client_id: row for row in created if row.client_id})
+    made = iter(row for row in created if not row.client_id)
+    return [stored[entry["client_id"]] if entry.get("client_id") else next(made) for entry in entries]
 
 
 def search_logs(qs: QuerySet, *, level: str = "", kind: str = "", q: str = "") -> QuerySet:

@@ -128,6 +128,8 @@ class Execution(models.Model):
     estimate_usd = models.DecimalField(
         max_digits=18, decimal_places=8, default=Decimal(0), help_text="Budget reserved when it started."
     )
+    # The agent's id for the claim that took this row: a retried claim gets the same execution.
+    claim_id = models.CharField(max_length=64, null=True, blank=True)
 
     objects = ExecutionQuerySet.as_manager()
 
@@ -138,6 +140,11 @@ class Execution(models.Model):
                 fields=["agent", "external_id"],
                 condition=models.Q(external_id__isnull=False),
                 name="uniq_execution_external_id",
+            ),
+            models.UniqueConstraint(
+                fields=["agent", "claim_id"],
+                condition=models.Q(claim_id__isnull=False),
+                name="uniq_execution_claim_id",
             ),
             models.CheckConstraint(
                 condition=models.Q(
@@ -230,12 +237,21 @@ class ExecutionLog(AppendOnlyModel):
     kind = models.CharField(max_length=12, choices=LogKind.choices, default=LogKind.LOG)
     message = models.TextField(blank=True)
     data = models.JSONField(null=True, blank=True)
+    # The agent's id for this entry: a retried append does not add it twice.
+    client_id = models.CharField(max_length=64, null=True, blank=True)
 
     objects = ExecutionLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["execution_id", "seq"]
-        constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="uniq_log_seq")]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "seq"], name="uniq_log_seq"),
+            models.UniqueConstraint(
+                fields=["execution", "client_id"],
+                condition=models.Q(client_id__isnull=False),
+                name="uniq_log_client_id",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.execution_id}#{self.seq} {self.kind}"

@@ -11,8 +11,8 @@ from governance import audit
 from governance.audit import actor_name
 from governance.models import Business, ExecutionPolicy
 from mission_control.api.errors import APIError
-from mission_control.cache_outage import or_default
 from mission_control.events import publish
+from mission_control.redis_outage import CACHE
 
 FIELDS = [
     "allowed_triggers",
@@ -42,7 +42,7 @@ def _rate_key(agent_id: int) -> str:
 def agent_rate(agent_id: int, business_id: int) -> str:
     """The agent's own request rate (``""``: the default), cached so throttling costs no query."""
     key = _rate_key(agent_id)
-    rate = or_default("agent rates", lambda: cache.get(key), None)
+    rate = CACHE.or_default("agent rates", lambda: cache.get(key), None)
     if rate is None:
         rows = {
             p.agent_id: p.rate_limit
@@ -50,14 +50,14 @@ def agent_rate(agent_id: int, business_id: int) -> str:
             if p.rate_limit
         }
         rate = rows.get(agent_id) or rows.get(None) or ""
-        or_default("agent rates", lambda: cache.set(key, rate, RATE_CACHE_S), None)
+        CACHE.or_default("agent rates", lambda: cache.set(key, rate, RATE_CACHE_S), None)
     return rate
 
 
 def forget_rates(policy: ExecutionPolicy) -> None:
     """Drop cached rates after a change. A business-wide change may touch any agent: those expire."""
     if policy.agent_id:
-        or_default("agent rates", lambda: cache.delete(_rate_key(policy.agent_id)), None)
+        CACHE.or_default("agent rates", lambda: cache.delete(_rate_key(policy.agent_id)), None)
 
 
 def snapshot(policy: ExecutionPolicy) -> dict:

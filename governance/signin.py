@@ -29,8 +29,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from governance.throttling import default_rate, hit, parse_rate, window_count, window_wait
-from mission_control.cache_outage import or_default
 from mission_control.client_address import client_address
+from mission_control.redis_outage import CACHE
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def check(*, username: str, address: str) -> None:
         wait = hit(f"login:ip:{address}", *rules.per_address)
         if wait is not None:
             raise SignInRefused(wait, "Too many sign-in attempts from your address.")
-    locked_until = or_default(
+    locked_until = CACHE.or_default(
         "sign-in lockouts", lambda: cache.get(f"signin:lock:{_pair(username, address)}"), None
     )
     now = timezone.now().timestamp()
@@ -101,12 +101,12 @@ def check(*, username: str, address: str) -> None:
 def _username_closed(username: str, address: str, rate: tuple[int, int]) -> bool:
     limit, period = rate
     window = int(timezone.now().timestamp() // period)
-    failures = or_default(
+    failures = CACHE.or_default(
         "sign-in lockouts", lambda: cache.get(f"throttle:login:user:{_who(username)}:{period}:{window}", 0), 0
     )
     if failures < limit:
         return False
-    return not or_default(
+    return not CACHE.or_default(
         "sign-in lockouts", lambda: cache.get(f"signin:known:{_pair(username, address)}"), False
     )
 
@@ -131,13 +131,13 @@ def record_failure(*, username: str, address: str) -> None:
         cache.set(f"signin:lock:{pair}", timezone.now().timestamp() + seconds, timeout=seconds)
         logger.warning("sign-in locked for %s s: username %r from %s", seconds, username[:150], address)
 
-    or_default("sign-in lockouts", count_and_lock, None)
+    CACHE.or_default("sign-in lockouts", count_and_lock, None)
 
 
 def record_success(*, username: str, address: str) -> None:
     """A right password: reset the pair's failures and remember the address as known."""
     pair = _pair(username, address)
-    or_default(
+    CACHE.or_default(
         "sign-in lockouts",
         lambda: (
             cache.delete_many([f"signin:fail:{pair}", f"signin:level:{pair}"]),

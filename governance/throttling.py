@@ -9,7 +9,7 @@ Rates: ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` (``agent``, ``operator``, ``
 the ``rate_limit`` of its execution policy (the agent's own, else its business's). Sign-in attempts
 are limited in ``governance.signin`` with the same counter.
 
-While the cache is down every limit fails open (``mission_control.cache_outage``): the API keeps
+While the cache is down every limit fails open (``mission_control.redis_outage``): the API keeps
 answering from PostgreSQL.
 """
 
@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
 
-from mission_control.cache_outage import cache_down, or_default
+from mission_control.redis_outage import CACHE
 
 # DRF imports this module while it builds ``APIView`` (DEFAULT_THROTTLE_CLASSES), so anything that
 # imports DRF views in turn (the error module, services) is imported inside the methods below.
@@ -67,7 +67,7 @@ def window_count(key: str, period: int) -> int:
                 return 1
             return cache.incr(full_key)
 
-    return or_default("rate limits", count, 0)
+    return CACHE.or_default("rate limits", count, 0)
 
 
 def window_wait(period: int) -> float:
@@ -94,7 +94,7 @@ class FixedWindowThrottle(BaseThrottle):
         return default_rate(self.scope)
 
     def allow_request(self, request, view) -> bool:
-        if cache_down():  # fail open, and skip the policy lookup too
+        if CACHE.down():  # fail open, and skip the policy lookup too
             return True
         ident = self.identity(request)
         parsed = parse_rate(self.rate(request)) if ident else None

@@ -12,6 +12,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from mission_control.models import Event
+from mission_control.redis_outage import CHANNEL_LAYER, REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def deliver_many(events: list[Event]) -> None:
     """Deliver many events in one trip into the event loop (one ``async_to_sync`` per event
     costs a thread hand-off each: most of a 1000-row ingestion batch's time)."""
     layer = get_channel_layer()
-    if layer is None or not events:
+    if layer is None or not events or CHANNEL_LAYER.down():
         return
 
     async def send_all():
@@ -77,19 +78,23 @@ def deliver_many(events: list[Event]) -> None:
 
     try:
         async_to_sync(send_all)()
+    except REDIS_ERRORS as exc:
+        CHANNEL_LAYER.note("live events", exc)
     except Exception:
         logger.warning("could not deliver %s events to the channel layer", len(events), exc_info=True)
 
 
 def deliver(event: Event) -> None:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or CHANNEL_LAYER.down():  # Redis down: the row is there for ?after=<id>
         return
     payload = {"type": "event.message", "event": event.as_message()}
     try:
         send = async_to_sync(layer.group_send)
         send(business_group(event.business_id), payload)
         send(ALL_GROUP, payload)
+    except REDIS_ERRORS as exc:
+        CHANNEL_LAYER.note("live events", exc)
     except Exception:
         # Live delivery is best effort: the row is committed and pages catch up with ?after=<id>.
         logger.warning("could not deliver event %s to the channel layer", event.pk, exc_info=True)

@@ -148,6 +148,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "mc"),
+            # Rate limits answer in well under a millisecond; a hung Redis must not hold a request
+            # for redis-py's default 5 s (mission_control.redis_outage then skips it for a while).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
     CHANNEL_LAYERS = {
@@ -202,8 +205,9 @@ MC_RATE_LOGIN_USERNAME = os.environ.get("MC_RATE_LOGIN_USERNAME", "50/hour")
 MC_TRUSTED_PROXIES = env_list("MC_TRUSTED_PROXIES", "")
 for _proxy in MC_TRUSTED_PROXIES:
     ipaddress.ip_network(_proxy, strict=False)  # a typo fails at start-up, not silently
-# After a cache (Redis) error, rate limits fail open and the cache is not asked for this long.
-MC_CACHE_RETRY_S = float(os.environ.get("MC_CACHE_RETRY_S", "5"))
+# After a Redis error, rate limits fail open and live events wait in the database; Redis is not
+# asked again for this long (doubling while the outage lasts, up to a minute). See redis_outage.py.
+MC_REDIS_RETRY_S = float(os.environ.get("MC_REDIS_RETRY_S", "5"))
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/control"
 

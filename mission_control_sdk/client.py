@@ -2,10 +2,11 @@
 
 Retries: a request is retried with exponential backoff and full jitter, honouring ``Retry-After``,
 when the server could not have acted on it (connection refused, 429, 503) and, for requests that are
-safe to repeat, also on other 5xx answers and lost responses. Reports are made safe to repeat by
-giving each one an ``external_id`` (the server's idempotency key) when the caller did not.
-Log appends and claims are not repeated after an ambiguous failure: a duplicate log line or a
-claimed-then-lost execution is worse than an error the caller sees.
+safe to repeat, also on other 5xx answers and lost responses. Every call but ``claim_task`` is made
+safe to repeat: reports carry an ``external_id``, claims a ``claim_id`` (a retried claim answers the
+execution the first attempt took) and log entries a ``client_id`` (a retried append adds nothing
+twice), each generated once per call and kept across its retries. ``claim_task`` is not retried after
+an ambiguous failure: a claimed-then-lost task is worse than an error the caller sees.
 """
 
 from __future__ import annotations
@@ -213,13 +214,13 @@ class Client:
 
     def claim_execution(self, wait_seconds: float = 0) -> dict | None:
         """Claim this agent's next pending execution (now ``running``), waiting up to
-        ``wait_seconds`` (0..30) for one to arrive; None when there is none."""
+        ``wait_seconds`` (0..30) for one to arrive; None when there is none. Retried like any
+        safe call: its ``claim_id`` makes a retry answer the execution the first attempt took."""
         wait = max(0, min(30, int(wait_seconds)))
         return self._json(
             "POST",
             "agent/executions/claim",
-            json={"wait_seconds": wait},
-            idempotent=False,
+            json={"wait_seconds": wait, "claim_id": f"sdk-{uuid.uuid4()}"},
             timeout=self.timeout + wait,
         )
 
@@ -248,9 +249,13 @@ class Client:
         retry may meet that error although the first attempt landed.)"""
         return self._json("PATCH", f"executions/{execution_id}/", json=fields)
 
-    def append_logs(self, execution_id: int, entries: list[dict]) -> dict | None:
-        """Append structured log entries: ``{"ts", "level", "kind", "message", "data"}``."""
-        return self._json("POST", f"executions/{execution_id}/logs", json=entries, idempotent=False)
+    def append_logs(self, execution_id: int, entries: list[dict]) -> list[dict] | None:
+        """Append structured log entries: ``{"ts", "level", "kind", "message", "data"}``. Each gets
+        a ``client_id`` when it has none, so a retried append never adds an entry twice."""
+        items = [dict(entry) for entry in entries]
+        for item in items:
+            item.setdefault("client_id", f"sdk-{uuid.uuid4()}")
+        return self._json("POST", f"executions/{execution_id}/logs", json=items)
 
     def update_task(self, task_id: int, **fields: Any) -> dict:
         """Update a task this agent holds (e.g. ``status="done"``)."""

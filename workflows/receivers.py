@@ -9,6 +9,7 @@ from django.dispatch import receiver
 from executions.signals import execution_finished
 from governance.signals import emergency_stop_engaged, emergency_stop_released
 from workflows import cron
+from workflows.runs import send_advance
 
 logger = logging.getLogger(__name__)
 
@@ -16,10 +17,8 @@ logger = logging.getLogger(__name__)
 @receiver(execution_finished, dispatch_uid="workflows.execution_finished")
 def on_execution_finished(sender, execution, retry=None, **kwargs) -> None:
     if execution.workflow_run_id:
-        from workflows.tasks import advance_run
-
         run_id = execution.workflow_run_id
-        transaction.on_commit(lambda: advance_run.delay(run_id))
+        transaction.on_commit(lambda: send_advance(run_id))
     if execution.cron_job_id:
         from workflows import cron_firing
 

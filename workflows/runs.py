@@ -5,6 +5,7 @@ A run is a state machine in the database (a run row and a step-run row per step)
 ends, and from the sweeper (retries that are due, timeouts, lost signals).
 """
 
+import logging
 from datetime import timedelta
 
 from django.db import transaction
@@ -20,13 +21,24 @@ from workflows.models import RunStatus, RunTrigger, StepRun, StepStatus, Workflo
 
 __all__ = ["advance", "cancel_run", "due_run_ids", "rerun", "start_run"]
 
+logger = logging.getLogger(__name__)
+
 STALL_AFTER = timedelta(seconds=30)
 
 
 def _enqueue_advance(run_id: int) -> None:
+    transaction.on_commit(lambda: send_advance(run_id))
+
+
+def send_advance(run_id: int) -> None:
+    """Ask the worker to advance a run. With the broker down the change is already committed, so
+    the caller still succeeds: the run sweep (``due_run_ids``: nothing moved for a while) advances it."""
     from workflows.tasks import advance_run
 
-    transaction.on_commit(lambda: advance_run.delay(run_id))
+    try:
+        advance_run.delay(run_id)
+    except Exception:
+        logger.warning("could not enqueue advance of workflow run %s; the sweep will", run_id, exc_info=True)
 
 
 def _refuse_if_stopped(workflow: Workflow) -> None:

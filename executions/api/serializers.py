@@ -26,6 +26,12 @@ class LogEntrySerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=LogKind.choices, default=LogKind.LOG)
     message = serializers.CharField(allow_blank=True, trim_whitespace=False, default="")
     data = serializers.JSONField(required=False, allow_null=True)
+    client_id = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="The agent's id for this entry (e.g. a UUID): an entry whose client_id this execution "
+        "already has is not appended again, so a retried append never duplicates. The SDK sets one.",
+    )
 
 
 def log_entries(**kwargs) -> serializers.ListSerializer:
@@ -117,6 +123,13 @@ class BatchSerializer(StrictSerializer):
 
 class ClaimSerializer(StrictSerializer):
     wait_seconds = serializers.FloatField(required=False, default=0, min_value=0, max_value=30)
+    claim_id = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="The agent's id for this claim (e.g. a UUID): a retried claim with the same claim_id "
+        "answers the execution the first attempt took (whatever its status now) instead of taking "
+        "another. The SDK sets one per call.",
+    )
 
 
 class RunSettingsSerializer(StrictSerializer):
@@ -199,5 +212,5 @@ class ExecutionSerializer(serializers.ModelSerializer):
 class ExecutionLogSerializer(serializers.ModelSerializer):
     class Meta:
         model = ExecutionLog
-        fields = ["id", "seq", "ts", "level", "kind", "message", "data"]
+        fields = ["id", "seq", "ts", "level", "kind", "message", "data", "client_id"]
         read_only_fields = fields

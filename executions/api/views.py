@@ -302,7 +302,11 @@ class ClaimView(APIView):
     def post(self, request):
         data = ClaimSerializer(data=request.data or {})
         data.is_valid(raise_exception=True)
-        execution = services.claim(agent=request.user.agent, wait_seconds=data.validated_data["wait_seconds"])
+        execution = services.claim(
+            agent=request.user.agent,
+            wait_seconds=data.validated_data["wait_seconds"],
+            claim_id=data.validated_data.get("claim_id"),
+        )
         if execution is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(ExecutionSerializer(get_visible_execution(request.user, execution.pk)).data)

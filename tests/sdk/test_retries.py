@@ -70,7 +70,7 @@ def test_it_retries_a_500_only_when_repeating_is_safe():
     assert len(calls) == 2
     client, calls, _ = scripted(err(500, "server_error"), ok())
     with pytest.raises(ServerError):
-        client.append_logs(1, [{"message": "once"}])
+        client.claim_task()
     assert len(calls) == 1
 
 
@@ -84,11 +84,35 @@ def test_it_retries_connection_errors_and_then_says_so():
         client.heartbeat()
 
 
-def test_a_lost_response_is_not_retried_for_a_claim():
+def test_a_lost_response_is_not_retried_for_a_task_claim():
     client, calls, _ = scripted(httpx.ReadTimeout("slow"), ok())
     with pytest.raises(TransportError):
-        client.claim_execution(wait_seconds=1)
+        client.claim_task()
     assert len(calls) == 1
+
+
+def test_a_lost_claim_is_retried_with_the_same_claim_id():
+    client, calls, _ = scripted(httpx.ReadTimeout("slow"), err(500, "server_error"), ok({"id": 7}))
+    assert client.claim_execution(wait_seconds=1) == {"id": 7}
+    bodies = [json.loads(call.read()) for call in calls]
+    assert len(bodies) == 3 and bodies[0] == bodies[1] == bodies[2]
+    assert bodies[0]["claim_id"].startswith("sdk-")
+
+
+def test_each_claim_call_has_its_own_claim_id():
+    client, calls, _ = scripted(httpx.Response(204), httpx.Response(204))
+    client.claim_execution()
+    client.claim_execution()
+    first, second = (json.loads(call.read())["claim_id"] for call in calls)
+    assert first != second
+
+
+def test_log_appends_are_retried_with_the_same_client_ids():
+    client, calls, _ = scripted(httpx.ReadError("reset"), httpx.Response(201, json=[{"id": 1}, {"id": 2}]))
+    client.append_logs(5, [{"message": "a"}, {"message": "b", "client_id": "mine"}])
+    first, second = (json.loads(call.read()) for call in calls)
+    assert first == second
+    assert first[0]["client_id"].startswith("sdk-") and first[1]["client_id"] == "mine"
 
 
 def test_reports_carry_an_idempotency_key_that_survives_retries():
