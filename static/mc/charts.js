@@ -9,6 +9,15 @@
   Chart.defaults.borderColor = "#2a3642";
   Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
 
+  // A percentage axis ends a little above the highest value (at most 100): 0.2% on a 0-100 axis
+  // draws nothing a person can see.
+  function pctAxisTop(spec) {
+    if (spec.unit !== "pct") return undefined;
+    let top = 0;
+    for (const set of spec.datasets) for (const v of set.data) top = Math.max(top, Number(v) || 0);
+    return Math.min(100, Math.max(1, Math.ceil(top * 1.25)));
+  }
+
   function format(unit, value) {
     if (unit === "usd") return "$" + (value >= 1 ? value.toFixed(2) : value.toPrecision(2));
     if (unit === "pct") return value + "%";
@@ -46,7 +55,7 @@
         },
         scales: {
           x: { stacked: !!spec.stacked, grid: { display: false }, ticks: { maxRotation: 0, autoSkipPadding: 12 } },
-          y: { stacked: !!spec.stacked, beginAtZero: true, max: spec.unit === "pct" ? 100 : undefined,
+          y: { stacked: !!spec.stacked, beginAtZero: true, max: pctAxisTop(spec),
                ticks: { callback: function (v) { return format(spec.unit, v); } } },
         },
       },

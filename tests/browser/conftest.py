@@ -206,6 +206,18 @@ def populate(server: Server) -> None:
             },
         )
     )
+    ok(
+        people.post(
+            "/api/v1/cron-jobs/",
+            json={
+                "business": "acme",
+                "name": "Nightly reconciliation of enterprise invoices (EU)",
+                "schedule": "30 1 * * *",
+                "timezone": "UTC",
+                "agent": server.seed["long_agent_id"],
+            },
+        )
+    )
     definition = {
         "steps": [
             {"id": "fetch", "agent": agent_id},

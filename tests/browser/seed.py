@@ -29,6 +29,10 @@ def run() -> dict:
     Membership.objects.create(user=viewer, business=acme, role=Role.VIEWER)
     coder = create_agent(business=acme, name="coder-1", capabilities=["code", "review"], actor=owner)
     create_agent(business=acme, name="summariser", capabilities=["summarise"], actor=owner)
+    # A long name, as real fleets have: every page must still fit it (tests/browser/test_layout.py).
+    long_agent = create_agent(
+        business=acme, name="nightly-reconciliation-of-enterprise-invoices-eu-west-1", actor=owner
+    )
     create_agent(business=globex, name="globex-secret-agent", actor=stranger)
     _, agent_key = issue_key(agent=coder, name="browser-suite", actor=owner)
     _, token = issue_operator_token(user=owner, name="browser-suite")
@@ -39,6 +43,7 @@ def run() -> dict:
         "business": acme.slug,
         "agent_id": coder.pk,
         "agent_key": agent_key,
+        "long_agent_id": long_agent.pk,
     }
 
 
