@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from agents import services
 from agents.models import Agent, AgentCommand, AgentKey
+from mission_control import outbound
 from mission_control.api.errors import APIError
 
 
@@ -30,7 +31,9 @@ class PresenceFilter(admin.SimpleListFilter):
 
 
 class AgentForm(forms.ModelForm):
-    endpoint_url = forms.URLField(required=False, max_length=200, assume_scheme="https")
+    endpoint_url = forms.URLField(
+        required=False, max_length=200, assume_scheme="https", validators=[outbound.public_url_validator]
+    )
 
     class Meta:
         model = Agent

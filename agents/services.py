@@ -16,6 +16,7 @@ from governance import audit
 from governance.audit import actor_name
 from governance.controls import emergency_stop_active
 from governance.models import Business
+from mission_control import outbound
 from mission_control.api.errors import APIError
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
@@ -41,6 +42,14 @@ def _name_taken(name: str) -> APIError:
         f"An agent named '{name}' already exists in this business.",
         fields={"name": ["Already taken in this business."]},
     )
+
+
+def _check_endpoint(url: str) -> None:
+    """A push endpoint must be a public address (SSRF): 400 ``url_not_allowed`` otherwise."""
+    try:
+        outbound.validate_url(url)
+    except outbound.OutboundRefused as exc:
+        raise APIError(400, exc.code, f"endpoint_url: {exc}", fields={"endpoint_url": [str(exc)]}) from None
 
 
 def _check_shape(agent: Agent) -> None:
@@ -83,6 +92,7 @@ def create_agent(*, business: Business, name: str, actor=None, **fields) -> Agen
     # Never seen yet: it counts as offline since creation, so its first heartbeat says agent.online.
     agent = Agent(business=business, name=name, offline_since=now, created_at=now, **fields)
     _check_shape(agent)
+    _check_endpoint(agent.endpoint_url)
     try:
         with transaction.atomic():
             agent.save()
@@ -120,6 +130,8 @@ def update_agent(*, agent: Agent, actor=None, **changes) -> Agent:
     for name in changed:
         setattr(agent, name, changes[name])
     _check_shape(agent)
+    if "endpoint_url" in changed:
+        _check_endpoint(agent.endpoint_url)
     saved = list(changed)
     if "heartbeat_timeout_s" in changed:
         agent.offline_after = agent.expected_by()

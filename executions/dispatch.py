@@ -28,6 +28,7 @@ from django.utils import timezone
 from agents.models import Agent, AgentMode
 from executions.lifecycle import finish, mark_running
 from executions.models import AgentRunSettings, Execution, Status
+from mission_control import outbound
 
 logger = logging.getLogger(__name__)
 
@@ -132,12 +133,21 @@ def deliver(execution_id: int) -> str:
     }
     retryable = True
     try:
-        response = httpx.post(row.agent.endpoint_url, content=body, headers=headers, timeout=push_timeout())
+        response = outbound.post(
+            row.agent.endpoint_url, content=body, headers=headers, timeout=push_timeout()
+        )
         if 200 <= response.status_code < 300:
             return _delivered(row.pk, attempt)
         problem = f"HTTP {response.status_code}"
         # A 4xx other than 408/429 means the agent refuses this request: sending it again won't help.
         retryable = response.status_code >= 500 or response.status_code in (408, 429)
+    except outbound.OutboundRefused as exc:
+        problem = str(exc)  # a name that does not resolve (now): retried like a refused connection
+        if exc.code == "url_not_allowed":
+            # Checked again at send time: the name may resolve elsewhere now (DNS rebinding).
+            logger.warning("push delivery of execution %s refused: %s", row.pk, exc)
+            _give_up(row.pk, f"Push endpoint refused: {exc}", error_type="endpoint_not_allowed")
+            return "failed"
     except httpx.TimeoutException:
         problem = f"no answer within {push_timeout():g} s"
     except httpx.HTTPError as exc:
@@ -161,11 +171,11 @@ def _delivered(pk: int, attempt: int) -> str:
     return "delivered-late"  # the agent already reported on it (or it was aborted meanwhile)
 
 
-def _give_up(pk: int, error: str) -> None:
+def _give_up(pk: int, error: str, error_type: str = "dispatch_failed") -> None:
     with transaction.atomic():
         row = Execution.objects.select_for_update().select_related("business").filter(pk=pk).first()
         if row is not None and row.status == Status.PENDING:
-            finish(row, status=Status.FAILED, error=error, error_type="dispatch_failed")
+            finish(row, status=Status.FAILED, error=error, error_type=error_type)
 
 
 def _schedule(pk: int, countdown: float) -> None:

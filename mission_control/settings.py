@@ -367,6 +367,12 @@ MC_ABORT_GRACE_S = int(os.environ.get("MC_ABORT_GRACE_S", "30"))
 # Pending work no agent took within this long fails (freeing its budget hold); 0 waits forever.
 MC_START_TIMEOUT_S = int(os.environ.get("MC_START_TIMEOUT_S", "3600"))
 MC_PUSH_TIMEOUT_S = float(os.environ.get("MC_PUSH_TIMEOUT_S", "10"))
+# Push endpoints and alert webhooks may only reach public addresses (mission_control/outbound.py),
+# except networks listed here (CIDRs), e.g. agents inside your own network. The test suite runs its
+# push agents and webhooks on loopback, so it (and only it) allows loopback unless told otherwise.
+MC_OUTBOUND_ALLOW = env_list("MC_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128" if TESTING else "")
+for _network in MC_OUTBOUND_ALLOW:
+    ipaddress.ip_network(_network, strict=False)  # a typo fails at start-up
 # The bus asks governance who may read which business's events, without importing it.
 MC_EVENT_SCOPE = "governance.access.event_scope"
 MC_WS_TOKEN_USER = "governance.auth.user_for_token"

@@ -1,8 +1,10 @@
+from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils.functional import cached_property
 
+from mission_control import outbound
 from observability.models import (
     Alert,
     AlertRule,
@@ -39,8 +41,31 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class AlertRuleForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        required=False, max_length=200, assume_scheme="https", validators=[outbound.public_url_validator]
+    )
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "business",
+            "name",
+            "kind",
+            "agent",
+            "cron_job_id",
+            "threshold",
+            "window_minutes",
+            "min_executions",
+            "email_to",
+            "webhook_url",
+            "enabled",
+        ]
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm
     list_display = [
         "name",
         "business",

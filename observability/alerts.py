@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from governance.audit import actor_name, record
+from mission_control import outbound
+from mission_control.api.errors import APIError
 from mission_control.events import publish
 from observability.alert_checks import CHECKS, Breach
 from observability.models import Alert, AlertRule, Channel, Notification
@@ -40,9 +42,18 @@ def _snapshot(rule: AlertRule) -> dict:
     }
 
 
+def _check_webhook(url: str) -> None:
+    """A webhook must be a public address (SSRF): 400 ``url_not_allowed`` otherwise."""
+    try:
+        outbound.validate_url(url)
+    except outbound.OutboundRefused as exc:
+        raise APIError(400, exc.code, f"webhook_url: {exc}", fields={"webhook_url": [str(exc)]}) from None
+
+
 @transaction.atomic
 def create_rule(*, business, actor=None, **fields) -> AlertRule:
     """Create an alert rule (validated by the caller's serializer); audited."""
+    _check_webhook(fields.get("webhook_url", ""))
     rule = AlertRule.objects.create(business=business, created_by=actor_name(actor), **fields)
     record(
         actor=actor,
@@ -58,6 +69,8 @@ def create_rule(*, business, actor=None, **fields) -> AlertRule:
 @transaction.atomic
 def update_rule(*, rule: AlertRule, actor=None, **changes) -> AlertRule:
     """Change a rule; an open incident of a disabled rule is resolved on the next evaluation."""
+    if "webhook_url" in changes:
+        _check_webhook(changes["webhook_url"])
     rule = AlertRule.objects.select_for_update().get(pk=rule.pk)
     before = _snapshot(rule)
     for name, value in changes.items():

@@ -2,12 +2,12 @@
 
 import logging
 
-import httpx
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
+from mission_control import outbound
 from observability.models import Channel, DeliveryStatus, Notification
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def deliver(notification_id: int) -> str:
             _send(notification)
         except Exception as exc:
             notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if notification.attempts >= MAX_ATTEMPTS:
+            refused = isinstance(exc, outbound.OutboundRefused) and exc.code == "url_not_allowed"
+            if notification.attempts >= MAX_ATTEMPTS or refused:  # a refused target stays refused
                 notification.status = DeliveryStatus.FAILED
             notification.save(update_fields=["attempts", "last_error", "status"])
             if notification.status == DeliveryStatus.FAILED:
@@ -64,11 +65,8 @@ def _send(notification: Notification) -> None:
             [notification.target],
         )
         return
-    response = httpx.post(
-        notification.target,
-        json={"text": notification.text},
-        timeout=WEBHOOK_TIMEOUT_S,
-        follow_redirects=False,
-    )
+    # outbound.post: public addresses only, checked after resolving (MC_OUTBOUND_ALLOW lists exceptions).
+    response = outbound.post(notification.target, json={"text": notification.text}, timeout=WEBHOOK_TIMEOUT_S)
     if response.status_code >= 300:
-        raise DeliveryFailed(f"webhook answered {response.status_code}: {response.text[:200]}")
+        # The status only: the target's body is not ours to store or show.
+        raise DeliveryFailed(f"webhook answered HTTP {response.status_code}")
