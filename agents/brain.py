@@ -146,7 +146,9 @@ def update_document(
     unknown = set(changes) - {"title", "body", "tags"}
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    locked = BrainDocument.objects.select_for_update().select_related("business").get(pk=document.pk)
+    locked = (
+        BrainDocument.objects.select_for_update(of=("self",)).select_related("business").get(pk=document.pk)
+    )
     if expected_version is not None and expected_version != locked.version:
         raise APIError(
             409,

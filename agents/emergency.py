@@ -41,7 +41,7 @@ def hold_for_emergency_stop(*, business_id: int | None, reason: str = "") -> lis
     """Stop and hold every running agent in scope (None: every business). Returns their ids."""
     agents = list(
         _scope(business_id)
-        .select_for_update()
+        .select_for_update(of=("self",), no_key=True)
         .filter(desired_state=DesiredState.RUNNING)
         .select_related("business")
         .order_by("pk")
@@ -64,7 +64,7 @@ def release_emergency_hold(*, business_id: int | None) -> list[int]:
     """Start the held agents in scope whose business no longer has a stop engaged. Returns their ids."""
     held = list(
         _scope(business_id)
-        .select_for_update()
+        .select_for_update(of=("self",), no_key=True)
         .filter(held_by_emergency_stop=True)
         .select_related("business")
         .order_by("pk")

@@ -122,7 +122,9 @@ def update_agent(*, agent: Agent, actor=None, **changes) -> Agent:
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValueError(f"not editable: {sorted(unknown)}")
-    agent = Agent.objects.select_for_update().select_related("business").get(pk=agent.pk)
+    agent = (
+        Agent.objects.select_for_update(of=("self",), no_key=True).select_related("business").get(pk=agent.pk)
+    )
     changed = [name for name, value in changes.items() if getattr(agent, name) != value]
     if not changed:
         return agent
@@ -239,7 +241,11 @@ _VERBS = {
 def _lifecycle(*, agent: Agent, type: str, actor, args: dict | None = None, **sets) -> AgentCommand:
     """Set the desired state (or scale), queue the command, audit and publish: one transaction."""
     with transaction.atomic():
-        locked = Agent.objects.select_for_update().select_related("business").get(pk=agent.pk)
+        locked = (
+            Agent.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("business")
+            .get(pk=agent.pk)
+        )
         fields = sorted(sets)
         before = _snapshot(locked, fields)
         for name, value in sets.items():

@@ -10,10 +10,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.services import queue_command
-from executions.lifecycle import announce, finish
+from executions.lifecycle import announce, finish, lock_execution
 from executions.models import Execution, Status
 from governance import audit
 from mission_control.api.errors import APIError
+from mission_control.conflicts import retrying
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +25,14 @@ def grace_seconds() -> int:
     return int(getattr(settings, "MC_ABORT_GRACE_S", 30))
 
 
+@retrying
 def abort_execution(*, execution: Execution, actor=None, reason: str = "") -> Execution:
     """Abort ``execution``: at once when pending, through its agent when running.
 
     Refuses a terminal execution with 409 ``not_abortable``. Asking twice is harmless.
     """
     with transaction.atomic():
-        row = Execution.objects.select_for_update().select_related("agent", "business").get(pk=execution.pk)
+        row = lock_execution(execution.pk)
         if row.is_terminal:
             raise APIError(
                 409, "not_abortable", f"Execution #{row.pk} is already {row.status}; it cannot be aborted."
@@ -73,30 +75,27 @@ def force_overdue_aborts(now=None) -> int:
             "pk", flat=True
         )[:SWEEP_BATCH]
     )
-    done = 0
-    for pk in ids:
-        with transaction.atomic():
-            # SKIP LOCKED: a row being reported on right now is left to that report (or the next sweep).
-            row = (
-                Execution.objects.select_for_update(skip_locked=True)
-                .select_related("business")
-                .filter(pk=pk, status=Status.RUNNING)
-                .first()
-            )
-            if row is None:
-                continue
-            finish(
-                row,
-                status=Status.ABORTED,
-                error=f"{row.abort_reason} The agent did not stop within {grace_seconds()} s; "
-                "marked aborted by Mission Control.",
-                error_type="aborted",
-                message=f"Execution #{row.pk} aborted forcibly after the grace period",
-            )
-            task_id = row.dispatch_task_id
-            transaction.on_commit(lambda task_id=task_id: revoke(task_id))
-            done += 1
-    return done
+    return sum(_force_abort(pk) for pk in ids)
+
+
+@retrying
+def _force_abort(pk: int) -> int:
+    with transaction.atomic():
+        # SKIP LOCKED: a row being reported on right now is left to that report (or the next sweep).
+        row = lock_execution(pk, skip_locked=True, status=Status.RUNNING)
+        if row is None:
+            return 0
+        finish(
+            row,
+            status=Status.ABORTED,
+            error=f"{row.abort_reason} The agent did not stop within {grace_seconds()} s; "
+            "marked aborted by Mission Control.",
+            error_type="aborted",
+            message=f"Execution #{row.pk} aborted forcibly after the grace period",
+        )
+        task_id = row.dispatch_task_id
+        transaction.on_commit(lambda: revoke(task_id))
+        return 1
 
 
 def revoke(task_id: str) -> None:

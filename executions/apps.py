@@ -8,7 +8,8 @@ class ExecutionsConfig(AppConfig):
     periodic_tasks = [
         ("executions.timeouts", "executions.tasks.sweep_timeouts", 15),
         ("executions.force_aborts", "executions.tasks.sweep_aborts", 10),
-        ("executions.redispatch", "executions.tasks.redispatch_stale", 120),
+        ("executions.redispatch", "executions.tasks.redispatch_stale", 30),
+        ("executions.reconcile_budgets", "executions.tasks.reconcile_budgets", 300),
     ]
 
     def ready(self) -> None:

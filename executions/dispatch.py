@@ -17,7 +17,7 @@ import json
 import logging
 import secrets
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
@@ -26,9 +26,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent, AgentMode
-from executions.lifecycle import finish, mark_running
+from executions.lifecycle import finish, lock_execution, mark_running
 from executions.models import AgentRunSettings, Execution, Status
 from mission_control import outbound
+from mission_control.conflicts import retrying
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,10 @@ def payload(execution: Execution, attempt: int) -> dict:
             "workflow_step": execution.workflow_step,
         },
         "delivery": attempt,
+        # The same execution sent again (a retry, or a resend after a lost delivery): an agent that
+        # already has it keeps working on the one it has.
+        "delivery_attempt": attempt,
+        "redelivery": attempt > 1,
         "sent_at": timezone.now().isoformat(),
         "report_url": f"{base}/api/v1/executions/{execution.pk}",
     }
@@ -129,6 +134,7 @@ def deliver(execution_id: int) -> str:
         SIGNATURE_HEADER: sign(signing_secret(row.agent), body),
         "X-MC-Execution": str(row.pk),
         "X-MC-Delivery": str(attempt),
+        "X-MC-Redelivery": "true" if attempt > 1 else "false",
         "User-Agent": "MissionControl-Dispatch/1",
     }
     retryable = True
@@ -163,17 +169,19 @@ def deliver(execution_id: int) -> str:
     return "failed"
 
 
+@retrying
 def _delivered(pk: int, attempt: int) -> str:
     with transaction.atomic():
-        row = Execution.objects.select_for_update().select_related("business").filter(pk=pk).first()
+        row = lock_execution(pk, settling=False)
         if row is not None and mark_running(row, via=f"pushed, attempt {attempt}"):
             return "delivered"
     return "delivered-late"  # the agent already reported on it (or it was aborted meanwhile)
 
 
+@retrying
 def _give_up(pk: int, error: str, error_type: str = "dispatch_failed") -> None:
     with transaction.atomic():
-        row = Execution.objects.select_for_update().select_related("business").filter(pk=pk).first()
+        row = lock_execution(pk)
         if row is not None and row.status == Status.PENDING:
             finish(row, status=Status.FAILED, error=error, error_type=error_type)
 
@@ -184,6 +192,7 @@ def _schedule(pk: int, countdown: float) -> None:
     dispatch_execution.apply_async((pk,), countdown=countdown)
 
 
+@retrying
 def claim_next(*, agent: Agent, claim_id: str | None = None) -> Execution | None:
     """Give ``agent`` its oldest claimable pending execution, now ``running``; or None.
 
@@ -197,7 +206,7 @@ def claim_next(*, agent: Agent, claim_id: str | None = None) -> Execution | None
         row = (
             Execution.objects.claimable(now)
             .filter(agent_id=agent.pk)
-            .select_for_update(skip_locked=True)
+            .select_for_update(skip_locked=True, no_key=True)
             .order_by("id")
             .first()
         )
@@ -244,18 +253,34 @@ def wait_for_work(agent_id: int, seconds: float) -> None:
     time.sleep(seconds)
 
 
+# How long past its expected next move a delivery must be before it counts as lost.
+REDISPATCH_SLACK_S = 30
+
+
+def next_move_due(row: Execution) -> datetime | None:
+    """When a pending push execution should next have been touched: its first delivery soon after
+    it was queued; after an attempt, once that POST's timeout and the backoff to the next attempt
+    have passed (a retry waiting its turn is not hurried)."""
+    if row.last_dispatch_at is None:
+        return row.not_before or row.created_at
+    return row.last_dispatch_at + timedelta(seconds=push_timeout() + push_backoff(row.delivery_attempts))
+
+
 def redispatch_stale(now=None) -> int:
-    """Re-enqueue pending push executions whose delivery was lost (broker down, worker killed)."""
+    """Re-enqueue pending push executions whose delivery was lost (broker down, worker killed
+    mid-POST): about ``REDISPATCH_SLACK_S`` after it should have moved, not minutes later. The
+    resend is the next attempt and says so (``redelivery: true``)."""
     now = now or timezone.now()
-    # Longer than the longest delivery backoff, so a retry waiting its turn is not hurried.
-    stale_after = timedelta(seconds=push_backoff(99) + push_timeout() * 2 + 60)
-    rows = (
+    slack = timedelta(seconds=REDISPATCH_SLACK_S)
+    candidates = (
         Execution.objects.claimable(now)
-        .filter(agent__mode=AgentMode.PUSH, created_at__lt=now - stale_after)
-        .exclude(last_dispatch_at__gte=now - stale_after)
-        .values_list("pk", flat=True)[:500]
+        .filter(agent__mode=AgentMode.PUSH, created_at__lt=now - slack)
+        .filter(Q(dispatch_lease_until__isnull=True) | Q(dispatch_lease_until__lte=now))
+        .exclude(last_dispatch_at__gte=now - slack)
+        .only("pk", "created_at", "not_before", "last_dispatch_at", "delivery_attempts")
+        .order_by("pk")[:500]
     )
-    ids = list(rows)
+    ids = [row.pk for row in candidates if next_move_due(row) + slack <= now]
     for pk in ids:
         _schedule(pk, 0)
     return len(ids)

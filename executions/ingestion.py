@@ -20,18 +20,22 @@ from executions.lifecycle import (
     announce,
     apply_cost,
     budget_ref,
+    deadlines,
     estimate_for,
     fill_terminal_fields,
     finish,
     finished_callback,
+    lock_execution,
     log_failures,
+    run_settings,
     running_fields,
 )
 from executions.logs import build_entries
 from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger
 from executions.signals import executions_batch_finished
-from governance import budgets, enforcement
+from governance import budgets, enforcement, windows
 from mission_control.api.errors import APIError
+from mission_control.conflicts import retrying
 from mission_control.events import publish_many
 from mission_control.models import Event
 
@@ -58,8 +62,11 @@ REPORT_FIELDS = (
 UPDATE_FIELDS = tuple(f for f in REPORT_FIELDS if f not in ("external_id", "input"))
 
 
-def build_execution(agent: Agent, data: dict, body_hash: str, now) -> Execution:
-    """An unsaved ledger row for a report, with its times, totals and cost filled in."""
+def build_execution(
+    agent: Agent, data: dict, body_hash: str, now, limits: tuple[int | None, int | None] | None = None
+) -> Execution:
+    """An unsaved ledger row for a report, with its times, totals, cost and (when running) its
+    deadlines filled in: ``limits`` from :func:`executions.lifecycle.deadlines`."""
     status = data.get("status") or Status.RUNNING
     execution = Execution(
         business=agent.business,
@@ -81,6 +88,9 @@ def build_execution(agent: Agent, data: dict, body_hash: str, now) -> Execution:
         fill_terminal_fields(execution, now)
     else:
         execution.last_seen_at = now
+        execution.timeout_s, execution.heartbeat_timeout_s = limits or deadlines(run_settings(agent))
+        if execution.timeout_s:
+            execution.deadline_at = execution.started_at + timedelta(seconds=execution.timeout_s)
     apply_cost(execution, data.get("cost_usd"))
     return execution
 
@@ -109,8 +119,7 @@ def report_execution(*, agent: Agent, data: dict, body_hash: str, actor=None) ->
             if existing is not None:
                 return same_or_conflict(existing, body_hash), False
         try:
-            with transaction.atomic():
-                return _record(agent, data, body_hash, actor), True
+            return _record_once(agent, data, body_hash, actor), True
         except IntegrityError:
             if not external_id:
                 raise
@@ -118,6 +127,12 @@ def report_execution(*, agent: Agent, data: dict, body_hash: str, actor=None) ->
     raise APIError(
         409, "idempotency_conflict", f"external_id '{external_id}' is being recorded concurrently."
     )
+
+
+@retrying
+def _record_once(agent: Agent, data: dict, body_hash: str, actor) -> Execution:
+    with transaction.atomic():  # a savepoint when the caller holds a transaction
+        return _record(agent, data, body_hash, actor)
 
 
 def _record(agent: Agent, data: dict, body_hash: str, actor) -> Execution:
@@ -153,8 +168,18 @@ def update_execution(*, execution: Execution, data: dict, actor=None) -> Executi
     """Move a live execution on (status, usage, output, error, logs). Terminal ones: 409 ``immutable``."""
     data = dict(data)
     logs = data.pop("logs", None) or []
+    row = _apply_update(execution.pk, data, logs, actor)
+    if row.status == Status.RUNNING and row.abort_requested_at is None:
+        _stop_if_over_policy(row)
+    return row
+
+
+@retrying
+def _apply_update(pk: int, data: dict, logs: list, actor) -> Execution:
     with transaction.atomic():
-        row = Execution.objects.select_for_update().select_related("business", "agent").get(pk=execution.pk)
+        row = lock_execution(pk, settling=data.get("status") in TERMINAL)
+        if row is None:
+            raise Execution.DoesNotExist(f"Execution {pk} does not exist.")
         if row.is_terminal:
             raise APIError(
                 409, "immutable", f"Execution #{row.pk} is {row.status}; a finished execution never changes."
@@ -174,6 +199,10 @@ def update_execution(*, execution: Execution, data: dict, actor=None) -> Executi
             )
         now = timezone.now()
         if status in TERMINAL:
+            if row.started_at is None and row.status == Status.PENDING:
+                # Straight from pending to an end (a push agent that only reports the result): it
+                # ran from when it was delivered, or at the latest from now.
+                row.started_at = min(row.last_dispatch_at or now, row.finished_at or now)
             finish(row, status=status, actor=actor, reported_cost=data.get("cost_usd"))
         else:
             if status == Status.RUNNING and row.status == Status.PENDING:
@@ -185,8 +214,6 @@ def update_execution(*, execution: Execution, data: dict, actor=None) -> Executi
         if logs:
             last = row.logs.order_by("-seq").values_list("seq", flat=True).first() or 0
             ExecutionLog.objects.bulk_create(build_entries(row.pk, logs, last + 1))
-    if row.status == Status.RUNNING and row.abort_requested_at is None:
-        _stop_if_over_policy(row)
     return row
 
 
@@ -211,13 +238,18 @@ def ingest_batch(*, agent: Agent, items: list[tuple[int, dict, str]], actor=None
     """
     for attempt in range(2):
         try:
-            with transaction.atomic():
-                return _ingest(agent, items, actor)
+            return _ingest_once(agent, items, actor)
         except IntegrityError:
             # A concurrent report took one of our external_ids; the second pass sees it as existing.
             if attempt:
                 raise
     return {}
+
+
+@retrying
+def _ingest_once(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int, dict]:
+    with transaction.atomic():
+        return _ingest(agent, items, actor)
 
 
 def _ok(index: int, status: int, pk: int) -> dict:
@@ -260,7 +292,8 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
             fresh.append((index, data, digest))
 
     fresh = _refuse_what_governance_refuses(agent, fresh, results, actor)
-    rows = [build_execution(agent, data, digest, now) for _, data, digest in fresh]
+    limits = deadlines(run_settings(agent))
+    rows = [build_execution(agent, data, digest, now, limits) for _, data, digest in fresh]
     live = [row for row in rows if row.status == Status.RUNNING]
     if live:
         estimate = estimate_for(agent)
@@ -351,20 +384,23 @@ def _refuse_what_governance_refuses(agent, fresh, results, actor) -> list[tuple[
 
 
 def _settle_in_bulk(agent: Agent, finished: list[Execution]) -> None:
-    """Book finished work: one settlement per model for the whole batch, not one per row."""
-    by_model: dict[str, Decimal] = defaultdict(Decimal)
-    for row in finished:
-        by_model[row.model] += row.cost_usd
+    """Book finished work: one settlement per model and local day for the whole batch, not one
+    per row. Every budget window starts at a local midnight, so a day's work shares its windows."""
     if not finished:
         return
+    tz = windows.zone(agent.business.timezone)
+    groups: dict[tuple[str, str], list[Execution]] = defaultdict(list)
+    for row in finished:
+        groups[(row.model, row.created_at.astimezone(tz).strftime("%Y%m%d"))].append(row)
     span = f"{finished[0].pk}-{finished[-1].pk}"
-    for model, amount in by_model.items():
+    for (model, day), rows in groups.items():
         budgets.settle(
             business=agent.business,
             agent_id=agent.pk,
-            ref=f"executions:{span}:{_short(model)}",
-            actual=amount,
+            ref=f"executions:{span}:{_short(model)}:{day}",
+            actual=sum((row.cost_usd for row in rows), Decimal(0)),
             model=model,
+            at=min(row.created_at for row in rows),
         )
 
 

@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,6 +27,7 @@ from executions.signals import execution_finished
 from governance import audit, budgets, enforcement
 from governance.access import is_agent
 from governance.audit import actor_name
+from mission_control.conflicts import retrying
 from mission_control.events import publish
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,18 @@ def run_settings(agent: Agent) -> AgentRunSettings | None:
     return AgentRunSettings.objects.filter(agent_id=agent.pk).first()
 
 
+def deadlines(
+    settings_row: AgentRunSettings | None, timeout_s: int | None = None
+) -> tuple[int | None, int | None]:
+    """``(timeout_s, heartbeat_timeout_s)`` for new work: what the caller asks (a cron job's max
+    runtime), else the agent's run settings, else the global defaults. None only when a default
+    is switched off (0)."""
+    timeout = timeout_s or getattr(settings_row, "timeout_s", None) or settings.MC_EXECUTION_TIMEOUT_S
+    silence = getattr(settings_row, "heartbeat_timeout_s", None) or settings.MC_EXECUTION_HEARTBEAT_TIMEOUT_S
+    return timeout or None, silence or None
+
+
+@retrying
 def start_execution(
     *,
     agent: Agent,
@@ -110,6 +124,7 @@ def start_execution(
         settings_row = run_settings(agent)
         policy = retry_policy if retry_policy is not None else getattr(settings_row, "retry_policy", None)
         estimate = estimate_for(agent)
+        timeout, silence = deadlines(settings_row, timeout_s)
         execution = Execution.objects.create(
             business=business,
             agent=agent,
@@ -124,8 +139,8 @@ def start_execution(
             retry_of=retry_of,
             retry_count=retry_count,
             attempt=attempt,
-            timeout_s=timeout_s or getattr(settings_row, "timeout_s", None),
-            heartbeat_timeout_s=getattr(settings_row, "heartbeat_timeout_s", None),
+            timeout_s=timeout,
+            heartbeat_timeout_s=silence,
             retry_policy=validate_retry_policy(policy) if policy else None,
             not_before=not_before,
             estimate_usd=estimate,
@@ -275,22 +290,43 @@ def after_terminal(executions: list[Execution], *, actor=None, message: str = ""
 
 
 def settle_budget(execution: Execution) -> None:
+    """Settle (or release) the execution's hold, in the caller's transaction.
+
+    Never swallowed: a settle that fails (a lost deadlock, say) fails the whole transaction, so the
+    execution does not end without its hold being freed; the caller's retry repeats both.
+    """
     ref = budget_ref(execution.pk)
-    try:
-        with transaction.atomic():
-            if execution.status == Status.ABORTED and execution.started_at is None:
-                budgets.release(ref=ref)  # it never ran: nothing was spent
-            else:
-                budgets.settle(
-                    business=execution.business,
-                    agent_id=execution.agent_id,
-                    ref=ref,
-                    actual=execution.cost_usd,
-                    model=execution.model,
-                )
-    except Exception:
-        # The ledger records the work whatever the budget book says; the error is loud in the logs.
-        logger.exception("could not settle the budget of execution %s", execution.pk)
+    if execution.status == Status.ABORTED and execution.started_at is None:
+        budgets.release(ref=ref)  # it never ran: nothing was spent
+    else:
+        budgets.settle(
+            business=execution.business,
+            agent_id=execution.agent_id,
+            ref=ref,
+            actual=execution.cost_usd,
+            model=execution.model,
+            at=execution.created_at,
+        )
+
+
+def lock_execution(
+    pk: int, *, settling: bool = True, skip_locked: bool = False, **filters
+) -> Execution | None:
+    """Lock one execution row for a change, keeping the global lock order.
+
+    ``settling``: the change may end it, so its budget windows are locked first (business, windows
+    by id, then executions). Only the execution row is locked (``of=self``: the joined business and
+    agent rows are not), and ``FOR NO KEY UPDATE``, so rows that merely reference it (logs, events,
+    cron runs) are never blocked by it.
+    """
+    if settling:
+        budgets.lock_windows_for(budget_ref(pk))
+    return (
+        Execution.objects.select_for_update(of=("self",), no_key=True, skip_locked=skip_locked)
+        .select_related("business", "agent")
+        .filter(pk=pk, **filters)
+        .first()
+    )
 
 
 def _terminal_message(execution: Execution) -> str:

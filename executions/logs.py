@@ -37,8 +37,9 @@ def append_logs(*, execution: Execution, entries: list[dict]) -> list[ExecutionL
     """
     with transaction.atomic():
         # The row lock serialises numbering: two appends never take the same ``seq`` (and a retry
-        # racing its first attempt waits for it, then finds its entries).
-        Execution.objects.select_for_update().filter(pk=execution.pk).values_list("pk").first()
+        # racing its first attempt waits for it, then finds its entries). NO KEY: rows that only
+        # reference the execution (these logs, events) are not blocked by it.
+        Execution.objects.select_for_update(no_key=True).filter(pk=execution.pk).values_list("pk").first()
         client_ids = {entry["client_id"] for entry in entries if entry.get("client_id")}
         stored = {
             row.client_id: row

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from executions import abort, dispatch, timeouts
+from executions import abort, budget_reconcile, dispatch, timeouts
 
 
 @shared_task(
@@ -31,7 +31,13 @@ def sweep_aborts() -> int:
     return abort.force_overdue_aborts()
 
 
-@shared_task(acks_late=True, ignore_result=True, expires=300)
+@shared_task(acks_late=True, ignore_result=True, expires=30)
 def redispatch_stale() -> int:
     """Re-enqueue push deliveries that were lost (broker outage, killed worker)."""
     return dispatch.redispatch_stale()
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=300, soft_time_limit=240, time_limit=300)
+def reconcile_budgets() -> dict:
+    """Settle leaked budget holds and repair windows whose totals their lines do not prove."""
+    return budget_reconcile.reconcile()

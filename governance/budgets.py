@@ -5,7 +5,11 @@ period window. ``reserve`` locks those rows (``SELECT ... FOR UPDATE``, always i
 starts never deadlock), checks ``spent + reserved + estimate <= limit`` on each and only then adds
 the estimate to ``reserved``: racing starts queue on the row lock and can never overspend.
 ``settle`` frees what was held and books the actual cost, over the limit if need be: completed work
-is always recorded.
+is always recorded. Each reservation line keeps what it holds and what it booked in its window, so
+:mod:`governance.reconcile` can prove ``reserved = live holds`` and ``spent = settlements``.
+
+Lock order, everywhere: the business row (if at all), then budget windows by id, then executions.
+A transaction that will settle locks its windows first (:func:`lock_windows_for`).
 """
 
 import logging
@@ -140,7 +144,7 @@ def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, m
         # Row locks in id order: concurrent reserves queue here and re-read the committed totals.
         locked = {
             w.pk: w
-            for w in BudgetWindow.objects.select_for_update()
+            for w in BudgetWindow.objects.select_for_update(no_key=True)
             .filter(pk__in=[w.pk for w in held])
             .order_by("pk")
         }
@@ -174,11 +178,39 @@ def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, m
         )
 
 
-def settle(*, business: Business, agent_id: int, ref: str, actual: Decimal, model: str = "") -> None:
+def lock_windows_for(ref: str) -> list[int]:
+    """Lock, in id order, the windows holding ``ref``'s reservation: what settling it will update.
+
+    Call before locking the work itself (an execution), to keep the global lock order."""
+    window_ids = list(
+        ReservationLine.objects.filter(reservation__ref=ref)
+        .order_by("window_id")
+        .values_list("window_id", flat=True)
+    )
+    if window_ids:
+        list(
+            BudgetWindow.objects.select_for_update(no_key=True)
+            .filter(pk__in=window_ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    return window_ids
+
+
+def settle(
+    *,
+    business: Business,
+    agent_id: int,
+    ref: str,
+    actual: Decimal,
+    model: str = "",
+    at: datetime | None = None,
+) -> None:
     """Free the reservation of ``ref`` and book ``actual`` against every budget in scope.
 
     Idempotent per ref. Books the spend even over the limit, and without a prior reservation
-    (work reported after the fact) in the windows of now.
+    (work reported after the fact) in the windows containing ``at`` (when the work began;
+    default now), which is where the ledger puts it too.
     """
     actual = money(actual or 0)
     now = timezone.now()
@@ -188,7 +220,11 @@ def settle(*, business: Business, agent_id: int, ref: str, actual: Decimal, mode
             try:
                 with transaction.atomic():
                     reservation = BudgetReservation.objects.create(
-                        ref=ref, business=business, agent_id=agent_id, model=model, created_at=now
+                        ref=ref,
+                        business=business,
+                        agent_id=agent_id,
+                        model=model,
+                        created_at=min(at or now, now),
                     )
             except IntegrityError:
                 reservation = _locked_reservation(ref)
@@ -212,6 +248,7 @@ def settle(*, business: Business, agent_id: int, ref: str, actual: Decimal, mode
                 reserved_usd=_exact(F("reserved_usd") - reserved_delta.get(window_id, Decimal(0))),
                 spent_usd=_exact(F("spent_usd") + spent_delta.get(window_id, Decimal(0))),
             )
+        _book_lines(reservation, spent_delta, held=set(reserved_delta))
         reservation.status = ReservationStatus.SETTLED
         reservation.actual_usd = actual
         reservation.model = model or reservation.model
@@ -219,6 +256,22 @@ def settle(*, business: Business, agent_id: int, ref: str, actual: Decimal, mode
         reservation.save(update_fields=["status", "actual_usd", "model", "closed_at"])
         if actual:
             _announce_crossings(sorted(spent_delta), now)
+
+
+def _book_lines(reservation: BudgetReservation, spent_delta: dict[int, Decimal], held: set[int]) -> None:
+    """Record on the reservation's lines what was booked in each window (one line per window)."""
+    for window_id, amount in spent_delta.items():
+        if window_id in held:
+            ReservationLine.objects.filter(reservation=reservation, window_id=window_id).update(
+                spent_usd=amount
+            )
+    ReservationLine.objects.bulk_create(
+        [
+            ReservationLine(reservation=reservation, window_id=window_id, amount_usd=0, spent_usd=amount)
+            for window_id, amount in spent_delta.items()
+            if window_id not in held
+        ]
+    )
 
 
 def release(*, ref: str) -> None:
@@ -244,7 +297,7 @@ def _exact(expression):
 
 
 def _locked_reservation(ref: str) -> BudgetReservation | None:
-    return BudgetReservation.objects.select_for_update().filter(ref=ref).first()
+    return BudgetReservation.objects.select_for_update(no_key=True).filter(ref=ref).first()
 
 
 def _announce_crossings(window_ids: list[int], now) -> None:

@@ -168,6 +168,9 @@ class BudgetWindow(models.Model):
     window_end = models.DateTimeField()
     spent_usd = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0))
     reserved_usd = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0))
+    # Spend booked before reservation lines recorded it (windows older than that change): the
+    # reconciliation proves spent = opening + what the settled lines booked.
+    opening_spent_usd = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0))
     # Stamped by a conditional UPDATE so each crossing publishes and alerts exactly once per window.
     soft_alerted_at = models.DateTimeField(null=True, blank=True)
     exceeded_alerted_at = models.DateTimeField(null=True, blank=True)
@@ -222,11 +225,13 @@ class BudgetReservation(models.Model):
 
 
 class ReservationLine(models.Model):
-    """The part of a reservation held in one budget window (one per budget in scope)."""
+    """The part of a reservation held in one budget window (one per budget in scope), and what its
+    settlement booked there."""
 
     reservation = models.ForeignKey(BudgetReservation, on_delete=models.CASCADE, related_name="lines")
     window = models.ForeignKey(BudgetWindow, on_delete=models.CASCADE, related_name="+")
     amount_usd = models.DecimalField(max_digits=18, decimal_places=6)
+    spent_usd = models.DecimalField(max_digits=18, decimal_places=6, default=Decimal(0))
 
     class Meta:
         constraints = [

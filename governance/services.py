@@ -193,7 +193,11 @@ def create_budget(
 @transaction.atomic
 def update_budget(*, budget: Budget, actor, **fields) -> Budget:
     """Change a budget's limit, soft threshold or enabled flag. Spend already booked stays."""
-    budget = Budget.objects.select_for_update().select_related("business").get(pk=budget.pk)
+    budget = (
+        Budget.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("business")
+        .get(pk=budget.pk)
+    )
     before = budget_snapshot(budget)
     for name, value in fields.items():
         setattr(budget, name, value)

@@ -373,6 +373,12 @@ MC_PUSH_TIMEOUT_S = float(os.environ.get("MC_PUSH_TIMEOUT_S", "10"))
 MC_OUTBOUND_ALLOW = env_list("MC_OUTBOUND_ALLOW", "127.0.0.0/8,::1/128" if TESTING else "")
 for _network in MC_OUTBOUND_ALLOW:
     ipaddress.ip_network(_network, strict=False)  # a typo fails at start-up
+# Every running execution has a deadline: its agent's run settings, else these (0: none).
+# Start-to-close, and the longest silence (no report, log line or mention in the agent's heartbeat).
+MC_EXECUTION_TIMEOUT_S = int(os.environ.get("MC_EXECUTION_TIMEOUT_S", "21600"))
+MC_EXECUTION_HEARTBEAT_TIMEOUT_S = int(os.environ.get("MC_EXECUTION_HEARTBEAT_TIMEOUT_S", "600"))
+# Missed cron slots reported one by one per job and sweep after an outage; older ones: one summary.
+MC_CRON_MISSED_MAX = int(os.environ.get("MC_CRON_MISSED_MAX", "60"))
 # The bus asks governance who may read which business's events, without importing it.
 MC_EVENT_SCOPE = "governance.access.event_scope"
 MC_WS_TOKEN_USER = "governance.auth.user_for_token"

@@ -140,7 +140,9 @@ def update_task(
     unknown = set(changes) - set(TASK_FIELDS) - {"result"}
     if unknown:
         raise TypeError(f"unknown task fields: {sorted(unknown)}")
-    task = Task.objects.select_for_update().select_related("business").get(pk=task.pk)
+    task = (
+        Task.objects.select_for_update(of=("self",), no_key=True).select_related("business").get(pk=task.pk)
+    )
     before = {name: _value(task, name) for name in changes}
     for name, value in changes.items():
         setattr(task, name, value)
@@ -253,7 +255,8 @@ def _dependent_ids(task: Task) -> list[int]:
 
 def _set_blockers(task: Task, blocker_ids: list[int], actor) -> None:
     """Replace the task's ``blocked_by`` set, refusing other businesses' tasks and cycles."""
-    Business.objects.select_for_update().filter(pk=task.business_id).first()  # serialise graph edits
+    # NO KEY: serialises graph edits without blocking inserts that reference the business.
+    Business.objects.select_for_update(no_key=True).filter(pk=task.business_id).first()
     wanted = {int(i) for i in blocker_ids}
     if task.pk in wanted:
         raise APIError(
@@ -296,7 +299,9 @@ def _set_blockers(task: Task, blocker_ids: list[int], actor) -> None:
 
 def _unblock_dependents(task: Task, actor, handoff_to: Agent | None) -> None:
     for dependent in (
-        Task.objects.select_for_update().filter(pk__in=_dependent_ids(task)).select_related("business")
+        Task.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk__in=_dependent_ids(task))
+        .select_related("business")
     ):
         _maybe_ready(dependent, actor, handoff_to, finished=task)
 

@@ -161,7 +161,9 @@ def update_job(*, job: CronJob, actor=None, **changes) -> CronJob:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise TypeError(f"unknown cron job fields: {sorted(unknown)}")
-    job = CronJob.objects.select_for_update().select_related("business").get(pk=job.pk)
+    job = (
+        CronJob.objects.select_for_update(of=("self",), no_key=True).select_related("business").get(pk=job.pk)
+    )
     before = snapshot(job)
     if "schedule" in changes:
         changes["schedule"] = " ".join(changes["schedule"].split())
@@ -230,7 +232,9 @@ def resume_job(*, job: CronJob, actor=None) -> CronJob:
 @transaction.atomic
 def delete_job(*, job: CronJob, actor=None) -> None:
     """Delete a job, its beat entry and its run history (the executions stay in the ledger)."""
-    job = CronJob.objects.select_for_update().select_related("business").get(pk=job.pk)
+    job = (
+        CronJob.objects.select_for_update(of=("self",), no_key=True).select_related("business").get(pk=job.pk)
+    )
     audit.record(
         actor=actor,
         action="cron_job.delete",

@@ -28,6 +28,35 @@ class APIError(exceptions.APIException):
         super().__init__(detail=detail, code=code)
 
 
+# deadlock_detected, serialization_failure: PostgreSQL rolled one transaction back; repeat it.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+RETRY_AFTER_S = 1
+
+
+def is_write_conflict(exc: BaseException | None) -> bool:
+    """True for a deadlock or serialization failure (however Django wrapped psycopg's error)."""
+    for _ in range(5):
+        if exc is None:
+            return False
+        if getattr(exc, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return True
+        exc = exc.__cause__
+    return False
+
+
+class WriteConflict(APIError):
+    """A write that lost a deadlock or serialization race: nothing was applied, send it again."""
+
+    def __init__(self):
+        super().__init__(
+            503,
+            "write_conflict",
+            "Another request changed the same records at the same moment; nothing was applied. "
+            f"Send the request again (retry after {RETRY_AFTER_S} s).",
+            retry_after=RETRY_AFTER_S,
+        )
+
+
 # DRF exception class -> (stable code, default sentence)
 _CODES: list[tuple[type, str]] = [
     (exceptions.ParseError, "malformed_json"),
@@ -72,6 +101,10 @@ def exception_handler(exc, context):
         set_rollback()
         body = error_body("invalid_parameter", str(exc), parameter=exc.name, fields={exc.name: [exc.message]})
         return Response(body, status=400)
+
+    if isinstance(exc, DatabaseError) and is_write_conflict(exc):
+        logger.warning("write conflict in API view: %s", str(exc).splitlines()[0])
+        exc = WriteConflict()
 
     if isinstance(exc, APIError):
         body = error_body(exc.code, str(exc.detail), **exc.extra)

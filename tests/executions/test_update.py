@@ -1,6 +1,7 @@
 import pytest
 
 from executions.models import Execution
+from executions.services import start_execution
 from executions.signals import execution_finished
 from governance.models import BudgetReservation
 from mission_control.models import Event
@@ -117,3 +118,15 @@ def test_running_work_past_a_policy_cap_is_aborted_through_the_agent(agent_api, 
     assert body["status"] == "running" and body["abort_requested_at"]
     assert AgentCommand.objects.filter(agent=agent, type="abort", args={"execution": running}).exists()
     assert "Stopped by policy" in Execution.objects.get(pk=running).abort_reason
+
+
+@pytest.mark.django_db
+def test_it_gives_work_reported_straight_from_pending_to_success_a_start_time(make_agent, push_server):
+    pusher = make_agent("reporter", mode="push", endpoint_url=push_server().url)
+    execution = start_execution(agent=pusher, trigger="manual")  # pending: never enqueued here
+    response = agent_client(pusher).patch(
+        f"/api/v1/executions/{execution.pk}", {"status": "success", "output": {"ok": 1}}, format="json"
+    )
+    assert response.status_code == 200
+    row = Execution.objects.get(pk=execution.pk)
+    assert row.started_at is not None and row.duration_ms is not None
