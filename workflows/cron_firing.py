@@ -9,16 +9,18 @@ firings never both see "no run active".
 import logging
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from executions.models import Trigger
+from executions.models import Execution, Trigger
 from executions.services import abort_execution, start_execution
 from governance import audit
 from governance.audit import actor_name
 from governance.controls import emergency_stop_active
 from mission_control.api.errors import APIError
+from mission_control.conflicts import retrying
 from mission_control.events import publish
 from workflows import schedules
 from workflows.models import CronJob, CronRun, CronRunStatus, Overlap
@@ -28,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 # Beat fires on the minute; a few seconds of slack keep a firing a hair early on the right slot.
 FIRE_TOLERANCE = timedelta(seconds=5)
+# Slots newer than this are left to beat; the catch-up sweep accounts for the older ones.
+CATCH_UP_LAG = timedelta(seconds=60)
+# The most slots one catch-up pass looks at per job (beyond: "at least N more").
+CATCH_UP_SCAN = 10_000
 
 
 def _locked_job(cron_job_id: int) -> CronJob | None:
@@ -39,6 +45,7 @@ def _locked_job(cron_job_id: int) -> CronJob | None:
     )
 
 
+@retrying
 def fire(*, cron_job_id: int, scheduled_for: datetime | None = None) -> CronRun | None:
     """Fire a job for one scheduled time (default: the latest one now due). Idempotent per slot:
     a slot already fired, skipped or reported missed is left alone and its row returned."""
@@ -52,21 +59,26 @@ def fire(*, cron_job_id: int, scheduled_for: datetime | None = None) -> CronRun 
         )
         if slot is None:
             return None
-        existing = job.runs.filter(scheduled_for=slot, manual=False).first()
-        if existing is not None:
-            return existing
-        run = CronRun(cron_job=job, scheduled_for=slot, requested_by="beat")
-        if not job.enabled:
-            _close_unstarted(job, run, CronRunStatus.SKIPPED, "paused", "The job is paused.")
-        elif job.held_by_stop or emergency_stop_active(job.business_id):
-            _close_unstarted(
-                job, run, CronRunStatus.REFUSED, "emergency_stop", "The emergency stop is engaged."
-            )
-        elif now - slot > timedelta(seconds=job.grace_seconds or 0) + FIRE_TOLERANCE:
-            _report_missed(job, run, "The firing arrived after the grace period; stale work is not run.")
-        else:
-            _start_or_wait(job, run)
-        return run
+        return _fire_slot(job, slot, now, requested_by="beat")
+
+
+def _fire_slot(job: CronJob, slot: datetime, now: datetime, *, requested_by: str) -> CronRun:
+    """Decide one slot of a job whose row lock the caller holds (the job first, then its runs)."""
+    existing = job.runs.filter(scheduled_for=slot, manual=False).first()
+    if existing is not None:
+        return existing
+    run = CronRun(cron_job=job, scheduled_for=slot, requested_by=requested_by)
+    if not job.enabled:
+        _close_unstarted(job, run, CronRunStatus.SKIPPED, "paused", "The job is paused.")
+    elif job.held_by_stop or emergency_stop_active(job.business_id):
+        _close_unstarted(job, run, CronRunStatus.REFUSED, "emergency_stop", "The emergency stop is engaged.")
+    elif now - slot > timedelta(seconds=job.grace_seconds or 0) + FIRE_TOLERANCE:
+        _report_missed(
+            job, run, "No run started within the grace period (was beat, the worker or the broker down?)."
+        )
+    else:
+        _start_or_wait(job, run)
+    return run
 
 
 @transaction.atomic
@@ -92,6 +104,8 @@ def run_now(*, job: CronJob, actor=None) -> CronRun:
 
 
 def _start_or_wait(job: CronJob, run: CronRun) -> None:
+    if job.overlap != Overlap.ALLOW:
+        close_ended_runs(job)
     if job.overlap != Overlap.ALLOW and job.runs.active().exists():
         if job.overlap == Overlap.SKIP:
             _close_unstarted(job, run, CronRunStatus.SKIPPED, "overlap", "The previous run is still active.")
@@ -265,25 +279,112 @@ def _start_queued(job: CronJob) -> None:
 
 
 def detect_missed(*, now: datetime | None = None) -> list[CronRun]:
-    """Report, once, every job whose latest due slot did not start within its grace period."""
+    """Account for every slot of every firing job that passed without a run row: fire it late when
+    still within its grace period, else report it missed, once (see :func:`catch_up`)."""
     now = now or timezone.now()
-    reported = []
-    for job in CronJob.objects.firing().select_related("business"):
-        slot = schedules.latest_at_or_before(
-            job.schedule, job.timezone, now - timedelta(seconds=job.grace_seconds)
+    accounted = []
+    for job_id in CronJob.objects.firing().order_by("pk").values_list("pk", flat=True):
+        accounted.extend(catch_up(cron_job_id=job_id, now=now))
+    return accounted
+
+
+@retrying
+def catch_up(*, cron_job_id: int, now: datetime | None = None) -> list[CronRun]:
+    """Give every slot of the job since its last check (and not newer than ``CATCH_UP_LAG``, which
+    are beat's to fire) a run row: a slot within its grace period fires late, an older one is
+    reported missed. Beat down for minutes, a dead worker or a broker outage leave every slot
+    accounted for, not just the last one.
+
+    Bounded: at most ``MC_CRON_MISSED_MAX`` slots per job and sweep get a row (the most recent);
+    any older ones are reported in one summary ``cron.missed`` event giving their number and span.
+    Takes the job's row lock first, as firing does (then its runs): the two never deadlock.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        job = _locked_job(cron_job_id)
+        if job is None or not job.is_firing:
+            return []
+        since = max(job.active_since, job.slots_checked_until or job.active_since)
+        until = now - CATCH_UP_LAG
+        if until <= since:
+            return []
+        slots, cut_off = schedules.between(job.schedule, job.timezone, since, until, limit=CATCH_UP_SCAN)
+        have = set(
+            job.runs.filter(manual=False, scheduled_for__in=slots).values_list("scheduled_for", flat=True)
         )
-        if slot is None or slot < job.active_since:
+        todo = [slot for slot in slots if slot not in have]
+        keep = settings.MC_CRON_MISSED_MAX
+        older, recent = todo[: max(0, len(todo) - keep)], todo[-keep:] if keep else []
+        runs = [_fire_slot(job, slot, now, requested_by="catch-up") for slot in recent]
+        if older or cut_off:
+            _report_backlog(job, older, cut_off, since, until)
+        job.slots_checked_until = until
+        job.save(update_fields=["slots_checked_until", "updated_at"])
+        return [run for run in runs if run.pk]
+
+
+def _report_backlog(
+    job: CronJob, older: list[datetime], cut_off: bool, since: datetime, until: datetime
+) -> None:
+    count = len(older)
+    first = older[0] if older else since
+    last = older[-1] if older else until
+    more = " at least" if cut_off else ""
+    publish(
+        kind="cron.missed",
+        business=job.business,
+        agent_id=job.agent_id,
+        actor="system",
+        message=(
+            f"Cron job {job.name} missed{more} {count} more run(s) between {first:%Y-%m-%d %H:%M} and "
+            f"{last:%Y-%m-%d %H:%M} UTC (the {settings.MC_CRON_MISSED_MAX} most recent are reported one by one)"
+        ),
+        data={
+            "cron_job": job.pk,
+            "summary": True,
+            "slots": count,
+            "more_not_counted": cut_off,
+            "from": first.isoformat(),
+            "until": last.isoformat(),
+        },
+    )
+
+
+def close_ended_runs(job: CronJob) -> list[int]:
+    """Finish the job's running runs whose execution or workflow run has already ended (the
+    signal that should have told us was lost, e.g. a process died right after the commit), so
+    the overlap rule never waits on a run that can no longer end."""
+    ended = []
+    runs = job.runs.active().select_related("execution", "workflow_run")
+    for run in runs:
+        work = run.execution or run.workflow_run
+        if run.execution is not None:
+            # The ledger may have retried it (its policy): the run follows the last attempt.
+            work = Execution.objects.filter(pk=_last_attempt(run.execution.pk)).first()
+            if work.pk != run.execution_id:
+                CronRun.objects.filter(pk=run.pk).update(execution=work)
+        if work is None or not work.is_terminal:
             continue
-        with transaction.atomic():
-            run, created = CronRun.objects.get_or_create(
-                cron_job=job, scheduled_for=slot, manual=False, defaults={"status": CronRunStatus.MISSED}
-            )
-            if created:
-                _report_missed(
-                    job, run, "No run started within the grace period (is beat or the worker down?)."
-                )
-                reported.append(run)
-    return reported
+        if run.execution is not None:
+            execution_finished(work)
+        else:
+            workflow_run_finished(run.workflow_run)
+        ended.append(run.pk)
+    return ended
+
+
+def _last_attempt(execution_id: int) -> int:
+    for _ in range(100):  # retry chains are short; the bound only guards against a cycle
+        nxt = (
+            Execution.objects.filter(retry_of_id=execution_id)
+            .order_by("-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if nxt is None:
+            return execution_id
+        execution_id = nxt
+    return execution_id
 
 
 def enforce_max_runtime(*, now: datetime | None = None) -> list[int]:
@@ -291,6 +392,8 @@ def enforce_max_runtime(*, now: datetime | None = None) -> list[int]:
     from workflows.runs import cancel_run
 
     now = now or timezone.now()
+    for job in CronJob.objects.filter(pk__in=CronRun.objects.active().values("cron_job_id")):
+        close_ended_runs(job)
     # Few runs are active at once, so the deadline is checked here rather than in SQL (SQLite
     # cannot multiply an interval by a column).
     active = CronRun.objects.active().filter(cron_job__max_runtime_s__isnull=False, started_at__isnull=False)

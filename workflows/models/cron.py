@@ -69,6 +69,8 @@ class CronJob(models.Model):
     )
     # Slots before this instant are never reported missed (creation, resume, schedule change).
     active_since = models.DateTimeField(default=dj_timezone.now)
+    # Every slot before this instant has a run row (or was summarised): the catch-up sweep's mark.
+    slots_checked_until = models.DateTimeField(null=True, blank=True)
     periodic_task = models.OneToOneField(
         PeriodicTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
