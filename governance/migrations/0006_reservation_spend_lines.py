@@ -14,7 +14,7 @@ def open_balances(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('governance', '0004_budgets_policies_stops'),
+        ('governance', '0005_audit_client_address'),
     ]
 
     operations = [
