@@ -43,5 +43,10 @@ def book_history(*, business: Business, entries: Iterable[tuple[int | None, str,
         key=lambda pair: pair[0].pk,  # windows in id order, as reserve and settle lock them
     )
     for window, amount in rows:
-        BudgetWindow.objects.filter(pk=window.pk).update(spent_usd=_exact(F("spent_usd") + money(amount)))
+        # Booked outside any reservation: it is part of the window's opening balance, which the
+        # reconciliation (governance.reconcile) counts beside what settlements booked.
+        BudgetWindow.objects.filter(pk=window.pk).update(
+            spent_usd=_exact(F("spent_usd") + money(amount)),
+            opening_spent_usd=_exact(F("opening_spent_usd") + money(amount)),
+        )
     return len(rows)

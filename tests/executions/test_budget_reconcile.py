@@ -93,3 +93,14 @@ def test_it_names_live_work_that_holds_nothing(held):
 
 def test_it_is_a_registered_periodic_sweep():
     assert ("executions.reconcile_budgets", "executions.tasks.reconcile_budgets", 300) in declared()
+
+
+@pytest.mark.django_db
+def test_it_counts_booked_history_as_the_opening_balance_not_drift(business, budget):
+    from django.utils import timezone
+
+    from governance.spend_history import book_history
+
+    book_history(business=business, entries=[(None, "gpt-4o", timezone.now(), Decimal("2.50"))])
+    assert budget_reconcile.reconcile()["windows"] == []
+    assert BudgetWindow.objects.get(budget=budget).spent_usd == Decimal("2.50")
