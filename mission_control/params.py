@@ -8,6 +8,8 @@ through :func:`parse_id`; a bad value is an :class:`InvalidParameter`, which the
 
 import re
 
+from django.utils.dateparse import parse_datetime
+
 BIGINT_MAX = 2**63 - 1
 _ID = re.compile(r"[0-9]{1,19}")  # ASCII only: re's [0-9] is not \d, which matches "٣"
 _INT = re.compile(r"-?[0-9]{1,19}")
@@ -60,6 +62,16 @@ def parse_choice(value: str | None, *, name: str, choices) -> str | None:
     return value
 
 
+def parse_choices(value: str | None, *, name: str, choices) -> list[str]:
+    """A comma-separated list of ``choices`` (``failed,aborted``); empty when absent."""
+    wanted = [v for v in (value or "").split(",") if v]
+    allowed = list(choices)
+    bad = [v for v in wanted if v not in allowed]
+    if bad:
+        raise InvalidParameter(name, f"Unknown value '{bad[0]}'; use one of {', '.join(allowed)}.")
+    return wanted
+
+
 def parse_flag(value: str | None, *, name: str) -> bool | None:
     """``true``/``false`` (or ``1``/``0``, ``yes``/``no``); None when absent or empty."""
     raw = (value or "").strip().lower()
@@ -70,6 +82,21 @@ def parse_flag(value: str | None, *, name: str) -> bool | None:
     if raw in {"0", "false", "no"}:
         return False
     raise InvalidParameter(name, "Use true or false.")
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1970, 9000  # far inside what datetime and the schedules can compute with
+
+
+def parse_moment(value: str | None, *, name: str):
+    """An ISO 8601 date-time with a zone, between 1970 and 9000; None when absent or empty."""
+    if value is None or value == "":
+        return None
+    moment = parse_datetime(value.replace(" ", "+"))  # a '+' in a query string arrives as a space
+    if moment is None or moment.tzinfo is None:
+        raise InvalidParameter(name, "An ISO 8601 date-time with a zone, e.g. 2026-03-29T00:00:00Z.")
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise InvalidParameter(name, f"A date between the years {EARLIEST_YEAR} and {LATEST_YEAR}.")
+    return moment
 
 
 def param(params, name: str, parse=parse_id, **kwargs):

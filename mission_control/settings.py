@@ -74,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "mission_control.middleware.RequestContextMiddleware",
+    "mission_control.middleware.QueryTextMiddleware",  # NUL in a query parameter: 400, not a DB error
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -219,7 +220,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["mission_control.api.parsers.BoundedJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "mission_control.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -270,8 +271,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Largest request body an API call may send; ingestion batches answer 413 beyond it.
+# Largest request body an API call may send (413 payload_too_large beyond it); some endpoints take less.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MC_MAX_BODY_BYTES", 10 * 1024 * 1024))
+MC_MAX_REPORT_BYTES = int(os.environ.get("MC_MAX_REPORT_BYTES", 1024 * 1024))  # POST/PATCH /executions
+MC_MAX_LOG_BYTES = int(os.environ.get("MC_MAX_LOG_BYTES", 5 * 1024 * 1024))  # POST /executions/{id}/logs
+MC_MAX_HOOK_BYTES = int(os.environ.get("MC_MAX_HOOK_BYTES", 256 * 1024))  # POST /hooks/...
 
 # --- I18N, static -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -26,5 +26,6 @@ urlpatterns = [
     path("", include("console.urls")),
 ]
 
+handler400 = "mission_control.api.errors.json_400"
 handler404 = "mission_control.api.errors.json_404"
 handler500 = "mission_control.api.errors.json_500"

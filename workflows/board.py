@@ -18,7 +18,7 @@ from governance.controls import emergency_stop_active
 from governance.models import Business
 from mission_control.api.errors import APIError
 from mission_control.events import publish
-from workflows.models import Epic, Task, TaskComment, TaskDependency, TaskStatus
+from workflows.models import Epic, EpicStatus, Task, TaskComment, TaskDependency, TaskStatus
 
 WAITING = (TaskStatus.INBOX, TaskStatus.ASSIGNED)
 AGENT_STATUSES = (
@@ -63,9 +63,11 @@ def _activity(task: Task, actor, body: str, **data) -> None:
 
 
 @transaction.atomic
-def create_epic(*, business: Business, title: str, description: str = "", actor=None) -> Epic:
+def create_epic(
+    *, business: Business, title: str, description: str = "", status: str = EpicStatus.OPEN, actor=None
+) -> Epic:
     epic = Epic.objects.create(
-        business=business, title=title, description=description, created_by=actor_name(actor)
+        business=business, title=title, description=description, status=status, created_by=actor_name(actor)
     )
     publish(
         kind="epic.created",

@@ -40,6 +40,8 @@ STEP_KEYS = {
     "continue_on_failure",
 }
 MAX_STEPS = 100
+MAX_EXPRESSION_CHARS = 2000
+MAX_EXPRESSION_NESTING = 32
 MAX_ATTEMPTS = 10
 MAX_TIMEOUT_S = 7 * 24 * 3600
 BACKOFFS = {"fixed": 1.0, "exponential": 2.0}
@@ -83,11 +85,35 @@ def referenced_steps(expression: str) -> set[str]:
     return found
 
 
+def nesting(expression: str) -> int:
+    """How deep brackets nest in an expression, outside its quoted literals."""
+    depth = deepest = 0
+    quote = None
+    for ch in expression:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return deepest
+
+
 def _compile(step_id: str, what: str, expression) -> set[str]:
     if not isinstance(expression, str) or not expression.strip():
         _fail(step_id, f"{what} must be a non-empty JMESPath expression.")
+    # JMESPath parses recursively: 500 nested parentheses were a RecursionError (a 500).
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        _fail(step_id, f"{what} is longer than {MAX_EXPRESSION_CHARS} characters.")
+    if nesting(expression) > MAX_EXPRESSION_NESTING:
+        _fail(step_id, f"{what} nests brackets deeper than {MAX_EXPRESSION_NESTING} levels.")
     try:
         return referenced_steps(expression)
+    except RecursionError:
+        _fail(step_id, f"{what} nests too deeply.")
     except JMESPathError as exc:
         _fail(step_id, f"{what} is not a valid JMESPath expression ({str(exc).splitlines()[0]}).")
 

@@ -38,6 +38,11 @@ def log_entries(**kwargs) -> serializers.ListSerializer:
     return LogEntrySerializer(many=True, max_length=MAX_ENTRIES, allow_empty=False, **kwargs)
 
 
+# Far beyond any real execution, and small enough that sums over millions of rows fit a bigint.
+MAX_TOKENS = 10**12
+MAX_DURATION_MS = 10**12  # about 31 years
+
+
 class _UsageFields(StrictSerializer):
     """What reports and updates share: usage, outcome and timing."""
 
@@ -47,13 +52,15 @@ class _UsageFields(StrictSerializer):
     error_type = serializers.CharField(required=False, allow_blank=True, max_length=80)
     started_at = serializers.DateTimeField(required=False, allow_null=True)
     finished_at = serializers.DateTimeField(required=False, allow_null=True)
-    duration_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    duration_ms = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_DURATION_MS
+    )
     model = serializers.CharField(required=False, allow_blank=True, max_length=120)
     model_provider = serializers.CharField(required=False, allow_blank=True, max_length=60)
-    input_tokens = serializers.IntegerField(required=False, min_value=0)
-    output_tokens = serializers.IntegerField(required=False, min_value=0)
-    cache_read_tokens = serializers.IntegerField(required=False, min_value=0)
-    total_tokens = serializers.IntegerField(required=False, min_value=0)
+    input_tokens = serializers.IntegerField(required=False, min_value=0, max_value=MAX_TOKENS)
+    output_tokens = serializers.IntegerField(required=False, min_value=0, max_value=MAX_TOKENS)
+    cache_read_tokens = serializers.IntegerField(required=False, min_value=0, max_value=MAX_TOKENS)
+    total_tokens = serializers.IntegerField(required=False, min_value=0, max_value=MAX_TOKENS)
     cost_usd = serializers.DecimalField(
         required=False,
         allow_null=True,

@@ -30,7 +30,7 @@ from executions.api.serializers import (
 )
 from executions.export import CONTENT_TYPES, STREAMS, buffered
 from executions.logs import MAX_ENTRIES, search_logs
-from executions.models import Execution, ExecutionLog
+from executions.models import Execution, ExecutionLog, LogKind, LogLevel
 from executions.search import filter_executions
 from executions.selectors import get_visible_execution, visible_executions, with_effective_cost
 from governance.access import is_agent, require_role, visible_businesses
@@ -38,6 +38,7 @@ from governance.permissions import AgentsOnly
 from governance.roles import Role
 from mission_control.api.errors import APIError
 from mission_control.api.pagination import IdCursorPagination
+from mission_control.params import param, parse_choices
 
 MAX_BATCH = 1000
 
@@ -211,6 +212,7 @@ class ExecutionLogsView(BodyLimit, GenericAPIView):
     pagination_class = LogPagination
     serializer_class = ExecutionLogSerializer
     queryset = ExecutionLog.objects.none()  # for the schema; reads go through the execution
+    max_body_setting = "MC_MAX_LOG_BYTES"
     max_body_default = 5 * 1024 * 1024
 
     @extend_schema(operation_id="executions_logs_list", responses=ExecutionLogSerializer(many=True))
@@ -219,8 +221,8 @@ class ExecutionLogsView(BodyLimit, GenericAPIView):
         params = request.query_params
         qs = search_logs(
             execution.logs.all(),
-            level=params.get("level", ""),
-            kind=params.get("kind", ""),
+            level=",".join(param(params, "level", parse_choices, choices=LogLevel.values)),
+            kind=",".join(param(params, "kind", parse_choices, choices=LogKind.values)),
             q=params.get("q", ""),
         )
         page = self.paginate_queryset(qs)

@@ -6,13 +6,17 @@ them, DRF's validation, auth, throttling and parse errors included, into that sh
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import DatabaseError
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, DataError
 from django.http import Http404, JsonResponse
+from django.views.defaults import bad_request
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from mission_control.json_limits import UnacceptableJSON
 from mission_control.params import InvalidParameter
 
 logger = logging.getLogger(__name__)
@@ -106,6 +110,13 @@ def exception_handler(exc, context):
         logger.warning("write conflict in API view: %s", str(exc).splitlines()[0])
         exc = WriteConflict()
 
+    if isinstance(exc, UnacceptableJSON):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, path=exc.path), status=400)
+
+    if isinstance(exc, RequestDataTooBig):
+        return Response(payload_too_large_body(), status=413)
+
     if isinstance(exc, APIError):
         body = error_body(exc.code, str(exc.detail), **exc.extra)
         headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else {}
@@ -142,6 +153,18 @@ def exception_handler(exc, context):
         set_rollback()
         return Response(error_body(code, detail, **extra), status=exc.status_code, headers=headers)
 
+    if isinstance(exc, DataError):
+        # SQLSTATE class 22: the value sent cannot be stored (out of range, NUL, bad encoding). The
+        # client's fault, not an outage: a 503 here would make clients (the SDK too) retry it forever.
+        logger.info("refused a value the database cannot store: %s", exc)
+        set_rollback()
+        return Response(
+            error_body(
+                "invalid_value", "A value in the request cannot be stored (out of range or bad text)."
+            ),
+            status=400,
+        )
+
     if isinstance(exc, DatabaseError):
         logger.exception("database error in API view")
         set_rollback()
@@ -150,6 +173,20 @@ def exception_handler(exc, context):
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     return None
+
+
+def payload_too_large_body() -> dict:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return error_body("payload_too_large", f"The body is too large; at most {limit} bytes are accepted.")
+
+
+def json_400(request, exception=None):
+    """Django's own 400s (a body over ``MC_MAX_BODY_BYTES``, a bad Host): JSON on the API, 413 when too big."""
+    if isinstance(exception, RequestDataTooBig):
+        return JsonResponse(payload_too_large_body(), status=413)
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
+    return bad_request(request, exception)
 
 
 def json_404(request, exception=None):

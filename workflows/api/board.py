@@ -14,7 +14,7 @@ from governance.permissions import AgentsOnly, PeopleOnly
 from governance.roles import Role
 from mission_control.api.errors import APIError
 from mission_control.api.serializers import StrictSerializer
-from mission_control.params import param
+from mission_control.params import param, parse_choice
 from workflows import board, selectors
 from workflows.api.common import flag
 from workflows.models import Epic, EpicStatus, Priority, Task, TaskComment, TaskStatus
@@ -158,7 +158,9 @@ class EpicListView(GenericAPIView):
     def get(self, request):
         params = request.query_params
         epics = selectors.epics(
-            user=request.user, business=params.get("business"), status=params.get("status")
+            user=request.user,
+            business=params.get("business"),
+            status=param(params, "status", parse_choice, choices=EpicStatus.values),
         )
         page = self.paginate_queryset(epics)
         return self.get_paginated_response(EpicSerializer(page, many=True).data)
@@ -217,7 +219,7 @@ class TaskListView(GenericAPIView):
         tasks = selectors.tasks(
             user=request.user,
             business=params.get("business") or None,
-            status=params.get("status") or None,
+            status=param(params, "status", parse_choice, choices=TaskStatus.values),
             ready=flag(params, "ready"),
             **filters,
         )

@@ -4,7 +4,6 @@ and resume. Agent keys get 403 here."""
 from datetime import timedelta
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -18,10 +17,10 @@ from governance.access import get_business
 from governance.permissions import PeopleOnly
 from governance.roles import Role
 from mission_control.api.serializers import StrictSerializer
-from mission_control.params import param
+from mission_control.params import param, parse_choice, parse_moment
 from workflows import cron, cron_firing, schedules, selectors
 from workflows.api.common import execution_body, flag
-from workflows.models import CronJob, CronRun, Overlap, Workflow
+from workflows.models import CronJob, CronRun, CronRunStatus, Overlap, Workflow
 
 CALENDAR_MAX_DAYS = 31
 
@@ -276,20 +275,16 @@ class CronJobRunsView(GenericAPIView):
 
     def get(self, request, pk: int):
         job = selectors.get_cron_job(user=request.user, pk=pk)
-        runs = selectors.cron_runs(job=job, status=request.query_params.get("status") or None)
+        status = param(request.query_params, "status", parse_choice, choices=CronRunStatus.values)
+        runs = selectors.cron_runs(job=job, status=status)
         self.paginator.ordering = "-scheduled_for"
         page = self.paginate_queryset(runs)
         return self.get_paginated_response(CronRunSerializer(page, many=True).data)
 
 
 def _moment(params, name: str, default):
-    raw = params.get(name)
-    if not raw:
-        return default
-    value = parse_datetime(raw.replace(" ", "+"))  # a '+' in a query string arrives as a space
-    if value is None or value.tzinfo is None:
-        raise ValidationError({name: ["An ISO 8601 date-time with a zone, e.g. 2026-03-29T00:00:00Z."]})
-    return value
+    value = param(params, name, parse_moment)
+    return default if value is None else value
 
 
 @extend_schema(

@@ -13,7 +13,7 @@ from governance.access import get_business
 from governance.permissions import PeopleOnly
 from governance.roles import Role
 from mission_control.api.serializers import StrictSerializer
-from mission_control.params import param
+from mission_control.params import param, parse_choice
 from mission_control.secrets import hash_secret
 from workflows import definitions, runs, selectors
 from workflows.models import RunStatus, RunTrigger, StepRun, Workflow, WorkflowRun, WorkflowVersion
@@ -214,7 +214,7 @@ class WorkflowRunListView(GenericAPIView):
             user=request.user,
             business=params.get("business") or None,
             workflow_id=param(params, "workflow"),
-            status=params.get("status") or None,
+            status=param(params, "status", parse_choice, choices=RunStatus.values),
         )
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(RunSerializer(page, many=True).data)

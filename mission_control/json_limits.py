@@ -1,0 +1,64 @@
+"""What a JSON document may hold before it reaches a service: bounded depth, text PostgreSQL can store.
+
+Nested 1,000 deep, a document parsed fine and then crashed whatever walked it (serializers,
+JMESPath, the jsonb adapter) with RecursionError; a NUL character or a lone surrogate parsed
+fine and then failed in the database, which answered 503 "database unavailable" (that clients
+retry). Every JSON body goes through :func:`check` (the API's parser does it), so such a document
+is a 400 with a stable code before anything else sees it.
+"""
+
+import json
+
+MAX_DEPTH = 64  # a workflow definition's step input sits 4 levels down; 60 more is plenty
+
+
+class UnacceptableJSON(ValueError):
+    """``code`` is ``too_deep`` or ``invalid_characters``; ``path`` where in the document (``a.b.0``)."""
+
+    def __init__(self, code: str, message: str, path: str = ""):
+        self.code = code
+        self.message = message
+        self.path = path
+        super().__init__(message)
+
+
+def _bad_text(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000)"
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "contains a lone surrogate (an unpaired \\ud800-\\udfff escape)"
+    return None
+
+
+def check(data, *, max_depth: int = MAX_DEPTH) -> None:
+    """Raise :class:`UnacceptableJSON` when ``data`` nests deeper than ``max_depth`` or holds bad text.
+
+    Iterative, so no document can make this walk itself recurse too deep.
+    """
+    stack = [(data, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > max_depth:
+                raise UnacceptableJSON(
+                    "too_deep", f"JSON nests deeper than {max_depth} levels (at {path or 'the top'}).", path
+                )
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                shown = str(key).encode("utf-8", "backslashreplace").decode("utf-8")  # printable
+                where = f"{path}.{shown}" if path else shown
+                if isinstance(key, str) and (problem := _bad_text(key)):
+                    raise UnacceptableJSON("invalid_characters", f"A key at {where} {problem}.", where)
+                stack.append((item, depth + 1, where))
+        elif isinstance(value, str) and (problem := _bad_text(value)):
+            raise UnacceptableJSON("invalid_characters", f"The text at {path or 'the top'} {problem}.", path)
+
+
+def loads(text: str | bytes, **kwargs):
+    """``json.loads`` then :func:`check`; too deep for the parser itself is ``too_deep`` as well."""
+    try:
+        data = json.loads(text, **kwargs)
+    except RecursionError:
+        raise UnacceptableJSON("too_deep", f"JSON nests deeper than {MAX_DEPTH} levels.") from None
+    check(data)
+    return data
