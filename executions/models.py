@@ -169,6 +169,8 @@ class Execution(models.Model):
             models.Index(fields=["cron_job_id", "-id"], name="execution_cron_job"),
             models.Index(fields=["workflow_run_id"], name="execution_workflow_run"),
             models.Index(fields=["business", "created_at"], name="execution_business_created"),
+            # The explorer's order (newest created first) across every business a superuser sees.
+            models.Index(fields=["-created_at", "-id"], name="execution_created_id"),
             # Claims and sweeps only ever look at the few live rows.
             models.Index(
                 fields=["agent", "id"], condition=models.Q(status="pending"), name="execution_pending_claim"

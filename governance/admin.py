@@ -30,10 +30,16 @@ from governance.selectors import agent_business_id, live_spend
 from governance.signin_forms import AdminSignInForm
 from governance.stop_admin import EmergencyStopAdmin
 from mission_control.api.errors import APIError
+from mission_control.display import money, money_exact
 
 admin.site.register(EmergencyStop, EmergencyStopAdmin)
 # Says "too many attempts" when the sign-in limits (governance.signin) refuse one.
 admin.site.login_form = AdminSignInForm
+
+
+def _dollars(value) -> str:
+    """The pages' money rule, the exact figure in the tooltip."""
+    return format_html('<span title="{}">{}</span>', money_exact(value), money(value))
 
 
 class BoundedCountPaginator(Paginator):
@@ -206,15 +212,15 @@ class BudgetAdmin(admin.ModelAdmin):
 
     @admin.display(description="spent (this window)")
     def spent(self, budget):
-        return f"${self._live(budget).spent_usd:.6f}"
+        return _dollars(self._live(budget).spent_usd)
 
     @admin.display(description="reserved")
     def reserved(self, budget):
-        return f"${self._live(budget).reserved_usd:.6f}"
+        return _dollars(self._live(budget).reserved_usd)
 
     @admin.display(description="remaining")
     def remaining(self, budget):
-        return f"${self._live(budget).remaining_usd:.6f}"
+        return _dollars(self._live(budget).remaining_usd)
 
     @admin.display(description="used")
     def used(self, budget):
@@ -228,10 +234,10 @@ class BudgetAdmin(admin.ModelAdmin):
             return "-"
         live = self._live(budget)
         end = f" to {live.window_end:%Y-%m-%d %H:%M} UTC" if live.window_end else " (never ends)"
-        projected = f"; projected ${live.projected_usd}" if live.projected_usd is not None else ""
+        projected = f"; projected {money(live.projected_usd)}" if live.projected_usd is not None else ""
         return (
-            f"from {live.window_start:%Y-%m-%d %H:%M} UTC{end}: spent ${live.spent_usd}, reserved "
-            f"${live.reserved_usd}, remaining ${live.remaining_usd}{projected}"
+            f"from {live.window_start:%Y-%m-%d %H:%M} UTC{end}: spent {money(live.spent_usd)}, reserved "
+            f"{money(live.reserved_usd)}, remaining {money(live.remaining_usd)}{projected}"
         )
 
     def save_model(self, request, obj, form, change):

@@ -36,6 +36,7 @@ from governance.models import (
 )
 from governance.roles import Role
 from mission_control.api.errors import APIError
+from mission_control.display import money as money_text
 from mission_control.events import publish
 
 logger = logging.getLogger(__name__)
@@ -155,8 +156,8 @@ def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, m
                 raise APIError(
                     402,
                     "budget_exceeded",
-                    f"The {budget.period} budget of ${budget.limit_usd} cannot cover this work "
-                    f"(${remaining} left, ${estimate} needed).",
+                    f"The {budget.period} budget of {money_text(budget.limit_usd)} cannot cover this work "
+                    f"({money_text(remaining)} left, {money_text(estimate)} needed).",
                     budget=budget.pk,
                     limit_usd=str(budget.limit_usd),
                     remaining_usd=str(remaining.quantize(MICRO)),
@@ -316,7 +317,7 @@ def _announce_crossings(window_ids: list[int], now) -> None:
                 **{stamp: now}
             ):
                 continue
-            message = f"{describe(budget)} {words}: ${window.spent_usd} of ${budget.limit_usd} spent"
+            message = f"{describe(budget)} {words}: {money_text(window.spent_usd)} of {money_text(budget.limit_usd)} spent"
             publish(
                 kind=kind,
                 business=budget.business,

@@ -17,6 +17,7 @@ from governance.models import Business, ExecutionPolicy
 from governance.policies import policies_for
 from governance.roles import at_least
 from mission_control.api.errors import APIError
+from mission_control.display import money
 
 
 def _scope(policy: ExecutionPolicy) -> str:
@@ -111,7 +112,7 @@ def check_usage(
         if cap_usd is not None and cost_usd is not None and Decimal(cost_usd) > cap_usd:
             raise _refuse(
                 "max_cost",
-                f"The run cost ${cost_usd}; the policy of {_scope(policy)} allows ${cap_usd}.",
+                f"The run cost {money(cost_usd)}; the policy of {_scope(policy)} allows {money(cap_usd)}.",
                 policy,
                 limit_usd=str(cap_usd),
             )

@@ -12,6 +12,7 @@ from django.db.models import Count, Q, Sum
 
 from agents.models import Agent, DesiredState
 from executions.models import TERMINAL, Execution, Status
+from mission_control.display import money
 from mission_control.models import Event
 from observability.models import AlertRule, RuleKind
 
@@ -70,8 +71,8 @@ def cost_burn(rule: AlertRule, now: datetime) -> dict[str, Breach]:
     return {
         subject: Breach(
             burn,
-            f"{scope} is spending ${burn:.4f}/h over the last {rule.window_minutes} min "
-            f"(threshold ${rule.threshold:.4f}/h)",
+            f"{scope} is spending {money(burn)} per hour over the last {rule.window_minutes} min "
+            f"(threshold {money(rule.threshold)} per hour)",
             rule.agent_id,
         )
     }
@@ -158,7 +159,7 @@ def budget_soft_limit(rule: AlertRule, now: datetime) -> dict[str, Breach]:
             scope = f"agent {budget.agent_id}" if budget.agent_id else rule.business.name
             found[f"budget:{budget.pk}"] = Breach(
                 window.spent_usd,
-                f"The {budget.period} budget of {scope} is at ${window.spent_usd} of ${budget.limit_usd}"
+                f"The {budget.period} budget of {scope} is at {money(window.spent_usd)} of {money(budget.limit_usd)}"
                 + (f" ({pct}%, soft limit {budget.soft_limit_pct}%)" if pct is not None else ""),
                 budget.agent_id,
             )

@@ -17,6 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from agents.models import Agent
+from mission_control.display import money
 from mission_control.events import publish
 from observability.models import Anomaly, HourlyRollup, Metric
 from observability.rollups import HOUR, floor_hour
@@ -77,7 +78,7 @@ def _fmt(metric: str, value: float) -> str:
     if metric == Metric.DURATION:
         return f"{value:,.0f} ms"
     if metric == Metric.COST:
-        return f"${value:.6f}"
+        return money(value)
     return f"{value:.0%}"
 
 

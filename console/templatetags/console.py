@@ -1,12 +1,12 @@
 """Small formatting filters for the pages: status badges, money, durations, relative times."""
 
 import json
-from decimal import Decimal, InvalidOperation
+from datetime import UTC
 
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince
+
+from mission_control import display
 
 register = template.Library()
 
@@ -22,21 +22,13 @@ def badge(status) -> str:
 
 
 @register.filter
-def usd(value, places: int = 0) -> str:
-    """Dollars: cents for sums of a dollar or more, up to six decimals below (an LLM call costs little)."""
-    if value is None or value == "":
-        return "—"
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    if places:
-        return f"${amount:,.{int(places)}f}"
-    if amount == 0:
-        return "$0.00"
-    if abs(amount) >= 1:
-        return f"${amount:,.2f}"
-    return f"${amount:.6f}".rstrip("0").rstrip(".") if abs(amount) >= Decimal("0.000001") else "<$0.000001"
+def usd(value) -> str:
+    """Dollars by the one rule (``mission_control.display.money``), the exact figure in the tooltip."""
+    text = display.money(value)
+    exact = display.money_exact(value)
+    if not exact or exact == text:
+        return text
+    return format_html('<span class="money" title="{}">{}</span>', exact, text)
 
 
 @register.filter
@@ -58,16 +50,21 @@ def duration(ms) -> str:
 
 @register.filter
 def ago(value) -> str:
-    """ "3 minutes ago" with the exact time in a tooltip-friendly form left to the template."""
+    """How long ago, by the one rule (``mission_control.display.relative``): "40 s ago"."""
+    return display.relative(value or None)
+
+
+@register.filter
+def when(value) -> str:
+    """A moment as ``<time>``: how long ago, with the exact UTC time in its tooltip."""
     if not value:
         return "never"
-    now = timezone.now()
-    if value > now:
-        return f"in {timesince(now, value).split(',')[0]}"
-    delta = now - value
-    if delta.total_seconds() < 45:
-        return "just now"
-    return f"{timesince(value, now).split(',')[0]} ago"
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        value.isoformat(),
+        value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        display.relative(value),
+    )
 
 
 @register.filter

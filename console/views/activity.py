@@ -44,7 +44,9 @@ def events_for(scope, filters: dict, *, limit: int = PAGE_SIZE) -> list[Event]:
         qs = qs.filter(kind__startswith=kind) if kind.endswith(".") else qs.filter(kind=kind)
     if filters["agent"] is not None:
         qs = qs.filter(agent_id=filters["agent"])
-    return list(qs.order_by("-id")[:limit])
+    # Newest first by when it happened: history written after the fact (an import, the demo) has
+    # older times than its ids suggest. Ties (one transaction) keep the order they were written.
+    return list(qs.order_by("-ts", "-id")[:limit])
 
 
 @console_page

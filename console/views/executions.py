@@ -5,12 +5,13 @@ Reads go through the ledger's own selectors and search (``executions.selectors``
 Replay and abort buttons post to the executions API.
 """
 
+from django.db.models import Q
 from django.http import QueryDict
 
 from agents.models import Agent
 from console.views.base import console_page, page
 from executions.logs import search_logs
-from executions.models import ACTIVE, LogKind, LogLevel, Status, Trigger
+from executions.models import ACTIVE, Execution, LogKind, LogLevel, Status, Trigger
 from executions.search import filter_executions
 from executions.selectors import get_visible_execution, visible_executions, with_effective_cost
 from governance.roles import Role
@@ -43,14 +44,24 @@ def searched(request):
         return qs.none(), {exc.name: [exc.message]}
 
 
+def older_than(qs, before: int):
+    """Rows after execution ``before`` in the list's order (created_at, then id, both descending)."""
+    anchor = Execution.objects.filter(pk=before).values_list("created_at", flat=True).first()
+    if anchor is None:
+        return qs.filter(pk__lt=before)
+    return qs.filter(Q(created_at__lt=anchor) | Q(created_at=anchor, pk__lt=before))
+
+
 @console_page
 def execution_list(request):
     scope = request.mc_scope
     qs, errors = searched(request)
     before = id_or_none(request.GET.get("before"))
     if before is not None:
-        qs = qs.filter(pk__lt=before)
-    rows = list(qs.select_related("agent", "business").order_by("-id")[: PAGE_SIZE + 1])
+        qs = older_than(qs, before)
+    # Newest first by creation time: work reported after the fact, or history imported in bulk, has
+    # ids that do not follow its times. The id breaks ties, and pages by it (keyset, no OFFSET).
+    rows = list(qs.select_related("agent", "business").order_by("-created_at", "-id")[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     query = search_params(request)

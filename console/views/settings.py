@@ -10,6 +10,7 @@ either.
 from django.db.models import Q
 
 from agents.models import Agent
+from console import audit_trail
 from console.views.base import console_page, page
 from governance.access import visible_businesses
 from governance.models import EmergencyStop, ExecutionPolicy, Membership
@@ -36,7 +37,7 @@ def settings_page(request):
         entries = audit_for(user)
         if scope.current:
             entries = entries.filter(business_id=scope.current.pk)
-        audit_rows = list(entries.order_by("-id")[:AUDIT_LIMIT])
+        audit_rows = audit_trail.present(entries.order_by("-id")[:AUDIT_LIMIT])
     visible = visible_businesses(user).filter(pk__in=ids)
     context = {
         "budgets": [

@@ -39,9 +39,11 @@
     li.dataset.id = String(event.id);
     li.className = "fresh";
     const ts = new Date(event.ts);
-    const time = text("time", "muted small", ts.toTimeString().slice(0, 8));
+    // As the server renders it: "Nov 29, 14:02:11", in UTC (the exact instant in the tooltip).
+    const month = ts.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
+    const time = text("time", "muted small", month + " " + ts.getUTCDate() + ", " + ts.toISOString().slice(11, 19));
     time.dateTime = event.ts;
-    time.title = event.ts;
+    time.title = ts.toISOString().slice(0, 19).replace("T", " ") + " UTC";
     const message = text("span", "", event.message || "—");
     if (event.execution) message.append(" ", text("span", "muted small", "· execution #" + event.execution));
     const who = (event.agent ? (names[String(event.agent)] || event.agent) + " · " : "") + (event.business || "global");

@@ -19,10 +19,11 @@ from django.utils import timezone
 
 from agents.heartbeats import record_heartbeat
 from agents.models import Agent
-from console.templatetags.console import number, pct, usd
+from console.templatetags.console import number, pct
 from executions.models import Execution
 from governance.models import Budget
 from mission_control.demo import seed_all
+from mission_control.display import money
 from tests.conftest import client_for
 from tests.console.conftest import signed_in
 from workflows.models import CronJob, CronRun, CronRunStatus
@@ -121,9 +122,9 @@ def test_it_shows_each_shared_figure_the_same_everywhere(seeded):
     # The budget keeps 6 decimal places, the ledger 8: equal to a few micro-dollars.
     gap = Decimal(budgets[month.pk]["spent_usd"]) - Decimal(projection["demo"]["month_to_date_usd"])
     assert abs(gap) <= Decimal("0.00001")
-    assert shown["month-to-date-demo"] == usd(projection["demo"]["month_to_date_usd"])
+    assert shown["month-to-date-demo"] == money(projection["demo"]["month_to_date_usd"])
     for budget in Budget.objects.filter(enabled=True):
-        assert shown[f"budget-spent-{budget.pk}"] == usd(budgets[budget.pk]["spent_usd"])
+        assert shown[f"budget-spent-{budget.pk}"] == money(budgets[budget.pk]["spent_usd"])
     day = Budget.objects.get(business__slug="demo", period="day")
     start = budgets[day.pk]["window_start"]
     ledger_today = sum(

@@ -55,7 +55,7 @@ def test_the_budget_list_shows_live_spend_in_a_fixed_number_of_queries(
     root.get("/admin/governance/budget/")
     with django_assert_max_num_queries(12) as captured:
         page = root.get("/admin/governance/budget/").content.decode()
-    assert "$2.500000" in page and "$7.500000" in page
+    assert "$2.50" in page and "$7.50" in page
     few = len(captured)
     for i in range(4, 12):
         make_budget(str(i), agent_id=1000 + i)

@@ -131,7 +131,7 @@ def test_it_posts_slack_style_json_to_a_webhook(
 
     (body,) = webhook.received
     assert set(body) == {"text"}
-    assert body["text"].startswith("[FIRING] Spend: Acme is spending $12.5000/h")
+    assert body["text"].startswith("[FIRING] Spend: Acme is spending $12.50 per hour")
     assert Notification.objects.get().status == "sent"
 
 
@@ -209,7 +209,7 @@ def test_it_reports_a_budget_past_its_soft_limit(business, agent, django_capture
 
     alert = Alert.objects.get()
     assert alert.subject == f"budget:{budget.pk}"
-    assert "$8.500000 of $10.000000 (85.0%" in alert.message
+    assert "$8.50 of $10.00 (85.0%" in alert.message
     # A new month is a new window: the incident recovers.
     assert _evaluate(at(9, day=1).replace(month=4), django_capture_on_commit_callbacks)["resolved"] == 1
 
