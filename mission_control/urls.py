@@ -1,8 +1,11 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from mission_control.api.events import EventListView
+from mission_control.api.redoc import redoc_bundle
 from mission_control.api.routing import api_path
 from mission_control.api.views import HealthView
 
@@ -16,12 +19,20 @@ api_v1 = [
     path("", include("observability.api.urls")),
 ]
 
+redoc = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(
+    SpectacularRedocView.as_view(url_name="schema")
+)
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    re_path(r"^api/redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script under the CSP.
+    re_path(r"^api/docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # ReDoc's bundle injects its styles as <style> elements and searches in a blob: worker.
+    re_path(r"^api/redoc/?$", redoc, name="api-redoc"),
+    # REDOC_DIST points here: the sidecar's bundle without its one remote image (api/redoc.py).
+    path("api/redoc-dist/bundles/redoc.standalone.js", redoc_bundle, name="api-redoc-bundle"),
     path("", include("mission_control.pages_urls")),
     path("", include("console.urls")),
 ]

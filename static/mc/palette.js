@@ -19,6 +19,10 @@
   const stepInput = document.getElementById("palette-step-input");
   const help = document.getElementById("palette-help");
   const endpoint = script.dataset.endpoint;
+  // Enter runs the active item (keydown below); the form itself never submits.
+  dialog.querySelector("form.palette-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+  });
   let items = [];
   let active = 0;
   let pendingAction = null;

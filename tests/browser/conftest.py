@@ -308,17 +308,20 @@ def owner_state(browser, server, tmp_path_factory) -> str:
 
 @pytest.fixture
 def page(browser, server, owner_state):
-    """A signed-in page (the seed's owner), failing the test on any uncaught script error."""
+    """A signed-in page (the seed's owner), failing the test on any uncaught script error or
+    Content-Security-Policy violation."""
     context = browser.new_context(
         base_url=server.url, viewport={"width": 1440, "height": 900}, storage_state=owner_state
     )
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A Content-Security-Policy violation is a failure too: something on the page no longer works.
+    tab.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
     tab.on("dialog", lambda dialog: dialog.accept())  # confirm() before destructive actions
     yield tab
     context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    assert not errors, f"script errors or CSP violations on the page: {errors}"
 
 
 def sign_in(tab, username: str) -> None:
@@ -336,4 +339,5 @@ def shoot(tab, name: str) -> Path:
 
 
 def wait_live(tab) -> None:
-    tab.wait_for_function("window.MC && MC.live && MC.live.state === 'open'", timeout=10_000)
+    # A function, not an expression: Playwright evals expressions in the page, which the CSP refuses.
+    tab.wait_for_function("() => window.MC && MC.live && MC.live.state === 'open'", timeout=10_000)

@@ -80,7 +80,7 @@ def test_a_live_event_appears_on_the_activity_page_and_catches_up_after_a_drop(p
 
     # The connection drops; what happens meanwhile arrives once it is back (after=<last id>).
     page.evaluate("MC.live.drop()")
-    page.wait_for_function("MC.live.state !== 'open'")
+    page.wait_for_function("() => MC.live.state !== 'open'")
     assert api.post(f"/api/v1/agents/{agent}/start").status_code == 202
     wait_live(page)
     expect(page.locator("#event-list li", has_text="agent.started").first).to_be_visible()
