@@ -2,11 +2,10 @@
 
 Retries: a request is retried with exponential backoff and full jitter, honouring ``Retry-After``,
 when the server could not have acted on it (connection refused, 429, 503) and, for requests that are
-safe to repeat, also on other 5xx answers and lost responses. Every call but ``claim_task`` is made
-safe to repeat: reports carry an ``external_id``, claims a ``claim_id`` (a retried claim answers the
-execution the first attempt took) and log entries a ``client_id`` (a retried append adds nothing
-twice), each generated once per call and kept across its retries. ``claim_task`` is not retried after
-an ambiguous failure: a claimed-then-lost task is worse than an error the caller sees.
+safe to repeat, also on other 5xx answers and lost responses. Every call is made safe to repeat:
+reports carry an ``external_id``, claims of executions and tasks a ``claim_id`` (a retried claim
+answers what the first attempt took) and log entries a ``client_id`` (a retried append adds nothing
+twice), each generated once per call and kept across its retries.
 """
 
 from __future__ import annotations
@@ -225,8 +224,9 @@ class Client:
         )
 
     def claim_task(self) -> dict | None:
-        """Claim the next ready task that this agent's capabilities fit; None when there is none."""
-        return self._json("POST", "agent/tasks/claim", json={}, idempotent=False)
+        """Claim the next ready task that this agent's capabilities fit; None when there is none.
+        Its ``claim_id`` makes a retry answer the task the first attempt took."""
+        return self._json("POST", "agent/tasks/claim", json={"claim_id": f"sdk-{uuid.uuid4()}"})
 
     def report_execution(self, **fields: Any) -> dict:
         """Report work (``POST /executions/``): ``trigger`` defaults to ``autonomous`` on the server.

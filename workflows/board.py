@@ -8,7 +8,7 @@ business) so two concurrent edits can never close a cycle that each alone would 
 
 from collections import defaultdict
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -251,6 +251,10 @@ def _has_open_blockers(task: Task) -> bool:
     return TaskDependency.objects.filter(blocked=task).exclude(blocker__status=TaskStatus.DONE).exists()
 
 
+def _claimed(agent: Agent, claim_id: str) -> Task | None:
+    return Task.objects.filter(business_id=agent.business_id, assignee=agent, claim_id=claim_id).first()
+
+
 def _dependent_ids(task: Task) -> list[int]:
     return list(TaskDependency.objects.filter(blocker=task).values_list("blocked_id", flat=True))
 
@@ -340,10 +344,13 @@ def _reblock_dependents(task: Task, actor) -> None:
 
 
 @transaction.atomic
-def claim_next(*, agent: Agent) -> Task | None:
+def claim_next(*, agent: Agent, claim_id: str | None = None) -> Task | None:
     """Give ``agent`` the most urgent ready task its capabilities fit (unassigned or assigned to
     it), now ``in_progress``; None when there is none. Two agents never get the same task.
+    With a ``claim_id`` the claim is idempotent: a retry answers the task the first attempt took.
     Refuses with 423 ``emergency_stop`` while a stop covers the business."""
+    if claim_id and (taken := _claimed(agent, claim_id)) is not None:
+        return taken
     if emergency_stop_active(agent.business_id):
         raise APIError(423, "emergency_stop", "The emergency stop is engaged: no new work starts.")
     capabilities = [c for c in (agent.capabilities or []) if isinstance(c, str)]
@@ -369,7 +376,12 @@ def claim_next(*, agent: Agent) -> Task | None:
     task.status = TaskStatus.IN_PROGRESS
     task.assignee = agent
     task.claimed_at = timezone.now()
-    task.save(update_fields=["status", "assignee", "claimed_at", "updated_at"])
+    task.claim_id = claim_id or None
+    try:
+        with transaction.atomic():
+            task.save(update_fields=["status", "assignee", "claimed_at", "updated_at", "claim_id"])
+    except IntegrityError:
+        return _claimed(agent, claim_id)  # the same claim raced itself; the first attempt won
     actor = f"agent:{agent.pk}"
     TaskComment.objects.create(
         task=task, kind=TaskComment.Kind.ACTIVITY, author=actor, agent=agent, body="claimed"

@@ -31,7 +31,7 @@ class LosesFirstAnswer(httpx.HTTPTransport):
 @pytest.fixture
 def flaky_sdk(live_server, agent):
     _, raw = issue_key(agent=agent)
-    transport = LosesFirstAnswer({"/claim", "/logs"})
+    transport = LosesFirstAnswer({"/executions/claim", "/tasks/claim", "/logs"})
     client = Client(live_server.url, raw, max_retries=3, transport=transport, sleep=lambda s: None)
     yield client, transport
     client.close()
@@ -56,3 +56,16 @@ def test_a_log_append_whose_answer_was_lost_is_stored_once(flaky_sdk, agent):
     assert [row["message"] for row in rows] == ["one", "two"]
     stored = ExecutionLog.objects.filter(execution=execution).order_by("seq")
     assert [(row.seq, row.message) for row in stored] == [(1, "one"), (2, "two")]
+
+
+def test_a_task_claim_whose_answer_was_lost_gets_the_same_task(flaky_sdk, agent):
+    from workflows import board
+    from workflows.models import Task, TaskStatus
+
+    sdk, transport = flaky_sdk
+    first = board.create_task(business=agent.business, title="first", priority=2)
+    second = board.create_task(business=agent.business, title="second", priority=1)
+    claimed = sdk.claim_task()
+    assert transport.lost == ["/api/v1/agent/tasks/claim"]
+    assert claimed["id"] == first.pk
+    assert Task.objects.get(pk=second.pk).status != TaskStatus.IN_PROGRESS  # not taken and abandoned

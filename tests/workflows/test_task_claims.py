@@ -122,3 +122,25 @@ def test_no_task_is_claimed_under_the_emergency_stop(business, make_agent):
     response = agent_client(coder).post("/api/v1/agent/tasks/claim")
     assert response.status_code == 423 and response.json()["error"] == "emergency_stop"
     assert Task.objects.get().status == "inbox"
+
+
+@pytest.mark.django_db
+def test_a_retried_task_claim_answers_the_task_it_took(business, make_agent):
+    coder = make_agent(["code"])
+    first = board.create_task(business=business, title="first", priority=2)
+    second = board.create_task(business=business, title="second", priority=1)
+    api = agent_client(coder)
+    body = {"claim_id": "c-1"}
+    assert api.post("/api/v1/agent/tasks/claim", body, format="json").json()["id"] == first.pk
+    again = api.post("/api/v1/agent/tasks/claim", body, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.pk
+    assert Task.objects.get(pk=second.pk).status != TaskStatus.IN_PROGRESS  # not taken and abandoned
+    other = api.post("/api/v1/agent/tasks/claim", {"claim_id": "c-2"}, format="json")
+    assert other.json()["id"] == second.pk
+
+
+@pytest.mark.django_db
+def test_a_task_claim_refuses_unknown_fields(business, make_agent):
+    api = agent_client(make_agent())
+    response = api.post("/api/v1/agent/tasks/claim", {"claimid": "x"}, format="json")
+    assert response.status_code == 400

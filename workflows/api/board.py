@@ -305,15 +305,26 @@ class TaskCommentsView(GenericAPIView):
         return Response(CommentSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
+class TaskClaimSerializer(StrictSerializer):
+    claim_id = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="The agent's id for this claim (e.g. a UUID): a retried claim with the same claim_id "
+        "answers the task the first attempt took instead of taking another. The SDK sets one per call.",
+    )
+
+
 class AgentTaskClaimView(APIView):
     """The next ready task the agent's capabilities fit, now ``in_progress`` and held by it; 204
     when there is none."""
 
     permission_classes = [AgentsOnly]
 
-    @extend_schema(request=None, responses={200: TaskSerializer, 204: None})
+    @extend_schema(request=TaskClaimSerializer, responses={200: TaskSerializer, 204: None})
     def post(self, request):
-        task = board.claim_next(agent=request.user.agent)
+        data = TaskClaimSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        task = board.claim_next(agent=request.user.agent, claim_id=data.validated_data.get("claim_id"))
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(

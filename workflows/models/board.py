@@ -94,6 +94,8 @@ class Task(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The agent's id for the claim that took this task: a retried claim gets the same task.
+    claim_id = models.CharField(max_length=64, null=True, blank=True)
 
     objects = TaskQuerySet.as_manager()
 
@@ -102,6 +104,13 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["business", "status", "-priority", "id"], name="task_board"),
             models.Index(fields=["assignee", "status"], name="task_assignee_status"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "claim_id"],
+                condition=models.Q(claim_id__isnull=False),
+                name="uniq_task_claim_id",
+            )
         ]
 
     def __str__(self) -> str:
