@@ -1,5 +1,6 @@
 """Reads for the API, the admin and the pages: budgets with their live spend, the audit trail."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -47,12 +48,33 @@ class Spend:
         return "ok"
 
 
+# Where each budget's burn rate (dollars per hour) comes from. The rollups (observability) install
+# their trailing rate at start-up, so the budgets API, the settings page and the costs page project
+# a budget the same way; without them, the pace seen so far in the window.
+BurnRates = Callable[[list[Budget], datetime], dict[int, Decimal]]
+_burn_rates: BurnRates | None = None
+
+
+def use_burn_rates(source: BurnRates | None) -> None:
+    global _burn_rates
+    _burn_rates = source
+
+
+def projected(*, spent: Decimal, burn_per_hour: Decimal, end: datetime, now: datetime) -> Decimal:
+    """Spend at ``end`` if it goes on at ``burn_per_hour``: the one projection rule."""
+    hours = Decimal(max((end - now).total_seconds(), 0)) / Decimal(3600)
+    return spent + burn_per_hour * hours
+
+
 def _projection(
-    budget: Budget, spent: Decimal, start: datetime, end: datetime, now: datetime
+    budget: Budget, spent: Decimal, start: datetime, end: datetime, now: datetime, burn: Decimal | None = None
 ) -> Decimal | None:
-    """Spend at the window's end if it goes on at the rate seen so far (None for ``total``)."""
+    """Spend at the window's end (None for ``total``): at the installed burn rate, else at the pace
+    seen so far in the window."""
     if budget.period == BudgetPeriod.TOTAL:
         return None
+    if burn is not None:
+        return projected(spent=spent, burn_per_hour=burn, end=end, now=now).quantize(MICRO)
     elapsed = (now - start).total_seconds()
     if elapsed < 3600:  # an hour's data says little about a month
         return None
@@ -65,6 +87,7 @@ def live_spend(budgets: list[Budget], now: datetime | None = None) -> dict[int, 
     The budgets must come with ``select_related("business")`` (windows follow its time zone).
     """
     now = now or timezone.now()
+    burns = _burn_rates(budgets, now) if _burn_rates and budgets else {}
     rows = {
         w.budget_id: w
         for w in BudgetWindow.objects.filter(
@@ -83,7 +106,7 @@ def live_spend(budgets: list[Budget], now: datetime | None = None) -> dict[int, 
             reserved_usd=row.reserved_usd if row else Decimal(0),
             limit_usd=budget.limit_usd,
             soft_limit_usd=budget.soft_limit_usd,
-            projected_usd=_projection(budget, spent, start, end, now),
+            projected_usd=_projection(budget, spent, start, end, now, burns.get(budget.pk)),
             counts_since=budget.created_at if budget.created_at > start else None,
         )
     return result

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from governance.models import Business
+from governance.selectors import projected as project
 from governance.windows import bounds
 from observability.dashboards import Scope, money, window_rows
 from observability.models import cost_from_e8
@@ -55,7 +56,7 @@ def month_end(scope: Scope, *, now: datetime | None = None) -> dict:
                 "month_end": end,
                 "month_to_date_usd": money(mtd),
                 "burn_rate_usd_per_hour": money(burn),
-                "projected_month_end_usd": money(mtd + burn * _hours(end - now)),
+                "projected_month_end_usd": money(project(spent=mtd, burn_per_hour=burn, end=end, now=now)),
                 "budgets": [
                     _project_budget(budget, window, rows, burn_span, now, end, business.timezone)
                     for budget, window in budgets_by_business.get(business.pk, [])
@@ -111,22 +112,43 @@ def _budgets(scope: Scope, businesses: list, now: datetime) -> dict[int, list]:
     return found
 
 
+def _burn(budget, rows: list[dict], burn_span: Decimal, key: str = "trailing") -> Decimal:
+    """The trailing cost per hour of the work a budget covers (its business, agent, model)."""
+    in_scope = [
+        r
+        for r in rows
+        if r["business_id"] == budget.business_id
+        and (budget.agent_id is None or r["agent_id"] == budget.agent_id)
+        and (not budget.model or (r["model"] or "").lower() == budget.model.lower())
+    ]
+    return cost_from_e8(sum(r[key] or 0 for r in in_scope)) / burn_span
+
+
+def burn_rates(budgets: list, now: datetime) -> dict[int, Decimal]:
+    """Each budget's trailing burn rate: what governance projects its budgets with (installed by
+    ``ObservabilityConfig.ready``), so every page and endpoint projects a budget alike."""
+    if not budgets:
+        return {}
+    trailing_since = floor_hour(now) - TRAILING + HOUR
+    every = Scope(business=None, business_ids=sorted({b.business_id for b in budgets}))
+    group = ("business_id", "agent_id", "model")
+    found = window_rows(every, trailing_since, group=group, fields=("cost_e8",), now=now)
+    rows = [
+        {**dict(zip(group, key, strict=True)), "cost_e8": row.get("cost_e8")} for key, row in found.items()
+    ]
+    return {b.pk: _burn(b, rows, _hours(now - trailing_since), key="cost_e8") for b in budgets}
+
+
 def _project_budget(
     budget, window, rows: list[dict], burn_span: Decimal, now: datetime, month_end_at: datetime, tz: str
 ) -> dict:
     start, end = (window.window_start, window.window_end) if window else bounds(budget.period, tz, now)
     if budget.period == "total":
         end = month_end_at  # a total budget never renews: project it to the month's end
-    in_scope = [
-        r
-        for r in rows
-        if (budget.agent_id is None or r["agent_id"] == budget.agent_id)
-        and (not budget.model or r["model"] == budget.model)
-    ]
-    burn = cost_from_e8(sum(r["trailing"] or 0 for r in in_scope)) / burn_span
+    burn = _burn(budget, rows, burn_span)
     spent = window.spent_usd if window else Decimal(0)
     reserved = window.reserved_usd if window else Decimal(0)
-    projected = spent + burn * _hours(end - now)
+    projected = project(spent=spent, burn_per_hour=burn, end=end, now=now)
     limit = budget.limit_usd
     return {
         "budget": budget.pk,

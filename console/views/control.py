@@ -61,9 +61,10 @@ def _active(scope) -> dict:
 
 
 def _failures(scope, now) -> dict:
-    qs = Execution.objects.for_business_ids(scope.ids).filter(
-        status=Status.FAILED, finished_at__gte=now - FAILURE_WINDOW
-    )
+    # The window of the health panel's "Failed (24 h)" (whole hours, as the rollups count them), so
+    # the two figures are the same count.
+    since, _ = dashboards.window_bounds(FAILURE_WINDOW, now)
+    qs = Execution.objects.for_business_ids(scope.ids).filter(status=Status.FAILED, finished_at__gte=since)
     rows = [
         {"execution": e, "can_operate": scope.can(e.business_id, Role.OPERATOR)}
         for e in qs.select_related("agent", "business").order_by("-finished_at", "-id")[:FAILURE_LIMIT]

@@ -125,6 +125,16 @@ def test_it_shows_each_shared_figure_the_same_everywhere(seeded):
     assert shown["month-to-date-demo"] == money(projection["demo"]["month_to_date_usd"])
     for budget in Budget.objects.filter(enabled=True):
         assert shown[f"budget-spent-{budget.pk}"] == money(budgets[budget.pk]["spent_usd"])
+    # One projection rule: the budgets API, the projection API, the settings and costs pages; the
+    # business-wide month budget (counting the whole month) projects the business's month end.
+    projected = {b["budget"]: b for b in projection["demo"]["budgets"]}
+    for budget in Budget.objects.filter(enabled=True).exclude(period="total"):
+        api_figure = budgets[budget.pk]["projected_usd"]
+        assert abs(Decimal(api_figure) - Decimal(projected[budget.pk]["projected_usd"])) <= Decimal(
+            "0.000001"
+        )
+        assert shown[f"budget-projected-{budget.pk}"] == money(api_figure)
+    assert shown["month-end-demo"] == shown[f"budget-projected-{month.pk}"]
     day = Budget.objects.get(business__slug="demo", period="day")
     start = budgets[day.pk]["window_start"]
     ledger_today = sum(
@@ -150,4 +160,6 @@ def test_it_shows_each_shared_figure_the_same_everywhere(seeded):
     for status in ("active", "idle", "blocked"):
         assert shown[f"agents-{status}"] == str(summary["agents"][status])
     assert shown["running"] == number(summary["executions"]["running"]) == "2"
+    # Failures over 24 h: the health tile (rollups) and the failures panel (the ledger) count alike.
+    assert shown["failed-24h"] == number(summary["executions"]["failed"])
     assert shown["queued"] == number(summary["executions"]["queued"])
