@@ -33,6 +33,7 @@ from mission_control_sdk import (
 )
 
 logger = logging.getLogger("mission_control.simulate")
+STOP_GRACE_S = 2.5  # a stopping fleet waits this long for its agents
 
 
 @dataclass
@@ -91,7 +92,8 @@ class SimulatedAgent:
         self.stats = stats
         self.speed = speed
         self.rng = random.Random(seed)
-        self.client = Client(url, profile.key, max_retries=6, backoff_max=20)
+        # Backoff waits on the stop event: a stopping fleet does not sleep through its retries.
+        self.client = Client(url, profile.key, max_retries=6, backoff_max=20, sleep=stop.wait)
         self.lock = threading.Lock()
         self.running: set[int] = set()
         self.aborts: set[int] = set()
@@ -172,9 +174,10 @@ class SimulatedAgent:
                 self.workers.append(worker)
                 worker.start()
             self.stop_event.wait(1.0)
-        self.heartbeat.stop()
+        self.heartbeat.stop(timeout=1)
+        deadline = time.monotonic() + 1.5  # workers finish the step they are on, or are left behind
         for worker in self.workers:
-            worker.join(timeout=5)
+            worker.join(timeout=max(deadline - time.monotonic(), 0))
         self.client.close()
 
     def _playing_dead(self) -> bool:
@@ -208,6 +211,8 @@ class SimulatedAgent:
                 except AuthenticationError:
                     return
                 except MissionControlError as exc:
+                    if self.stop_event.is_set():
+                        return  # the server is stopping with us: not worth a warning
                     logger.warning("%s: %s", self.profile.name, exc)
                     self.stop_event.wait(3)
         finally:
@@ -354,6 +359,11 @@ def run_fleet(
     for thread in threads:
         thread.start()
     for thread in threads:
-        while thread.is_alive():
+        while thread.is_alive() and not stop.is_set():
             thread.join(timeout=0.5)
+    # Stopping: agents finish the step they are on, but a request the server never answers (it is
+    # stopping too) must not hold the fleet; the threads are daemons.
+    deadline = time.monotonic() + STOP_GRACE_S
+    for thread in threads:
+        thread.join(timeout=max(deadline - time.monotonic(), 0))
     return stats

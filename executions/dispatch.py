@@ -28,7 +28,7 @@ from django.utils import timezone
 from agents.models import Agent, AgentMode
 from executions.lifecycle import finish, lock_execution, mark_running
 from executions.models import AgentRunSettings, Execution, Status
-from mission_control import outbound
+from mission_control import outbound, shutdown
 from mission_control.conflicts import retrying
 
 logger = logging.getLogger(__name__)
@@ -244,13 +244,13 @@ def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None)
     while True:
         row = claim_next(agent=agent, claim_id=claim_id)
         remaining = deadline - time.monotonic()
-        if row is not None or remaining <= 0:
+        if row is not None or remaining <= 0 or shutdown.requested():
             return row
         wait_for_work(agent.pk, min(CLAIM_POLL_S, remaining))
 
 
 def wait_for_work(agent_id: int, seconds: float) -> None:
-    time.sleep(seconds)
+    shutdown.wait(seconds)  # a stopping server answers its long-polls at once
 
 
 # How long past its expected next move a delivery must be before it counts as lost.

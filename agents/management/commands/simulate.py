@@ -40,8 +40,17 @@ class Command(BaseCommand):
         )
         # One line per HTTP request drowns what the fleet does; -v 3 shows them.
         logging.getLogger("httpx").setLevel(logging.INFO if verbosity >= 3 else logging.WARNING)
-        if wait:
-            self._wait_for(url, wait_timeout)
+        stop = threading.Event()
+        previous = self._stop_on_signals(stop)
+        try:
+            self._simulate(url, agents, wait, wait_timeout, fleet, speed, duration, seed, stop)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _simulate(self, url, agents, wait, wait_timeout, fleet, speed, duration, seed, stop):
+        if wait and not self._wait_for(url, wait_timeout, stop):
+            return
         path = Path(fleet) if fleet else fleet_path()
         if not path.exists():
             raise CommandError(f"No fleet file at {path}: run `manage.py demo` first.")
@@ -50,8 +59,6 @@ class Command(BaseCommand):
             profiles = profiles[:agents]
         if not profiles:
             raise CommandError(f"The fleet file {path} lists no agents.")
-        stop = threading.Event()
-        previous = self._stop_on_signals(stop)
         timer = threading.Timer(duration, stop.set) if duration else None
         if timer:
             timer.daemon = True
@@ -64,27 +71,39 @@ class Command(BaseCommand):
             stop.set()
             if timer:
                 timer.cancel()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         self.stdout.write(f"Fleet stopped: {stats.line()}")
 
-    def _wait_for(self, url: str, timeout: float) -> None:
+    def _wait_for(self, url: str, timeout: float, stop: threading.Event) -> bool:
+        """True once the server is healthy; False when stopped while waiting."""
         deadline = time.monotonic() + timeout
         with Client(url, "", max_retries=0, timeout=3) as client:
             while True:
                 try:
                     client.health()
-                    return
+                    return True
                 except MissionControlError as exc:
                     if time.monotonic() > deadline:
                         raise CommandError(f"{url} is not healthy after {timeout:.0f} s: {exc}") from exc
-                time.sleep(1)
+                if stop.wait(1):
+                    return False
 
     def _stop_on_signals(self, stop: threading.Event) -> dict:
-        """Ctrl+C or SIGTERM ends the fleet cleanly (agents finish their current step)."""
+        """Ctrl+C or SIGTERM ends the fleet cleanly (agents finish their current step).
+
+        The handler only notes the signal and a thread sets ``stop``: ``Event.set()`` inside a
+        handler deadlocks when a second signal (Ctrl+C, then dev.py's SIGTERM) interrupts the first.
+        """
         if threading.current_thread() is not threading.main_thread():
             return {}
+        received: list[int] = []
+
+        def relay():
+            while not stop.wait(0.1):
+                if received:
+                    stop.set()
+
         previous = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda signum, frame: stop.set())
+            previous[sig] = signal.signal(sig, lambda signum, frame: received.append(signum))
+        threading.Thread(target=relay, name="simulate-signals", daemon=True).start()
         return previous
