@@ -299,6 +299,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
+# Files a browser asks for at the site's root (/favicon.ico).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 
 # --- Mail ---------------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
