@@ -119,7 +119,9 @@ if DATABASE_URL:
         # a bounded set per process instead.
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
-            "max_size": int(os.environ.get("MC_DB_POOL_MAX", "10")),
+            # 20: twice the most connections daphne held busy under 200 agents beating every 5 s
+            # (bench/pool.py; README "Sizing the database pool").
+            "max_size": int(os.environ.get("MC_DB_POOL_MAX", "20")),
             "timeout": 10,
         }
 else:
