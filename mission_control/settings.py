@@ -229,7 +229,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "mission_control.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "mission_control.api.openapi.MissionControlAutoSchema",
     "EXCEPTION_HANDLER": "mission_control.api.errors.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # Per agent key / operator token, counted in the cache (Redis); see governance/throttling.py.
@@ -257,6 +257,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "/api/redoc-dist",  # the sidecar's bundle, served without its remote logo
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mission_control.api.openapi.document_errors",  # the error shape under every status
+    ],
     # Several apps have a "status", "kind" or "trigger" field: name each choice set after its concept.
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "executions.models.Status",

@@ -164,5 +164,5 @@ class DocumentVersionsView(GenericAPIView):
 
     def get(self, request, pk: int):
         document = brain.get_document(user=request.user, pk=pk)
-        versions = document.versions.order_by("-number")[:500]
-        return Response({"results": VersionSerializer(versions, many=True).data, "next": None})
+        page = self.paginate_queryset(document.versions.all())  # newest first: ids grow with numbers
+        return self.get_paginated_response(VersionSerializer(page, many=True).data)

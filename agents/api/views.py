@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.generics import ListAPIView
+from rest_framework.generics import GenericAPIView, ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,6 +30,7 @@ from agents.api.serializers import (
 from governance.access import get_business, visible_businesses
 from governance.permissions import PeopleOnly
 from governance.roles import Role
+from mission_control.params import param, parse_flag
 
 
 def _agent_body(agent, now=None) -> dict:
@@ -164,10 +165,11 @@ class AgentRunView(APIView):
         return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
 
-class AgentCommandListView(APIView):
+class AgentCommandListView(GenericAPIView):
     """The agent's commands, newest first (``?pending=1``: not yet acknowledged)."""
 
     permission_classes = [PeopleOnly]
+    serializer_class = CommandSerializer
 
     @extend_schema(
         parameters=[OpenApiParameter("pending", bool, description="only unacknowledged commands")],
@@ -175,19 +177,20 @@ class AgentCommandListView(APIView):
     )
     def get(self, request, pk: int):
         agent = selectors.get_agent(user=request.user, pk=pk)
-        pending = request.query_params.get("pending", "") in ("1", "true", "yes")
-        commands = selectors.command_list(agent=agent, pending=pending)[:100]
-        return Response({"results": CommandSerializer(commands, many=True).data, "next": None})
+        pending = bool(param(request.query_params, "pending", parse_flag))
+        page = self.paginate_queryset(selectors.command_list(agent=agent, pending=pending))
+        return self.get_paginated_response(CommandSerializer(page, many=True).data)
 
 
-class AgentKeyListView(APIView):
+class AgentKeyListView(GenericAPIView):
     permission_classes = [PeopleOnly]
+    serializer_class = KeySerializer
 
     @extend_schema(responses=KeySerializer(many=True))
     def get(self, request, pk: int):
         agent = selectors.get_agent(user=request.user, pk=pk)
-        keys = selectors.key_list(agent=agent)[:200]
-        return Response({"results": KeySerializer(keys, many=True).data, "next": None})
+        page = self.paginate_queryset(selectors.key_list(agent=agent))
+        return self.get_paginated_response(KeySerializer(page, many=True).data)
 
     @extend_schema(request=KeyCreateSerializer, responses={201: KeyIssuedSerializer})
     def post(self, request, pk: int):

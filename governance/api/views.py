@@ -2,6 +2,7 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -61,11 +62,13 @@ class TokenView(APIView):
         return Response({"token": raw, "id": token.pk, "prefix": token.prefix})
 
 
-class TokenListView(OperatorsOnly, APIView):
+class TokenListView(OperatorsOnly, GenericAPIView):
+    serializer_class = TokenSerializer
+
     @extend_schema(responses=TokenSerializer(many=True))
     def get(self, request):
-        tokens = OperatorToken.objects.filter(user=request.user).order_by("-id")[:200]
-        return Response({"results": TokenSerializer(tokens, many=True).data, "next": None})
+        page = self.paginate_queryset(OperatorToken.objects.filter(user=request.user))
+        return self.get_paginated_response(TokenSerializer(page, many=True).data)
 
 
 class TokenDetailView(OperatorsOnly, APIView):
@@ -78,15 +81,18 @@ class TokenDetailView(OperatorsOnly, APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class BusinessListView(OperatorsOnly, APIView):
+class BusinessListView(OperatorsOnly, GenericAPIView):
+    serializer_class = BusinessSerializer
+
     @extend_schema(responses=BusinessSerializer(many=True))
     def get(self, request):
-        businesses = visible_businesses(request.user).order_by("name")
+        self.paginator.ordering = ("name", "id")
+        businesses = self.paginate_queryset(visible_businesses(request.user))
         roles = dict(Membership.objects.filter(user=request.user).values_list("business_id", "role"))
         if request.user.is_superuser:
             roles = {b.pk: roles.get(b.pk, Role.OWNER) for b in businesses}
         data = BusinessSerializer(businesses, many=True, context={"roles": roles}).data
-        return Response({"results": data, "next": None})
+        return self.get_paginated_response(data)
 
     @extend_schema(request=BusinessSerializer, responses={201: BusinessSerializer})
     def post(self, request):
@@ -110,12 +116,15 @@ class BusinessDetailView(OperatorsOnly, APIView):
         return Response(BusinessSerializer(business).data)
 
 
-class MemberListView(OperatorsOnly, APIView):
+class MemberListView(OperatorsOnly, GenericAPIView):
+    serializer_class = MembershipSerializer
+
     @extend_schema(responses=MembershipSerializer(many=True))
     def get(self, request, slug: str):
         business = get_business(request.user, slug, Role.VIEWER)
         members = Membership.objects.filter(business=business).select_related("user", "business")
-        return Response({"results": MembershipSerializer(members, many=True).data, "next": None})
+        page = self.paginate_queryset(members)
+        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
 
     @extend_schema(request=MemberRequestSerializer, responses={200: MembershipSerializer})
     def post(self, request, slug: str):

@@ -19,7 +19,9 @@ class HealthView(APIView):
             {
                 "status": serializers.CharField(),
                 "checks": serializers.DictField(),
-                "failing": serializers.ListField(),
+                "failing": serializers.ListField(
+                    required=False, help_text="503 only: the checks that failed"
+                ),
             },
         )
     )
