@@ -18,8 +18,21 @@
     return Math.min(100, Math.max(1, Math.ceil(top * 1.25)));
   }
 
+  // The pages' money rule (mission_control/display.py): cents from a cent up, two significant
+  // digits below.
+  function money(value) {
+    const amount = Math.abs(Number(value) || 0);
+    const sign = Number(value) < 0 ? "-" : "";
+    if (amount === 0) return "$0.00";
+    if (amount >= 0.01) {
+      return sign + "$" + amount.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    }
+    const places = Math.min(20, 1 - Math.floor(Math.log10(amount)));
+    return sign + "$" + amount.toFixed(places).replace(/0+$/, "");
+  }
+
   function format(unit, value) {
-    if (unit === "usd") return "$" + (value >= 1 ? value.toFixed(2) : value.toPrecision(2));
+    if (unit === "usd") return money(value);
     if (unit === "pct") return value + "%";
     return String(value);
   }
