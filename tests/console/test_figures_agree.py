@@ -8,12 +8,14 @@ date and each budget's spent; each agent's status and running count, agents by s
 and queued executions.
 """
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from io import StringIO
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -24,6 +26,7 @@ from executions.models import Execution
 from governance.models import Budget
 from mission_control.demo import seed_all
 from mission_control.display import money
+from observability.dashboards import window_bounds
 from tests.conftest import client_for
 from tests.console.conftest import signed_in
 from workflows.models import CronJob, CronRun, CronRunStatus
@@ -85,7 +88,15 @@ def seeded(db, settings, tmp_path):
     return {"admin": admin, "agents": demo, "now": now}
 
 
-def test_it_shows_each_shared_figure_the_same_everywhere(seeded):
+@pytest.fixture
+def frozen(seeded):
+    # Windows are whole hours: an hour turning between two requests would move them.
+    with time_machine.travel(timezone.now(), tick=False):
+        yield seeded
+
+
+def test_it_shows_each_shared_figure_the_same_everywhere(frozen):
+    seeded = frozen
     admin = seeded["admin"]
     page, api = signed_in(admin), client_for(admin)
     seen: dict[str, set[str]] = {}
@@ -98,7 +109,7 @@ def test_it_shows_each_shared_figure_the_same_everywhere(seeded):
 
     # Cron runs and success over 24 h: the control panel and analytics read the runs themselves.
     summary = api.get("/api/v1/dashboard/summary").json()
-    since = timezone.now() - timedelta(hours=24)
+    since, _ = window_bounds(timedelta(hours=24), timezone.now())  # whole hours, as the rollups
     finished = CronRun.objects.filter(
         scheduled_for__gte=since, status__in=(CronRunStatus.SUCCESS, CronRunStatus.FAILED)
     )
@@ -113,6 +124,12 @@ def test_it_shows_each_shared_figure_the_same_everywhere(seeded):
         assert shown[f"cron-job-runs-{job.pk}"] == str(runs.count())
         assert shown[f"cron-job-success-{job.pk}"] == pct(jobs[job.pk]["success_rate"])
     assert CronJob.objects.filter(runs_finished__gt=0).count() == 2  # the demo's agent jobs have history
+    # The same runs show on the bottlenecks page (their executions) and the calendar (past runs).
+    bottlenecks = page.get("/global/bottlenecks").content.decode()
+    assert "No cron runs in this window." not in bottlenecks and "Inbox sweep" in bottlenecks
+    latest = CronRun.objects.filter(status=CronRunStatus.SUCCESS).latest("scheduled_for").scheduled_for
+    calendar = page.get(f"/global/calendar?month={latest:%Y-%m}").content.decode()
+    assert re.search(r'badge s-success">success</span>\s*(Inbox sweep|Nightly usage report)', calendar)
 
     # Spend: the business's month to date is its month budget's spent (the budget predates it all),
     # on the costs page, the settings page, the budgets API and the projection API.
