@@ -8,6 +8,7 @@ from agents.models import Agent, AgentKey
 from governance.auth import bearer_token
 from mission_control.logging import bind
 from mission_control.secrets import hash_secret
+from mission_control.ws_security import Principal, agent_group
 
 KEY_PREFIX = "mca_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -60,3 +61,17 @@ class AgentKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+def ws_principal(raw: str) -> Principal | None:
+    """The agent behind an agent key on a WebSocket (``?token=mca_...``), or None. The socket joins
+    the agent's access group, so revoking the key closes it."""
+    if not raw.startswith(KEY_PREFIX):
+        return None
+    key = (
+        AgentKey.objects.active()
+        .select_related("agent", "agent__business")
+        .filter(key_hash=hash_secret(raw))
+        .first()
+    )
+    return Principal(user=AgentActor(key.agent, key), groups=[agent_group(key.agent_id)]) if key else None

@@ -20,6 +20,7 @@ from mission_control import outbound
 from mission_control.api.errors import APIError
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
+from mission_control.ws_security import notify_access_changed
 
 # The fields an admin may set on an agent (desired state and scale move through lifecycle commands).
 EDITABLE_FIELDS = (
@@ -220,6 +221,7 @@ def revoke_key(*, key: AgentKey, actor=None) -> bool:
             message=f"Key {key.prefix}… revoked",
             data={"key_id": key.pk},
         )
+        notify_access_changed(agent_id=key.agent_id)
     return bool(updated)
 
 

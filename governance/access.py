@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 
 from governance.models import Business, Membership
 from governance.roles import RANK, Role, at_least
+from mission_control.events import EventScope
 
 
 def is_agent(user) -> bool:
@@ -71,16 +72,21 @@ def max_role(user) -> str | None:
     return max(roles, key=lambda r: RANK[r], default=None)
 
 
-def event_scope(user, business_slug: str | None) -> list[int] | None:
-    """Business ids whose events the caller may read; None means every business (superuser)."""
+def event_scope(user, business_slug: str | None) -> EventScope:
+    """The events the caller may read (see :class:`EventScope`). A member reads their businesses'
+    events and global ones; a superuser everything; an agent key only its own events and the
+    emergency stops it must obey, as ``/executions/`` shows it only its own work."""
+    agent_id = user.agent_id if is_agent(user) else None
     if business_slug:
         business = visible_businesses(user).filter(slug=business_slug).first()
         if business is None:
             raise LookupError(business_slug)
-        return [business.pk]
-    if not is_agent(user) and getattr(user, "is_superuser", False):
-        return None
-    return list(visible_businesses(user).values_list("pk", flat=True))
+        return EventScope(business_ids=(business.pk,), include_global=False, agent_id=agent_id)
+    if agent_id is None and getattr(user, "is_superuser", False):
+        return EventScope(business_ids=None)
+    return EventScope(
+        business_ids=tuple(visible_businesses(user).values_list("pk", flat=True)), agent_id=agent_id
+    )
 
 
 def filter_by_business(qs: QuerySet, user, slug: str | None, field: str = "business") -> QuerySet:

@@ -6,6 +6,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from governance.models import OperatorToken
 from mission_control.secrets import hash_secret
+from mission_control.ws_security import Principal, user_group
 
 TOKEN_PREFIX = "mct_"
 # Recording last use on every request would turn each read into a write; a minute is precise enough.
@@ -46,8 +47,9 @@ class OperatorTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-def user_for_token(raw: str):
-    """The active user behind an operator token, or None (used by the WebSocket's ``?token=``)."""
+def ws_principal(raw: str) -> Principal | None:
+    """The user behind an operator token on a WebSocket (``?token=``), or None. The socket joins the
+    user's access group: revoking the token, a membership change or deactivation re-checks it."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
     token = (
@@ -56,4 +58,4 @@ def user_for_token(raw: str):
         .filter(key_hash=hash_secret(raw), user__is_active=True)
         .first()
     )
-    return token.user if token else None
+    return Principal(user=token.user, groups=[user_group(token.user_id)]) if token else None

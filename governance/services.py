@@ -13,6 +13,7 @@ from governance.roles import Role
 from mission_control.api.errors import APIError
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
+from mission_control.ws_security import notify_access_changed
 
 
 @transaction.atomic
@@ -117,7 +118,9 @@ def issue_operator_token(*, user, name: str = "") -> tuple[OperatorToken, str]:
 
 
 def revoke_operator_token(*, token: OperatorToken) -> None:
+    """Revoke a token at once: the next request with it is a 401 and its open sockets close (4401)."""
     OperatorToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    notify_access_changed(user_id=token.user_id)
 
 
 # --- Budgets ---------------------------------------------------------------------------------------

@@ -1,87 +1,240 @@
-"""``/ws/events/``: every event as it happens, scoped to the caller's businesses.
+"""``/ws/events/``: the caller's events in id order, each exactly once, nothing lost across reconnects.
 
-Query: ``business=<slug>`` (one business), ``kinds=a,b`` (filter), ``after=<id>`` (replay what was
-missed since that id before going live: how a page catches up after a lost connection),
-``token=<operator token>`` when there is no session.
+The protocol (the README's "Live events" says the same for client authors):
+
+- Connect to ``/ws/events/?after=<id>&business=<slug>&kinds=a,b`` with the page's session or
+  ``token=<operator token or agent key>``. Without ``after`` the stream starts now.
+- The server sends events (``{"id", "ts", "kind", "business", "agent", "execution", "actor",
+  "message", "data"}``) in increasing id order, each once, and only once no event with a lower id can
+  still commit: the event table is read up to a horizon (``mission_control/stream.py``), and the
+  channel layer only wakes the socket up, so a lost wake-up or a Redis restart delays, never drops.
+- To resume after any close, reconnect with ``after=<id of the last event you processed>``: the server
+  replays everything since, page by page, then goes live.
+- Client messages: ``{"type": "ping"}`` (answered ``{"type": "pong", "after": <newest id sent>}``) and
+  ``{"type": "ack", "id": <last id processed>}``. A client that acks gets at most ``MC_WS_WINDOW``
+  events beyond its last ack; one that leaves its window full for ``MC_WS_STALL_S`` seconds while
+  events wait gets ``{"type": "resync", "after": <its last ack>, "detail"}`` and close code 4429:
+  catch up with ``GET /api/v1/events/?after=<last id processed>`` (follow ``next``), then reconnect.
+- Close codes: 4401 not authenticated (also once a token, key or session is revoked), 4403 forbidden
+  (a foreign Origin), 4404 no such business (also once the caller is no longer a member), 4429 too
+  far behind. A socket over all the caller's businesses narrows instead when a membership ends.
 """
 
+import asyncio
+import contextlib
+import logging
+from collections import deque
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
-from django.utils.module_loading import import_string
 
 from mission_control.events import ALL_GROUP, GLOBAL_GROUP, business_group, event_scope
-from mission_control.models import Event
 from mission_control.params import id_or_none
+from mission_control.stream import Horizon, events_after, stream_position
+from mission_control.ws_security import (
+    CLOSE_BEHIND,
+    CLOSE_NOT_FOUND,
+    CLOSE_UNAUTHENTICATED,
+    principal_for,
+)
 
-REPLAY_LIMIT = 500
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404
+logger = logging.getLogger(__name__)
+
+BATCH = 500  # events read and sent per step of a replay
+WAITING_POLL_S = 0.1  # how soon to look again while a gap holds the horizon back
 
 
 class EventStreamConsumer(AsyncJsonWebsocketConsumer):
+    # Channels would feed the channel layer into dispatch() and end the socket at the first Redis
+    # error; this consumer listens on its own task (``_listen``) so that a Redis outage costs only
+    # wake-ups: the socket keeps polling the table and rejoins its groups once Redis is back.
+    channel_layer_alias = None
+
     async def connect(self):
-        params = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode()).items()}
-        user = self.scope.get("user")
-        if params.get("token"):
-            user = await database_sync_to_async(import_string(settings.MC_WS_TOKEN_USER))(params["token"])
-        if user is None or not getattr(user, "is_authenticated", False):
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        self.tasks: list[asyncio.Task] = []
+        self.joined: set[str] = set()
+        # Where "now" is, taken before the client sees the socket open: whatever commits after that
+        # reaches a client that connected without after=.
+        start = await database_sync_to_async(stream_position)()
+        await self.accept()  # refusals below reach the client as close codes, not an HTTP 403
+        params = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin1")).items()}
+        self.token = params.get("token") or None
+        self.business_slug = params.get("business") or None
+        self.kinds = frozenset(k for k in params.get("kinds", "").split(",") if k)
+        if not await self._authorize():
             return
-        try:
-            self.business_ids = await database_sync_to_async(event_scope)(
-                user, params.get("business") or None
-            )
-        except LookupError:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        self.kinds = {k for k in params.get("kinds", "").split(",") if k}
-        self.only_business = bool(params.get("business"))
-        if self.business_ids is None:
-            self.groups_joined = [ALL_GROUP]
-        else:
-            self.groups_joined = [business_group(b) for b in self.business_ids]
-            if not self.only_business:
-                self.groups_joined.append(GLOBAL_GROUP)
-        for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
-        self.last_replayed = 0
         after = id_or_none(params.get("after"))
-        if after is not None:
-            for message in await self._missed(after):
-                self.last_replayed = message["id"]
-                await self.send_json(message)
+        self.horizon = Horizon(start)
+        self.cursor = start if after is None else after  # the newest id the client has (or skips)
+        self.unacked: deque[int] | None = None  # ids sent beyond the last ack, once the client acks
+        self.stalled_since: float | None = None
+        self.wake = asyncio.Event()
+        self.layer = get_channel_layer()
+        self.wake_channel = await self.layer.new_channel() if self.layer else None
+        await self._safely(self._join())
+        # A change between the check above and joining the access groups sent its notice to no one:
+        # check once more now that notices reach this socket.
+        self.recheck_due = True
+        self.tasks = [asyncio.create_task(self._pump())]
+        if self.layer is not None:
+            self.tasks.append(asyncio.create_task(self._listen()))
 
     async def disconnect(self, code):
-        for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        for task in self.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        for group in list(self.joined):
+            await self._safely(self.layer.group_discard(group, self.wake_channel))
 
     async def receive_json(self, content, **kwargs):
-        # The stream is one-way; a ping keeps proxies from closing an idle socket.
-        if content == {"type": "ping"}:
-            await self.send_json({"type": "pong"})
-
-    async def event_message(self, message):
-        event = message["event"]
-        if event["id"] <= self.last_replayed:
+        if not isinstance(content, dict) or not hasattr(self, "wake"):
             return
-        if self.kinds and event["kind"] not in self.kinds:
-            return
-        await self.send_json(event)
+        if content.get("type") == "ping":
+            await self.send_json({"type": "pong", "after": self.cursor})
+        elif content.get("type") == "ack" and isinstance(content.get("id"), int):
+            if self.unacked is None:
+                self.unacked = deque()
+            while self.unacked and self.unacked[0] <= content["id"]:
+                self.unacked.popleft()
+            self.wake.set()
 
-    @database_sync_to_async
-    def _missed(self, after_id: int) -> list[dict]:
-        qs = Event.objects.filter(id__gt=after_id).order_by("id")
-        if self.business_ids is not None:
-            scope = list(self.business_ids)
-            qs = (
-                qs.filter(business_id__in=scope)
-                if self.only_business
-                else qs.filter(business_id__in=scope) | qs.filter(business_id__isnull=True)
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        with contextlib.suppress(ValueError):  # not JSON: the stream ignores what it does not understand
+            await super().receive(text_data=text_data, bytes_data=bytes_data, **kwargs)
+
+    # --- access ---------------------------------------------------------------------------------
+
+    async def _authorize(self) -> bool:
+        """(Re-)authenticate the caller and (re-)compute what they may read; close if they may not."""
+        principal = await principal_for(self.scope, self.token)
+        if principal is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return False
+        try:
+            self.event_scope = await database_sync_to_async(event_scope)(principal.user, self.business_slug)
+        except LookupError:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return False
+        self.principal = principal
+        return True
+
+    def _wanted_groups(self) -> set[str]:
+        wanted = set(self.principal.groups)
+        if self.event_scope.business_ids is None:
+            wanted.add(ALL_GROUP)
+        else:
+            wanted.update(business_group(b) for b in self.event_scope.business_ids)
+            if self.event_scope.include_global:
+                wanted.add(GLOBAL_GROUP)
+        return wanted
+
+    async def _join(self, *, again: bool = False) -> None:
+        """Join the wake-up and access groups the caller needs now, leave the others. ``again``
+        re-adds every group (after a Redis restart emptied them)."""
+        if self.layer is None:
+            return
+        wanted = self._wanted_groups()
+        for group in wanted if again else wanted - self.joined:
+            await self.layer.group_add(group, self.wake_channel)
+        for group in self.joined - wanted:
+            await self.layer.group_discard(group, self.wake_channel)
+        self.joined = wanted
+
+    # --- the two tasks ------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Turn channel-layer messages into flags for the pump. Survives Redis going away."""
+        broken = False
+        while True:
+            try:
+                if broken:
+                    await self._join(again=True)
+                    broken = False
+                    self.wake.set()  # look for what was committed while Redis was away
+                message = await self.layer.receive(self.wake_channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not broken:
+                    logger.warning("event stream lost the channel layer (%s); polling until it is back", exc)
+                broken = True
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") == "access.changed":
+                self.recheck_due = True
+            self.wake.set()
+
+    async def _pump(self) -> None:
+        """Deliver what the table holds up to the horizon whenever woken (or every poll), re-check
+        access when told to (or every ``MC_WS_RECHECK_S``)."""
+        loop = asyncio.get_running_loop()
+        next_recheck = loop.time() + settings.MC_WS_RECHECK_S
+        try:
+            while True:
+                if self.recheck_due or loop.time() >= next_recheck:
+                    self.recheck_due = False
+                    next_recheck = loop.time() + settings.MC_WS_RECHECK_S
+                    if not await self._authorize():
+                        return
+                    await self._safely(self._join())
+                if not await self._deliver():
+                    return
+                timeout = WAITING_POLL_S if self.horizon.waiting else settings.MC_WS_POLL_S
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                self.wake.clear()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("event stream failed")
+            await self.close(code=1011)
+
+    async def _deliver(self) -> bool:
+        """Send the caller's events up to the horizon, within the ack window. False once closed."""
+        final = await database_sync_to_async(self.horizon.advance)()
+        while self.cursor < final:
+            room = BATCH if self.unacked is None else settings.MC_WS_WINDOW - len(self.unacked)
+            if room <= 0:
+                return await self._stalled()
+            limit = min(BATCH, room)
+            batch = await database_sync_to_async(events_after)(
+                self.event_scope, after=self.cursor, upto=final, kinds=self.kinds, limit=limit
             )
-        if self.kinds:
-            qs = qs.filter(kind__in=self.kinds)
-        return [e.as_message() for e in qs.order_by("id")[:REPLAY_LIMIT]]
+            for message in batch:
+                await self.send_json(message)
+            if self.unacked is not None:
+                self.unacked.extend(m["id"] for m in batch)
+            self.cursor = batch[-1]["id"] if len(batch) == limit else final
+        self.stalled_since = None
+        return True
+
+    async def _stalled(self) -> bool:
+        """The window is full and events wait: give the client ``MC_WS_STALL_S`` to ack, then tell
+        it where to catch up from and close."""
+        now = asyncio.get_running_loop().time()
+        if self.stalled_since is None:
+            self.stalled_since = now
+        if now - self.stalled_since < settings.MC_WS_STALL_S:
+            return True
+        after = self.unacked[0] - 1 if self.unacked else self.cursor
+        await self.send_json(
+            {
+                "type": "resync",
+                "after": after,
+                "detail": "Too far behind: read GET /api/v1/events/?after=<last id you processed> "
+                "(following next), then reconnect with after=<the last id read>.",
+            }
+        )
+        await self.close(code=CLOSE_BEHIND)
+        return False
+
+    async def _safely(self, coroutine) -> None:
+        """Group changes while Redis is away: the listener rejoins once it is back, and a group
+        left behind expires on its own."""
+        try:
+            await coroutine
+        except Exception as exc:
+            logger.info("event stream could not update its groups: %s", exc)

@@ -1,15 +1,21 @@
-"""The event bus: record an event, then (after commit) push it to live listeners.
+"""The event bus: record an event, then (after commit) wake its live readers.
 
 ``publish`` writes the append-only ``Event`` row inside the caller's transaction, so an event
-exists exactly when the change it describes does, and hands it to the channel layer only once
-that transaction commits: a page never sees an event for a change that was rolled back.
+exists exactly when the change it describes does, and wakes the channel layer's groups only once
+that transaction commits. The table is the source of truth: live readers read it in id order up to
+a horizon no late commit can fall under (``mission_control/stream.py``), the channel layer only
+tells them when to look.
 """
 
 import logging
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils.module_loading import import_string
 
 from mission_control.models import Event
 from mission_control.redis_outage import CHANNEL_LAYER, REDIS_ERRORS
@@ -64,47 +70,70 @@ def publish_many(events: list[Event]) -> list[Event]:
 
 
 def deliver_many(events: list[Event]) -> None:
-    """Deliver many events in one trip into the event loop (one ``async_to_sync`` per event
-    costs a thread hand-off each: most of a 1000-row ingestion batch's time)."""
+    """Wake the live readers of these events' businesses: one message per group, whatever the number
+    of events. The message carries no event: readers read the table (``mission_control/stream.py``),
+    so a wake-up lost to a full channel or a Redis restart delays an event, never drops it."""
     layer = get_channel_layer()
     if layer is None or not events or CHANNEL_LAYER.down():
         return
+    newest: dict[str, int] = {}
+    for event in events:
+        for group in (business_group(event.business_id), ALL_GROUP):
+            newest[group] = max(newest.get(group, 0), event.pk)
 
     async def send_all():
-        for event in events:
-            payload = {"type": "event.message", "event": event.as_message()}
-            await layer.group_send(business_group(event.business_id), payload)
-            await layer.group_send(ALL_GROUP, payload)
+        for group, upto in newest.items():
+            await layer.group_send(group, {"type": "events.wake", "upto": upto})
 
-    try:
-        async_to_sync(send_all)()
-    except REDIS_ERRORS as exc:
-        CHANNEL_LAYER.note("live events", exc)
-    except Exception:
-        logger.warning("could not deliver %s events to the channel layer", len(events), exc_info=True)
+    for attempt in (1, 2):  # after a Redis restart the first try meets a dead pooled connection
+        try:
+            async_to_sync(send_all)()
+            CHANNEL_LAYER.recovered()
+            return
+        except REDIS_ERRORS as exc:
+            if attempt == 2:  # readers poll the table meanwhile: late, never lost
+                CHANNEL_LAYER.note("live events", exc)
+        except Exception:
+            logger.warning("could not wake live readers of %s events", len(events), exc_info=True)
+            return
 
 
 def deliver(event: Event) -> None:
-    layer = get_channel_layer()
-    if layer is None or CHANNEL_LAYER.down():  # Redis down: the row is there for ?after=<id>
-        return
-    payload = {"type": "event.message", "event": event.as_message()}
-    try:
-        send = async_to_sync(layer.group_send)
-        send(business_group(event.business_id), payload)
-        send(ALL_GROUP, payload)
-    except REDIS_ERRORS as exc:
-        CHANNEL_LAYER.note("live events", exc)
-    except Exception:
-        # Live delivery is best effort: the row is committed and pages catch up with ?after=<id>.
-        logger.warning("could not deliver event %s to the channel layer", event.pk, exc_info=True)
+    deliver_many([event])
 
 
-def event_scope(user, business_slug: str | None) -> list[int] | None:
-    """The business ids whose events ``user`` may read (None: all). Raises LookupError for a
+# What an agent key may read beyond its own events: the fleet-wide controls it must obey.
+AGENT_CONTROL_KINDS = ("emergency_stop.engaged", "emergency_stop.released")
+
+
+@dataclass(frozen=True)
+class EventScope:
+    """Which events a caller may read: the one rule behind ``GET /events`` and ``/ws/events/``.
+
+    ``business_ids`` None means every business (a superuser); ``include_global`` adds the events
+    that belong to no business (a global emergency stop); ``agent_id`` narrows an agent key to its
+    own events plus :data:`AGENT_CONTROL_KINDS` of its business and global ones.
+    """
+
+    business_ids: tuple[int, ...] | None
+    include_global: bool = True
+    agent_id: int | None = None
+
+    def q(self) -> Q:
+        if self.agent_id is not None:
+            mine = Q(business_id__in=self.business_ids or ()) & (
+                Q(agent_id=self.agent_id) | Q(kind__in=AGENT_CONTROL_KINDS)
+            )
+            controls = Q(business_id__isnull=True, kind__in=AGENT_CONTROL_KINDS)
+            return mine | controls if self.include_global else mine
+        if self.business_ids is None:
+            return Q()
+        mine = Q(business_id__in=self.business_ids)
+        return mine | Q(business_id__isnull=True) if self.include_global else mine
+
+
+def event_scope(user, business_slug: str | None) -> EventScope:
+    """The events ``user`` may read, narrowed to one business by slug. Raises LookupError for a
     business the user may not see. Resolved through ``settings.MC_EVENT_SCOPE`` because the bus
     knows nothing of the governance app that decides it."""
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
     return import_string(settings.MC_EVENT_SCOPE)(user, business_slug)

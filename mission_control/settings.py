@@ -167,13 +167,19 @@ if REDIS_URL:
                 # 5 s blocking pop and tears idle WebSockets down with 1011 (django/channels_redis#422).
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
                 "prefix": os.environ.get("CHANNELS_PREFIX", "mc:asgi"),
+                # Messages are wake-ups (the event table is the source of truth), so a full channel
+                # only delays a socket until its next poll; the bound is set here, not left implicit.
+                "capacity": 1000,
+                "expiry": 60,
             },
         }
     }
     CELERY_BROKER_URL = REDIS_URL
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "mc"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+    }
     # A host in the URL, or kombu warns "No hostname was supplied" on every connection.
     CELERY_BROKER_URL = "memory://localhost/"
 
@@ -417,4 +423,11 @@ MC_EXECUTION_HEARTBEAT_TIMEOUT_S = int(os.environ.get("MC_EXECUTION_HEARTBEAT_TI
 MC_CRON_MISSED_MAX = int(os.environ.get("MC_CRON_MISSED_MAX", "60"))
 # The bus asks governance who may read which business's events, without importing it.
 MC_EVENT_SCOPE = "governance.access.event_scope"
-MC_WS_TOKEN_USER = "governance.auth.user_for_token"
+MC_WS_TOKEN_AUTHENTICATORS = ["governance.auth.ws_principal", "agents.auth.ws_principal"]
+# The live stream (mission_control/consumers.py): how often an idle socket looks for events it was
+# not woken for (a lost wake-up, a Redis restart), re-checks its caller's access, how many events it
+# sends ahead of a client's acks, and how long a client may stall with its window full.
+MC_WS_POLL_S = float(os.environ.get("MC_WS_POLL_S", "2"))
+MC_WS_RECHECK_S = float(os.environ.get("MC_WS_RECHECK_S", "15"))
+MC_WS_WINDOW = int(os.environ.get("MC_WS_WINDOW", "1000"))
+MC_WS_STALL_S = float(os.environ.get("MC_WS_STALL_S", "30"))

@@ -9,7 +9,6 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import render
 from rest_framework.exceptions import NotFound
@@ -19,7 +18,7 @@ from console.pages import PAGES, navigation
 from governance.access import role_in, visible_businesses
 from governance.models import Business
 from governance.roles import at_least
-from mission_control.models import Event
+from mission_control.stream import stream_position
 
 SESSION_KEY = "mc_business"
 PAGE_KEYS = {p.key: True for p in PAGES}  # templates link to a page only when it exists
@@ -109,33 +108,13 @@ def _error(request, status: int, detail: str = "") -> dict:
     return context
 
 
-def last_event_id(scope: Scope) -> int:
-    """Where the live stream starts: events after this id reach the page over the WebSocket.
-
-    One index probe per business (``event_business_id``) rather than an OR across the whole table,
-    which a busy neighbour's millions of events would make slow; beyond a handful of businesses the
-    single query is cheaper again.
-    """
-    if scope.sees_everything:
-        return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    if len(scope.ids) > 8:
-        qs = Event.objects.filter(Q(business_id__in=scope.ids) | Q(business_id__isnull=True))
-        return qs.order_by("-id").values_list("id", flat=True).first() or 0
-    newest = [
-        Event.objects.filter(business_id=business_id).order_by("-id").values_list("id", flat=True).first()
-        or 0
-        for business_id in [*scope.ids, None]
-    ]
-    return max(newest)
-
-
 def frame_context(request, *, active: str) -> dict:
     scope = request.mc_scope
     return {
         "scope": scope,
         "nav": navigation(scope.home_slug, active),
         "active_page": active,
-        "last_event_id": last_event_id(scope),
+        "last_event_id": stream_position(),  # a final id: nothing committing later is skipped
         "pages": PAGE_KEYS,
     }
 

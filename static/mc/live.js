@@ -2,8 +2,13 @@
  *
  * Every event is dispatched on `document` as `mc:event` (detail = the event). Panels marked
  * `data-live-kinds="execution.,agent."` (prefixes) receive an htmx `mc:live` trigger, debounced, when a
- * matching event arrives, so they reload themselves. After a lost connection the page reconnects with
- * `after=<last id seen>` and the server replays what was missed before going live again.
+ * matching event arrives, so they reload themselves.
+ *
+ * The protocol (mission_control/consumers.py): events come in id order, each once. The page acks what
+ * it has processed (`{"type": "ack", "id"}`), which keeps the server within its window of unacked
+ * events; after any close it reconnects with `after=<last id processed>` and the server replays what
+ * was missed, page by page, before going live again. Close 4429 ("resync": too far behind) reconnects
+ * at once the same way; 4401/4403/4404 (signed out, forbidden, gone) stop.
  */
 (function () {
   "use strict";
@@ -18,6 +23,9 @@
   });
   let pingTimer = null;
   let retryTimer = null;
+  let ackTimer = null;
+  let unacked = 0;
+  const STOP = { 4401: "Signed out", 4403: "Not allowed", 4404: "Not available" };
   const pending = new Map();
 
   function setState(state, text) {
@@ -99,6 +107,9 @@
     live.socket = socket;
     socket.onopen = function () {
       live.retries = 0;
+      unacked = 0;
+      // Acks opt this page into the server's flow control: it never runs more than a window ahead.
+      socket.send(JSON.stringify({ type: "ack", id: live.lastId }));
       setState("open", "Live");
       clearInterval(pingTimer);
       pingTimer = setInterval(function () {
@@ -108,23 +119,47 @@
     socket.onmessage = function (message) {
       let event;
       try { event = JSON.parse(message.data); } catch (err) { return; }
-      if (!event || typeof event.id !== "number") return;  // pongs and the like
-      if (event.id <= live.lastId) return;  // already seen (replay overlaps the live feed)
+      if (!event || typeof event.id !== "number") return;  // pongs, resync notices and the like
+      if (event.id <= live.lastId) return;  // never twice, whatever a reconnect replays
       live.lastId = event.id;
       live.received += 1;
       document.dispatchEvent(new CustomEvent("mc:event", { detail: event }));
       refreshPanels(event);
+      ack(socket);
     };
     socket.onclose = function (close) {
       clearInterval(pingTimer);
       if (live.socket !== socket) return;
       live.socket = null;
-      if (close.code === 4401) {
-        setState("closed", "Signed out");
+      clearTimeout(ackTimer);
+      ackTimer = null;
+      if (STOP[close.code]) {
+        setState("closed", STOP[close.code]);
+        return;
+      }
+      if (close.code === 4429) {  // too far behind: resume from the last id processed, now
+        connect();
         return;
       }
       scheduleRetry();
     };
+  }
+
+  // One ack per burst (or per 200 events), not one per event.
+  function ack(socket) {
+    unacked += 1;
+    if (unacked >= 200) {
+      sendAck(socket);
+    } else if (!ackTimer) {
+      ackTimer = setTimeout(function () { sendAck(socket); }, 250);
+    }
+  }
+
+  function sendAck(socket) {
+    clearTimeout(ackTimer);
+    ackTimer = null;
+    unacked = 0;
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ack", id: live.lastId }));
   }
 
   function scheduleRetry() {
