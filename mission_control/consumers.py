@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 BATCH = 500  # events read and sent per step of a replay
 WAITING_POLL_S = 0.1  # how soon to look again while a gap holds the horizon back
+RECHECK_AGAIN_S = 1.0
 
 
 class EventStreamConsumer(AsyncJsonWebsocketConsumer):
@@ -165,7 +166,14 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
                 continue
             if message.get("type") == "access.changed":
                 self.recheck_due = True
+                # A notice may come before the change it announces can be read (Django announces a
+                # logout, then flushes the session): look again a moment later too.
+                asyncio.get_running_loop().call_later(RECHECK_AGAIN_S, self._recheck_soon)
             self.wake.set()
+
+    def _recheck_soon(self) -> None:
+        self.recheck_due = True
+        self.wake.set()
 
     async def _pump(self) -> None:
         """Deliver what the table holds up to the horizon whenever woken (or every poll), re-check

@@ -87,6 +87,35 @@ def test_a_live_event_appears_on_the_activity_page_and_catches_up_after_a_drop(p
     shoot(page, "activity-live")
 
 
+def test_the_page_acks_what_it_processed(page, server):
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    page.goto("/global/activity")
+    wait_live(page)
+    assert server.api().post(f"/api/v1/agents/{server.seed['agent_id']}/restart").status_code == 202
+    expect(page.locator("#event-list li", has_text="agent.restarted").first).to_be_visible()
+    last = page.evaluate("() => MC.live.lastId")
+    for _ in range(50):  # acks go out within 250 ms of a burst
+        if f'{{"type":"ack","id":{last}}}' in sent:
+            break
+        page.wait_for_timeout(100)
+    assert f'{{"type":"ack","id":{last}}}' in sent
+
+
+def test_signing_out_in_another_tab_closes_the_live_stream(browser, server):
+    context = browser.new_context(base_url=server.url)  # its own session: others keep theirs
+    watching = context.new_page()
+    sign_in(watching, server.seed["viewer"])
+    watching.goto("/global/activity")
+    wait_live(watching)
+    other = context.new_page()
+    other.goto("/control")
+    other.get_by_role("button", name=re.compile("Sign out")).click()
+    # The server re-checks the socket at once and closes it with 4401; the page stops retrying.
+    expect(watching.locator("#live-status")).to_have_text("Signed out", timeout=5_000)
+    context.close()
+
+
 def test_pause_holds_new_events_until_resume(page, server):
     page.goto("/global/activity")
     wait_live(page)
