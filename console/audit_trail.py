@@ -65,8 +65,38 @@ def readable(value) -> str:
     return text if len(text) <= LONGEST else text[: LONGEST - 1] + "…"
 
 
-def changes(before, after) -> list[dict]:
-    """One line per field that changed: ``{"field", "before", "after"}`` (None where there was none)."""
+# Fields that hold the id of another row, named like targets: "agent: triage-bot", not "agent: 2".
+REFERENCES = {"agent": "agent", "workflow": "workflow", "cron_job": "cron_job", "budget": "budget"}
+
+
+def _referenced(entries) -> dict[tuple[str, str], str]:
+    wanted: dict[str, set[int]] = {}
+    for entry in entries:
+        for snapshot in (entry.before, entry.after):
+            if not isinstance(snapshot, dict):
+                continue
+            for field, kind in REFERENCES.items():
+                value = snapshot.get(field)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    wanted.setdefault(kind, set()).add(value)
+    names = {}
+    for kind, ids in wanted.items():
+        for pk, name in _rows(kind, ids).items():
+            names[(kind, str(pk))] = name
+    return names
+
+
+def changes(before, after, names: dict | None = None) -> list[dict]:
+    """One line per field that changed: ``{"field", "before", "after"}`` (None where there was none);
+    ids of agents, workflows, cron jobs and budgets read as their names when ``names`` has them."""
+    names = names or {}
+
+    def shown(key, value):
+        kind = REFERENCES.get(key)
+        if kind and isinstance(value, int) and (kind, str(value)) in names:
+            return names[(kind, str(value))]
+        return readable(value)
+
     if not isinstance(before, dict) or not isinstance(after, dict):
         if before is None and after is None:
             return []
@@ -81,8 +111,8 @@ def changes(before, after) -> list[dict]:
         lines.append(
             {
                 "field": key.replace("_", " "),
-                "before": None if old is MISSING else readable(old),
-                "after": "(removed)" if new is MISSING else readable(new),
+                "before": None if old is MISSING else shown(key, old),
+                "after": "(removed)" if new is MISSING else shown(key, new),
             }
         )
     return lines
@@ -92,6 +122,7 @@ def present(entries) -> list[dict]:
     """Rows for the audit table: the entry, its target named, and its changes."""
     entries = list(entries)
     names = target_names(entries)
+    referenced = _referenced(entries)
     rows = []
     for entry in entries:
         kind = entry.target_type.replace("_", " ")
@@ -104,7 +135,7 @@ def present(entries) -> list[dict]:
             {
                 "entry": entry,
                 "target": f"{kind} {name}".strip(),
-                "changes": changes(entry.before, entry.after),
+                "changes": changes(entry.before, entry.after, referenced),
             }
         )
     return rows

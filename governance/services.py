@@ -75,7 +75,7 @@ def set_member(*, business: Business, username: str, role: str, actor) -> Member
 @transaction.atomic
 def remove_member(*, business: Business, username: str, actor) -> None:
     membership = (
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(of=("self",))
         .filter(business=business, user__username=username)
         .select_related("user")
         .first()

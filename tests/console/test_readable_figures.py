@@ -115,3 +115,11 @@ def test_the_audit_log_names_its_target_and_shows_what_changed(page_as, business
     assert '<span class="before">code</span> → <span class="after">code, review</span>' in body
     assert '<span class="muted">notes</span> <span class="before">' not in body  # unchanged: not listed
     assert "{&quot;" not in body  # no raw JSON
+
+
+def test_the_audit_log_names_the_rows_a_change_points_to(page_as, business, agent):
+    record(actor="adele", action="cron_job.create", business=business, target_type="cron_job", target_id=99,
+           after={"name": "Nightly", "agent": agent.pk})  # fmt: skip
+    body = page_as(Role.ADMIN).get("/global/settings").content.decode()
+    assert "cron job Nightly" in body  # gone since: named from its snapshot
+    assert '<span class="muted">agent</span> <span class="after">coder-1</span>' in body
