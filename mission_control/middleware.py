@@ -5,6 +5,7 @@ from django.http import HttpResponseBadRequest, JsonResponse
 
 from mission_control.client_address import client_address
 from mission_control.logging import log_context
+from mission_control.proxy_hint import hint_undeclared_tls_proxy
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -20,6 +21,7 @@ class RequestContextMiddleware:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
+        hint_undeclared_tls_proxy(request)
         address = client_address(request)
         with log_context(request_id=request_id, client=None if address == "unknown" else address):
             response = self.get_response(request)
