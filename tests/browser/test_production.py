@@ -3,14 +3,12 @@ HTTPS at daphne itself with the default production settings (a TLS endpoint, a t
 certificate). In each, a person signs in, opens every page, switches business and acts from a page.
 """
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.browser.conftest import free_port
 from tests.e2e.production import PASSWORD, start_production_server
 
 pytestmark = pytest.mark.browser
@@ -21,22 +19,8 @@ SETUPS = {
 }
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{CHROMIUM} is required (REQUIRE_SERVICES=1)")
-        pytest.skip(f"needs {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
 @pytest.fixture(scope="module", params=list(SETUPS))
-def production(request, chromium, tmp_path_factory):
+def production(request, browser, tmp_path_factory):
     server = start_production_server(
         tmp_path_factory.mktemp(request.param), free_port(), **SETUPS[request.param]
     )
@@ -46,8 +30,9 @@ def production(request, chromium, tmp_path_factory):
 
 
 @pytest.fixture
-def tab(chromium, production):
-    context = chromium.new_context(
+def tab(browser, production):
+    # The suite's one Chromium (two Playwright instances cannot share a thread).
+    context = browser.new_context(
         base_url=production.url, ignore_https_errors=True, viewport={"width": 1440, "height": 900}
     )
     page = context.new_page()
