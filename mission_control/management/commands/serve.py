@@ -64,6 +64,7 @@ class CeleryProcesses:
                 [*celery, "beat", "-l", "info", "--scheduler", settings.CELERY_BEAT_SCHEDULER]
             )
         self.children: list[subprocess.Popen] = []
+        self.stopping = False
 
     def start(self) -> None:
         for command in self.commands:
@@ -72,6 +73,10 @@ class CeleryProcesses:
             )
 
     def stop(self) -> None:
+        # Once: a second SIGTERM finds beat in its own exit and makes it print a traceback.
+        if self.stopping:
+            return
+        self.stopping = True
         for child in self.children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)  # warm shutdown: running tasks may finish
