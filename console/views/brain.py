@@ -29,8 +29,8 @@ def brain_page(request):
         qs = qs.with_tag(tag)
     if owner == "shared":
         qs = qs.filter(agent__isnull=True)
-    elif id_or_none(owner) is not None:
-        qs = qs.filter(agent_id=id_or_none(owner))
+    elif (agent_id := id_or_none(owner)) is not None:
+        qs = qs.filter(agent_id=agent_id)
     documents = list(brain.search(qs, q).order_by("-updated_at", "-id")[:LIST_LIMIT])
     chosen = id_or_none(request.GET.get("doc"))
     document = brain.get_document(user=request.user, pk=chosen) if chosen is not None else None

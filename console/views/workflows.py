@@ -14,6 +14,7 @@ from agents.models import Agent
 from console.dag import layout
 from console.views.base import console_page, fragment, page
 from governance.roles import Role
+from mission_control import json_limits
 from mission_control.api.errors import APIError
 from mission_control.params import id_or_none
 from workflows import definitions, selectors
@@ -58,8 +59,8 @@ def workflow_list(request):
         runs = list(selectors.workflow_runs(user=request.user, workflow=workflow).order_by("-id")[:RUN_LIMIT])
         run_id = request.GET.get("run", "")
         run = next((r for r in runs if str(r.pk) == run_id), None)
-        if run is None and id_or_none(run_id) is not None:
-            run = selectors.get_workflow_run(user=request.user, pk=id_or_none(run_id))  # 404 if not theirs
+        if run is None and (wanted := id_or_none(run_id)) is not None:
+            run = selectors.get_workflow_run(user=request.user, pk=wanted)  # 404 if not theirs
             if run.workflow_id != workflow.pk:
                 run = None
         statuses = {s.step_id: s.status for s in run.steps.all()} if run else {}
@@ -84,7 +85,7 @@ def workflow_preview(request):
     """Validate a definition exactly as the API will, and draw it (or say which step is wrong)."""
     business = request.mc_scope.business(request.POST.get("business", ""))
     try:
-        definition = json.loads(request.POST.get("definition", ""))
+        definition = json_limits.loads(request.POST.get("definition", ""))  # depth and text bounded
     except ValueError as exc:
         return fragment(request, PREVIEW, {"error": f"Not valid JSON: {exc}"})
     try:

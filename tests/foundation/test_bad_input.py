@@ -151,3 +151,14 @@ def test_it_answers_400_not_503_when_the_database_refuses_a_value(owner_api, mon
     response = owner_api.get("/api/v1/events")
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_value"
+
+
+def test_it_previews_a_workflow_nested_1000_deep_as_an_error_not_a_crash(
+    make_member, business, client, agent
+):
+    client.force_login(make_member(Role.ADMIN, business))
+    steps = '{"steps": [{"id": "a", "agent": %d, "input": {"x": %s}}]}'
+    definition = steps % (agent.pk, DEEP)
+    response = client.post("/global/workflows/preview", {"business": "acme", "definition": definition})
+    assert response.status_code == 200
+    assert b"deeper than 64" in response.content
