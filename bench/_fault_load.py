@@ -129,13 +129,15 @@ class Operators:
     def run(self) -> None:
         n = 0
         while not self.stop.wait(self.every):
-            agent_id = self.agent_ids[n % len(self.agent_ids)]
             n += 1
-            call_with_retries(
-                "POST",
-                f"{self.base_url}/api/v1/agents/{agent_id}/run",
-                token=self.token,
-                body={"input": {"n": n}},
-                give_up_s=30,
-                codes=self.codes,
-            )
+            self.start_work(self.agent_ids[n % len(self.agent_ids)], n)
+
+    def start_work(self, agent_id: int, n: int = 0) -> int:
+        return call_with_retries(
+            "POST",
+            f"{self.base_url}/api/v1/agents/{agent_id}/run",
+            token=self.token,
+            body={"input": {"n": n}},
+            give_up_s=30,
+            codes=self.codes,
+        )

@@ -130,7 +130,7 @@ def _seed(stack: Stack, agents: int, logs: Path, push: PushAgent) -> dict:
 
 
 def _faults(
-    stack: Stack, push: PushAgent, duration: float
+    stack: Stack, push: PushAgent, operators: Operators, push_agent_id: int, duration: float
 ) -> list[tuple[float, float, str, callable, callable]]:
     """``(at, down_for, what, kill, restart)``, at and down_for in seconds from the load's start."""
     beat_down = BEAT_DOWN_S if duration >= 150 else duration * 0.5
@@ -141,7 +141,9 @@ def _faults(
     def worker_kill_mid_push():
         # While a delivery's POST waits for its answer; that agent takes its time to report, so
         # the lost delivery is sent again first (and must say it is a redelivery).
-        if push.in_flight.wait(timeout=15):
+        push.in_flight.clear()
+        operators.start_work(push_agent_id)  # work for the push agent now, so a delivery is on its way
+        if push.in_flight.wait(timeout=30):
             push.slow.add(push.current)
         stack.worker.kill9()
 
@@ -161,18 +163,33 @@ def _faults(
     ]
 
 
-def _run_faults(stack: Stack, push: PushAgent, duration: float, started: float) -> list[str]:
-    plan = _faults(stack, push, duration)
-    pending = [(at, "down", i) for i, (at, *_rest) in enumerate(plan)] + [
-        (at + down, "up", i) for i, (at, down, *_rest) in enumerate(plan)
-    ]
-    done = []
-    for at, edge, index in sorted(pending):
+def _run_faults(
+    stack: Stack, push: PushAgent, operators: Operators, push_agent_id: int, duration: float
+) -> list[str]:
+    """Each fault on its own thread (they overlap): wait for its time, kill, stay down, restart."""
+    done: list[str] = []
+    lock = threading.Lock()
+
+    def say(what: str) -> None:
+        with lock:
+            done.append(f"{time.monotonic() - started:6.1f}s {what}")
+            print(f"  {done[-1]}", flush=True)
+
+    def run(at: float, down: float, what: str, kill, restart) -> None:
         time.sleep(max(0.0, started + at - time.monotonic()))
-        _, _, what, kill, restart = plan[index]
-        (kill if edge == "down" else restart)()
-        done.append(f"{time.monotonic() - started:6.1f}s {'  ' if edge == 'down' else 'restarted: '}{what}")
-        print(f"  {done[-1]}", flush=True)
+        kill()
+        say(f"  {what}")
+        time.sleep(down)
+        restart()
+        say(f"restarted: {what}")
+
+    started = time.monotonic()
+    plan = _faults(stack, push, operators, push_agent_id, duration)
+    threads = [threading.Thread(target=run, args=fault, daemon=True) for fault in plan]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     time.sleep(max(0.0, started + duration - time.monotonic()))
     return done
 
@@ -260,7 +277,7 @@ def main(argv: list[str]) -> None:
         operators.thread.start()
         duration = args.minutes * 60
         print(f"  load on for {duration:.0f} s; faults:", flush=True)
-        _run_faults(stack, push, duration, time.monotonic())
+        _run_faults(stack, push, operators, seeded["run_on"][0], duration)
         from django.utils import timezone
 
         from workflows.models import CronJob
@@ -282,7 +299,7 @@ def main(argv: list[str]) -> None:
         stream.thread.join(timeout=10)
         print(f"  cron stopped; live work drained in {drained:.0f} s", flush=True)
         rows = _check(business_id, push, until - timedelta(seconds=5), stream, until_id)
-        failed = _report(rows, business_id, push, operators)
+        failed = _report(rows, business_id, push, operators, logs)
     finally:
         stop.set()
         stop_stream.set()
@@ -301,7 +318,16 @@ def main(argv: list[str]) -> None:
     sys.exit(1 if failed else 0)
 
 
-def _report(rows, business_id: int, push: PushAgent, operators: Operators) -> bool:
+def _conflicts_logged(logs: Path) -> dict[str, int]:
+    """Lost deadlocks and write conflicts each process logged (0 everywhere is the aim)."""
+    found = {}
+    for log in sorted(logs.glob("*.log")):
+        text = log.read_text(errors="replace").lower()
+        found[log.stem] = text.count("deadlock detected") + text.count("write conflict")
+    return found
+
+
+def _report(rows, business_id: int, push: PushAgent, operators: Operators, logs: Path) -> bool:
     from bench._fault_checks import ledger_summary
 
     width = max(len(r[0]) for r in rows)
@@ -312,4 +338,5 @@ def _report(rows, business_id: int, push: PushAgent, operators: Operators) -> bo
     print()
     print(f"ledger: {ledger_summary(business_id)}")
     print(f"operators' answers: {dict(operators.codes)}; push agent's reports: {dict(push.codes)}")
+    print(f"deadlocks and write conflicts in the logs: {_conflicts_logged(logs)}")
     return not all(ok for _, ok, _ in rows)
