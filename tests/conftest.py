@@ -45,10 +45,15 @@ def _clear_cache():
     from channels.layers import channel_layers
     from django.core.cache import cache
 
+    from mission_control import redis_outage
+
     cache.clear()
     # A channels-redis layer keeps connections bound to the event loop that made them; each test
     # (each with its own loop) gets a fresh layer.
     channel_layers.backends.clear()
+    # An outage a test provoked (a Redis it stopped) must not make the next test skip Redis: the
+    # breaker would still hold for seconds after the test's own Redis is back.
+    redis_outage.reset()
     yield
 
 
