@@ -16,6 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from mission_control.errors import DomainError
 from mission_control.json_limits import UnacceptableJSON
 from mission_control.params import InvalidParameter
 
@@ -116,6 +117,12 @@ def exception_handler(exc, context):
 
     if isinstance(exc, RequestDataTooBig):
         return Response(payload_too_large_body(), status=413)
+
+    if isinstance(exc, DomainError):
+        body = error_body(exc.code, exc.detail, **exc.extra)
+        headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else {}
+        set_rollback()
+        return Response(body, status=exc.status, headers=headers)
 
     if isinstance(exc, APIError):
         body = error_body(exc.code, str(exc.detail), **exc.extra)
