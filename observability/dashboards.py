@@ -88,8 +88,13 @@ def window_bounds(window: timedelta, now: datetime) -> tuple[datetime, datetime]
     return floor_hour(now) - window + HOUR, now
 
 
+# At the very top of an hour a 1 h window has lasted nothing yet: rates are over at least a second
+# (they were a division by zero, a 500, at hh:00:00.000).
+MIN_SPAN = timedelta(seconds=1)
+
+
 def _span_hours(since: datetime, until: datetime) -> Decimal:
-    return Decimal((until - since).total_seconds()) / Decimal(3600)
+    return Decimal(max(until - since, MIN_SPAN).total_seconds()) / Decimal(3600)
 
 
 def window_rows(
@@ -215,7 +220,7 @@ def agent_table(scope: Scope, *, window: timedelta, now: datetime | None = None)
     """A row per agent in scope (idle ones too), with figures over the window."""
     now = now or timezone.now()
     since, until = window_bounds(window, now)
-    span_ms = Decimal((until - since).total_seconds() * 1000)
+    span_ms = Decimal(max(until - since, MIN_SPAN).total_seconds() * 1000)
     fields = (
         "executions",
         "success",

@@ -135,12 +135,14 @@ class RolledUpExecution(models.Model):
 
 
 class RollupCursor(models.Model):
-    """Where the catch-up sweep resumes: ids below ``next_id`` were seen (``open_ids`` were then
-    still running and are looked at again)."""
+    """Where the catch-up sweep resumes: ids below ``next_id`` were seen for good (``open_ids`` were
+    then still running and are looked at again)."""
 
     name = models.CharField(max_length=40, unique=True)
     next_id = models.BigIntegerField(default=0)
     open_ids = models.JSONField(default=list, blank=True)
+    # [[when, highest id seen then], ...]: the cursor passes an id once a note above it is old.
+    marks = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

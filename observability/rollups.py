@@ -326,8 +326,16 @@ def roll_up_execution(execution_id: int) -> bool:
 
 def catch_up(*, batch: int = 5000, max_rows: int = 200_000, settle: timedelta = timedelta(minutes=10)) -> int:
     """Count terminal executions that no receiver counted (a crash, downtime). Resumes from a cursor:
-    it scans only ids it has not seen plus the ones still open last time, at most ``max_rows``."""
+    it scans only ids it has not passed plus the ones still open then, at most ``max_rows``.
+
+    An id is taken when a row is inserted but the row is seen when its transaction commits, and a
+    reported row's times are the agent's (a batch of last week's work): so the cursor trusts no
+    row's time. Each sweep notes the highest id it saw and when; once a note is ``settle`` old
+    (longer than any transaction of ours stays open), every lower id is committed or gone for good,
+    and the cursor may pass them.
+    """
     cursor, _ = RollupCursor.objects.get_or_create(name="ledger")
+    now = timezone.now()
     counted = 0
     still_open: set[int] = set()
     open_ids = sorted(set(cursor.open_ids))
@@ -335,24 +343,27 @@ def catch_up(*, batch: int = 5000, max_rows: int = 200_000, settle: timedelta = 
         rows = list(Execution.objects.filter(pk__in=open_ids[start : start + batch]).values(*FIELDS))
         counted += roll_up_rows(rows)
         still_open.update(r["id"] for r in rows if r["status"] not in TERMINAL)
-    # Rows created in the last few minutes are scanned again next time: a lower id may still be in
-    # an uncommitted transaction now and must not be skipped for good.
-    recent = timezone.now() - settle
-    next_id, scanned, settled = cursor.next_id, 0, True
+    marks = [(datetime.fromisoformat(at), int(seen)) for at, seen in cursor.marks]
+    safe = max((seen for at, seen in marks if at <= now - settle), default=cursor.next_id - 1)
+    next_id, scanned, last, ended = cursor.next_id, 0, cursor.next_id - 1, False
     while scanned < max_rows:
         rows = list(Execution.objects.filter(pk__gte=next_id).order_by("pk").values(*FIELDS)[:batch])
         if not rows:
+            ended = True
             break
         counted += roll_up_rows(rows)
         scanned += len(rows)
-        for row in rows:
-            settled = settled and row["created_at"] < recent
-            if settled:
-                cursor.next_id = row["id"] + 1
-                if row["status"] not in TERMINAL:
-                    still_open.add(row["id"])
-        next_id = rows[-1]["id"] + 1
+        still_open.update(r["id"] for r in rows if r["id"] <= safe and r["status"] not in TERMINAL)
+        last = next_id = rows[-1]["id"]
+        next_id += 1
+    # Pass every settled id this sweep has seen all of: up to ``safe``, or where ``max_rows`` stopped.
+    reach = safe if ended or last >= safe else last
+    cursor.next_id = max(cursor.next_id, reach + 1)
+    marks = [(at, seen) for at, seen in marks if seen >= cursor.next_id]
+    if last >= cursor.next_id:
+        marks.append((now, last))
+    cursor.marks = [[at.isoformat(), seen] for at, seen in marks[-20:]]
     cursor.open_ids = sorted(still_open)
-    cursor.updated_at = timezone.now()
-    cursor.save(update_fields=["next_id", "open_ids", "updated_at"])
+    cursor.updated_at = now
+    cursor.save(update_fields=["next_id", "open_ids", "marks", "updated_at"])
     return counted
