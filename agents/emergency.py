@@ -10,10 +10,17 @@ from django.db import transaction
 
 from agents.models import Agent, AgentCommand, CommandType, DesiredState
 from governance.controls import emergency_stop_active
+from mission_control import control_versions
 from mission_control.events import publish_many
 from mission_control.models import Event
 
 ACTOR = "system:emergency_stop"
+
+
+def _answers_changed(business_id: int | None) -> None:
+    """Bulk writes send no signals: tell the heartbeats' cached answers in scope directly."""
+    scope = control_versions.GLOBAL if business_id is None else control_versions.business_scope(business_id)
+    control_versions.bump(scope)
 
 
 def _scope(business_id: int | None):
@@ -50,6 +57,7 @@ def hold_for_emergency_stop(*, business_id: int | None, reason: str = "") -> lis
         return []
     ids = [a.pk for a in agents]
     Agent.objects.filter(pk__in=ids).update(desired_state=DesiredState.STOPPED, held_by_emergency_stop=True)
+    _answers_changed(business_id)
     args = {"reason": "emergency_stop", "detail": reason[:200]}
     created = AgentCommand.objects.bulk_create(
         [AgentCommand(agent_id=pk, type=CommandType.STOP, args=args, requested_by=ACTOR) for pk in ids]
@@ -76,6 +84,7 @@ def release_emergency_hold(*, business_id: int | None) -> list[int]:
         return []
     ids = [a.pk for a in agents]
     Agent.objects.filter(pk__in=ids).update(desired_state=DesiredState.RUNNING, held_by_emergency_stop=False)
+    _answers_changed(business_id)
     args = {"reason": "emergency_stop_released"}
     created = AgentCommand.objects.bulk_create(
         [AgentCommand(agent_id=pk, type=CommandType.START, args=args, requested_by=ACTOR) for pk in ids]

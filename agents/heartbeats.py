@@ -1,20 +1,32 @@
 """Heartbeats and presence: the hottest endpoint and the sweep that notices silence.
 
-A heartbeat costs a fixed handful of queries whatever the fleet size: the key lookup (which
-brings the agent row with it), at most one conditional UPDATE of that row, one read of the
-agent's pending commands (and one UPDATE the first time they are delivered) and the governance
-flags. ``agent.online`` / ``agent.offline`` are published exactly once per transition because
-each is guarded by a conditional UPDATE on ``offline_since``.
+In steady state a heartbeat costs no database query: the key comes from the key cache
+(``agents.auth``), the answer (desired state, scale, pending commands, the governance flags) from
+this process's cached answer for the agent, still good while the control counters of the agent, its
+business and the installation read the same (``mission_control.control_versions``; every change to
+any of them bumps its counter), and presence goes to Redis, written to the database in batches
+(``agents.presence``). A beat that reports something new (status, version, location,
+capabilities, running executions) is written at once, and a cache miss reads the agent, its
+commands and the flags in four queries, as every beat did before. ``agent.online`` /
+``agent.offline`` are published exactly once per transition because each is guarded by a
+conditional UPDATE on ``offline_since``.
 """
 
 import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from agents import presence
 from agents.models import Agent, AgentCommand
 from governance.controls import heartbeat_flags
+from mission_control import control_versions
 from mission_control.events import publish
 
 logger = logging.getLogger(__name__)
@@ -28,34 +40,133 @@ HEARTBEAT_WRITE_INTERVAL = timedelta(seconds=5)
 MAX_COMMANDS_PER_BEAT = 50
 # The sweep handles at most this many transitions per run; the next run takes the rest.
 SWEEP_BATCH = 500
+# An exhausted budget is asked again this often: a new window (midnight) ends the exhaustion
+# without any write that could bump a counter.
+EXHAUSTED_RECHECK_S = 60.0
+REPORTED = ("status", "version", "runtime_location", "capabilities", "running_executions")
 
 
-def write_interval(agent: Agent) -> timedelta:
+def write_interval(agent) -> timedelta:
     # Never so coarse that a skipped write could make a beating agent look offline.
     return min(HEARTBEAT_WRITE_INTERVAL, timedelta(seconds=agent.heartbeat_timeout_s / 5))
 
 
-def suggested_interval_s(agent: Agent) -> int:
+def suggested_interval_s(agent) -> int:
     """How often the agent should beat: three beats per timeout tolerates two lost ones."""
     return max(1, agent.heartbeat_timeout_s // 3)
 
 
+@dataclass
+class AgentState:
+    """What a heartbeat needs of an agent, as of ``versions`` (see ``control_versions``)."""
+
+    pk: int
+    business_id: int
+    heartbeat_timeout_s: int
+    last_heartbeat: object
+    offline_since: object
+    answer: dict
+    reported: dict
+    versions: tuple | None = None
+    expires: float = 0.0
+    noted_at: object = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def expected_by(self, beat):
+        return beat + timedelta(seconds=self.heartbeat_timeout_s)
+
+
+class AnswerCache:
+    """Per process, bounded (``MC_HEARTBEAT_CACHE_AGENTS``, least recently used out)."""
+
+    def __init__(self):
+        self._rows: OrderedDict[int, AgentState] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, agent_id: int, versions: tuple | None) -> AgentState | None:
+        if versions is None:
+            return None
+        with self._lock:
+            state = self._rows.get(agent_id)
+            if state is None or state.versions != versions or state.expires < time.monotonic():
+                return None
+            self._rows.move_to_end(agent_id)
+            return state
+
+    def put(self, state: AgentState) -> None:
+        if state.versions is None:
+            return
+        with self._lock:
+            self._rows[state.pk] = state
+            self._rows.move_to_end(state.pk)
+            while len(self._rows) > settings.MC_HEARTBEAT_CACHE_AGENTS:
+                self._rows.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+
+answers = AnswerCache()
+
+
+def _load_state(agent_id: int, business_id: int, versions: tuple | None, now) -> AgentState:
+    agent = Agent.objects.get(pk=agent_id)
+    commands = list(AgentCommand.objects.pending().filter(agent_id=agent_id)[:MAX_COMMANDS_PER_BEAT])
+    undelivered = [c.pk for c in commands if c.delivered_at is None]
+    if undelivered:
+        AgentCommand.objects.filter(pk__in=undelivered, delivered_at__isnull=True).update(delivered_at=now)
+    flags = heartbeat_flags(business_id=business_id, agent_id=agent_id)
+    max_age = control_versions.MAX_AGE_S
+    if flags.get("budget_exhausted"):
+        max_age = min(max_age, EXHAUSTED_RECHECK_S)
+    return AgentState(
+        pk=agent.pk,
+        business_id=agent.business_id,
+        heartbeat_timeout_s=agent.heartbeat_timeout_s,
+        last_heartbeat=agent.last_heartbeat,
+        offline_since=agent.offline_since,
+        reported={name: getattr(agent, name) for name in REPORTED},
+        answer={
+            "desired_state": agent.desired_state,
+            "scale": agent.scale,
+            "commands": [c.as_message() for c in commands],
+            "emergency_stop": bool(flags.get("emergency_stop")),
+            "budget_exhausted": bool(flags.get("budget_exhausted")),
+            "heartbeat_interval_s": suggested_interval_s(agent),
+        },
+        versions=versions,
+        expires=time.monotonic() + max_age,
+    )
+
+
 def record_heartbeat(
     *,
-    agent: Agent,
     status: str,
+    agent: Agent | None = None,
+    agent_id: int | None = None,
+    business_id: int | None = None,
     version: str | None = None,
     runtime_location: str | None = None,
     capabilities: list[str] | None = None,
     running: list[int] | None = None,
     now=None,
 ) -> dict:
-    """Record what the agent reports and answer what it should do.
-
-    ``agent`` is the row loaded with the key (fresh for this request). Fields left out (None)
-    keep their stored value.
-    """
+    """Record what the agent reports and answer what it should do. Fields left out (None) keep
+    their stored value. The agent is ``agent`` or its ids (the key cache gives only those)."""
+    if agent is not None:
+        agent_id, business_id = agent.pk, agent.business_id
     now = now or timezone.now()
+    # The counters first, then the database: a change committed after this read bumps them again.
+    versions = control_versions.read(
+        control_versions.GLOBAL,
+        control_versions.business_scope(business_id),
+        control_versions.agent_scope(agent_id),
+    )
+    state = answers.get(agent_id, versions)
+    if state is None:
+        state = _load_state(agent_id, business_id, versions, now)
+        answers.put(state)
     reported = {
         "status": status,
         "version": version,
@@ -63,33 +174,39 @@ def record_heartbeat(
         "capabilities": capabilities,
         "running_executions": running,
     }
-    changes = {
-        name: value for name, value in reported.items() if value is not None and getattr(agent, name) != value
-    }
-    stale = agent.last_heartbeat is None or now - agent.last_heartbeat >= write_interval(agent)
-    if changes or stale:
-        changes["last_heartbeat"] = now
-        changes["offline_after"] = agent.expected_by(now)
-        Agent.objects.filter(pk=agent.pk).update(**changes)
-        for name, value in changes.items():
-            setattr(agent, name, value)
-    if agent.offline_since is not None:
+    with state.lock:
+        changes = {
+            name: value
+            for name, value in reported.items()
+            if value is not None and state.reported[name] != value
+        }
+        stale = state.last_heartbeat is None or now - state.last_heartbeat >= write_interval(state)
+        # Coming online (a first beat, a return) is written at once: everyone sees it now.
+        arriving = state.last_heartbeat is None or state.offline_since is not None
+        if changes or (
+            stale and (arriving or not (presence.buffered(state.heartbeat_timeout_s) and _noted(state, now)))
+        ):
+            changes["last_heartbeat"] = now
+            changes["offline_after"] = state.expected_by(now)
+            Agent.objects.filter(pk=agent_id).update(**changes)
+            state.reported.update({k: v for k, v in changes.items() if k in state.reported})
+            state.last_heartbeat = now
+        offline_since = state.offline_since
+    if offline_since is not None:
+        agent = Agent.objects.select_related("business").get(pk=agent_id)
         mark_online(agent=agent, now=now)
+        state.offline_since = None
+    return {**state.answer, "server_time": now.isoformat()}
 
-    commands = list(AgentCommand.objects.pending().filter(agent_id=agent.pk)[:MAX_COMMANDS_PER_BEAT])
-    undelivered = [c.pk for c in commands if c.delivered_at is None]
-    if undelivered:
-        AgentCommand.objects.filter(pk__in=undelivered, delivered_at__isnull=True).update(delivered_at=now)
-    flags = heartbeat_flags(business_id=agent.business_id, agent_id=agent.pk)
-    return {
-        "desired_state": agent.desired_state,
-        "scale": agent.scale,
-        "commands": [c.as_message() for c in commands],
-        "emergency_stop": bool(flags.get("emergency_stop")),
-        "budget_exhausted": bool(flags.get("budget_exhausted")),
-        "heartbeat_interval_s": suggested_interval_s(agent),
-        "server_time": now.isoformat(),
-    }
+
+def _noted(state: AgentState, now) -> bool:
+    """Record the beat in the presence buffer (Redis) at most once per write interval."""
+    if state.noted_at is not None and now - state.noted_at < write_interval(state):
+        return True
+    if presence.note(state.pk, now):
+        state.noted_at = now
+        return True
+    return False
 
 
 def mark_online(*, agent: Agent, now=None) -> bool:
@@ -99,6 +216,7 @@ def mark_online(*, agent: Agent, now=None) -> bool:
         flipped = Agent.objects.filter(pk=agent.pk, offline_since__isnull=False).update(offline_since=None)
         if not flipped:
             return False
+        control_versions.bump(control_versions.agent_scope(agent.pk))
         was_offline_since = agent.offline_since
         agent.offline_since = None
         seen_before = was_offline_since is not None and agent.created_at < was_offline_since
@@ -129,6 +247,7 @@ def mark_offline(*, agent: Agent, now=None) -> bool:
         )
         if not flipped:
             return False
+        control_versions.bump(control_versions.agent_scope(agent.pk))
         agent.offline_since = now
         publish(
             kind="agent.offline",
@@ -148,6 +267,7 @@ def sweep_presence(*, now=None) -> dict:
     """Find agents that fell silent (publish ``agent.offline``) and any whose return a heartbeat
     did not already announce (publish ``agent.online``). Safe to run on several workers at once."""
     now = now or timezone.now()
+    presence.flush()  # judge silence on every beat received so far, buffered ones included
     silent = (
         Agent.objects.offline(now)
         .filter(offline_since__isnull=True, last_heartbeat__isnull=False)

@@ -11,12 +11,13 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.auth import forget_key
 from agents.models import Agent, AgentCommand, AgentKey, CommandType, DesiredState
 from governance import audit
 from governance.audit import actor_name
 from governance.controls import emergency_stop_active
 from governance.models import Business
-from mission_control import outbound
+from mission_control import control_versions, outbound
 from mission_control.api.errors import APIError
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
@@ -203,6 +204,7 @@ def issue_key(*, agent: Agent, name: str = "", actor=None) -> tuple[AgentKey, st
 def revoke_key(*, key: AgentKey, actor=None) -> bool:
     """Revoke a key at once; the next request with it is a 401. Revoking twice is a no-op."""
     updated = AgentKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    forget_key(key.key_hash)  # the key cache answers no more for it (a no-op when revoked twice)
     if updated:
         business = key.agent.business
         audit.record(
@@ -354,6 +356,8 @@ def acknowledge_command(*, agent: Agent, command_id: int) -> AgentCommand:
     acked = AgentCommand.objects.filter(
         pk=command_id, agent_id=agent.pk, acknowledged_at__isnull=True
     ).update(acknowledged_at=now)
+    if acked:  # the heartbeat's cached answer no longer carries it
+        control_versions.bump(control_versions.agent_scope(agent.pk))
     command = AgentCommand.objects.filter(pk=command_id, agent_id=agent.pk).first()
     if command is None:
         raise APIError(404, "not_found", "No such command for this agent.")

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from agents import heartbeats
+from agents import heartbeats, presence
+from mission_control import control_versions
 
 SWEEP_EVERY_S = 15
 
@@ -12,3 +13,10 @@ SWEEP_EVERY_S = 15
 def sweep_presence() -> dict:
     """Publish ``agent.offline`` for agents that fell silent and ``agent.online`` for returns."""
     return heartbeats.sweep_presence()
+
+
+@shared_task(acks_late=True, expires=presence.FLUSH_S, soft_time_limit=30, time_limit=45)
+def flush_presence() -> int:
+    """Write the heartbeats buffered in Redis to the agents' rows (and pay owed counter bumps)."""
+    control_versions.pay_owed()
+    return presence.flush()

@@ -35,6 +35,7 @@ from governance.models import (
     ReservationStatus,
 )
 from governance.roles import Role
+from mission_control import control_versions
 from mission_control.api.errors import APIError
 from mission_control.display import money as money_text
 from mission_control.events import publish
@@ -305,6 +306,8 @@ def _announce_crossings(window_ids: list[int], now) -> None:
     """Publish ``budget.soft_limit`` / ``budget.exceeded`` the first time a window crosses each."""
     for window in BudgetWindow.objects.filter(pk__in=window_ids).select_related("budget__business"):
         budget = window.budget
+        if window.spent_usd >= budget.limit_usd:  # heartbeats answer budget_exhausted from a cache
+            control_versions.bump(control_versions.business_scope(budget.business_id))
         crossings = [
             ("soft_alerted_at", "budget.soft_limit", budget.soft_limit_usd, "reached its soft limit"),
             ("exceeded_alerted_at", "budget.exceeded", budget.limit_usd, "is exhausted"),

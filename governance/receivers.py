@@ -7,7 +7,8 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from governance.models import Membership, OperatorToken
+from governance.models import Budget, EmergencyStop, Membership, OperatorToken
+from mission_control import control_versions
 from mission_control.ws_security import notify_access_changed
 
 
@@ -26,3 +27,18 @@ def recheck_after_a_user_change(sender, instance, **kwargs):
 def recheck_after_logout(sender, user=None, **kwargs):
     if user is not None:
         notify_access_changed(user_id=user.pk)
+
+
+@receiver([post_save, post_delete], sender=EmergencyStop, dispatch_uid="governance.stop_versions")
+def heartbeats_answer_the_stop(sender, instance, **kwargs):
+    """Heartbeats answer ``emergency_stop`` from cached answers checked against these counters."""
+    scope = control_versions.GLOBAL
+    if instance.business_id:
+        scope = control_versions.business_scope(instance.business_id)
+    control_versions.bump(scope)
+
+
+@receiver([post_save, post_delete], sender=Budget, dispatch_uid="governance.budget_versions")
+def heartbeats_answer_the_budget(sender, instance, **kwargs):
+    """A budget made, changed (its limit) or removed may flip ``budget_exhausted``."""
+    control_versions.bump(control_versions.business_scope(instance.business_id))

@@ -20,6 +20,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from governance.models import BudgetWindow, ReservationLine, ReservationStatus
+from mission_control import control_versions
 
 # Closed windows stay checked this long after they end (a late settle may still land there).
 RECENT = timedelta(days=7)
@@ -98,6 +99,8 @@ def repair_window(window_id: int) -> WindowDrift | None:
         BudgetWindow.objects.filter(pk=window.pk).update(
             reserved_usd=drift.expected_reserved_usd, spent_usd=drift.expected_spent_usd
         )
+        # A corrected spend may flip budget_exhausted, which heartbeats answer from a cache.
+        control_versions.bump(control_versions.business_scope(window.budget.business_id))
     return drift
 
 

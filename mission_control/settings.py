@@ -405,6 +405,8 @@ LOGGING = {
 
 # --- Product knobs --------------------------------------------------------------------------------
 MC_DEFAULT_HEARTBEAT_TIMEOUT_S = int(os.environ.get("MC_DEFAULT_HEARTBEAT_TIMEOUT_S", "60"))
+# Heartbeat answers each web process keeps (one per agent, ~1 KiB each; least recently used out).
+MC_HEARTBEAT_CACHE_AGENTS = int(os.environ.get("MC_HEARTBEAT_CACHE_AGENTS", "20000"))
 MC_ABORT_GRACE_S = int(os.environ.get("MC_ABORT_GRACE_S", "30"))
 # Pending work no agent took within this long fails (freeing its budget hold); 0 waits forever.
 MC_START_TIMEOUT_S = int(os.environ.get("MC_START_TIMEOUT_S", "3600"))

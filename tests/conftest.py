@@ -48,6 +48,12 @@ def _clear_cache():
     from mission_control import redis_outage
 
     cache.clear()
+    # Heartbeat answers cached in this process belong to the previous test's rows.
+    from agents.heartbeats import answers
+    from agents.presence import flush_clock
+
+    answers.clear()
+    flush_clock.reset()
     # A channels-redis layer keeps connections bound to the event loop that made them; each test
     # (each with its own loop) gets a fresh layer.
     channel_layers.backends.clear()

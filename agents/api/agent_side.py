@@ -19,7 +19,11 @@ class HeartbeatView(APIView):
     def post(self, request):
         data = HeartbeatSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(heartbeats.record_heartbeat(agent=request.user.agent, **data.validated_data))
+        actor = request.user
+        answer = heartbeats.record_heartbeat(
+            agent_id=actor.agent_id, business_id=actor.business_id, **data.validated_data
+        )
+        return Response(answer)
 
 
 class CommandAckView(APIView):

@@ -1,0 +1,104 @@
+"""The heartbeat answers from caches (key, answer, presence) and still says every change on the
+agent's very next beat. Each test warms the caches with a first beat before the change."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from agents import presence
+from agents.heartbeats import record_heartbeat, sweep_presence
+from agents.models import Agent
+from agents.services import queue_command, revoke_key
+from governance import budgets
+from governance.services import create_budget
+from governance.stops import engage_emergency_stop
+from tests.agents.conftest import beat
+
+pytestmark = [pytest.mark.django_db, pytest.mark.redis]
+
+
+def test_it_answers_a_steady_beat_without_a_query(agent_api):
+    beat(agent_api, status="active")
+    beat(agent_api, status="active")
+    with CaptureQueriesContext(connection) as queries:
+        assert beat(agent_api, status="active").status_code == 200
+    assert len(queries) == 0
+
+
+def test_it_refuses_a_revoked_key_on_the_next_beat(agent_api, agent):
+    beat(agent_api)
+    revoke_key(key=agent.keys.get())
+    assert beat(agent_api).status_code == 401
+
+
+def test_it_refuses_a_deleted_agents_key_on_the_next_beat(agent_api, agent):
+    beat(agent_api)
+    agent.keys.all().delete()
+    assert beat(agent_api).status_code == 401
+
+
+def test_it_answers_an_emergency_stop_on_the_next_beat(agent_api, business, make_member):
+    assert beat(agent_api).json()["emergency_stop"] is False
+    engage_emergency_stop(business=business, reason="drill", actor=make_member())
+    answer = beat(agent_api).json()
+    assert answer["emergency_stop"] is True and answer["desired_state"] == "stopped"
+    assert [c["type"] for c in answer["commands"]] == ["stop"]
+
+
+def test_it_answers_a_global_emergency_stop_on_the_next_beat(agent_api, django_user_model):
+    beat(agent_api)
+    root = django_user_model.objects.create_superuser("root", password="x")
+    engage_emergency_stop(business=None, reason="drill", actor=root)
+    assert beat(agent_api).json()["emergency_stop"] is True
+
+
+def test_it_delivers_a_new_command_on_the_next_beat_until_acknowledged(agent_api, agent):
+    beat(agent_api)
+    command = queue_command(agent=agent, type="restart")
+    assert [c["id"] for c in beat(agent_api).json()["commands"]] == [command.pk]
+    assert agent_api.post(f"/api/v1/agent/commands/{command.pk}/ack").status_code == 200
+    assert beat(agent_api).json()["commands"] == []
+
+
+def test_it_answers_an_exhausted_budget_on_the_next_beat(agent_api, agent, business, make_member):
+    create_budget(business=business, actor=make_member(), period="day", limit_usd=Decimal("1"))
+    assert beat(agent_api).json()["budget_exhausted"] is False
+    budgets.settle(business=business, agent_id=agent.pk, ref="test:spend", actual=Decimal("1.5"))
+    assert beat(agent_api).json()["budget_exhausted"] is True
+
+
+def test_it_buffers_steady_beats_in_redis_and_flushes_them_in_one_write(agent_api, agent):
+    presence.flush()  # a flush ran: buffering is on
+    beat(agent_api)  # the first beat is written at once
+    first = Agent.objects.get(pk=agent.pk).last_heartbeat
+    later = timezone.now() + timedelta(seconds=30)
+
+    record_heartbeat(agent=agent, status="idle", now=later)
+    assert Agent.objects.get(pk=agent.pk).last_heartbeat == first
+    assert presence.flush() == 1
+    stored = Agent.objects.get(pk=agent.pk)
+    assert stored.last_heartbeat == later
+    assert stored.offline_after == later + timedelta(seconds=stored.heartbeat_timeout_s)
+
+
+def test_the_offline_sweep_judges_on_buffered_beats(agent_api, agent):
+    presence.flush()
+    beat(agent_api)
+
+    beat_at = timezone.now() + timedelta(seconds=50)
+    record_heartbeat(agent=agent, status="idle", now=beat_at)  # buffered, not yet in the row
+    # 70 s after the first beat the row alone says offline; the buffered beat says otherwise.
+    assert sweep_presence(now=beat_at + timedelta(seconds=20))["offline"] == 0
+    assert Agent.objects.get(pk=agent.pk).offline_since is None
+
+
+def test_it_writes_beats_at_once_when_no_flush_runs(agent_api, agent):
+    beat(agent_api)
+
+    later = timezone.now() + timedelta(seconds=30)
+    record_heartbeat(agent=agent, status="idle", now=later)  # no worker flushing: straight to the row
+    assert Agent.objects.get(pk=agent.pk).last_heartbeat == later
