@@ -46,11 +46,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_rerunnable": 409,
     "run_active": 409,
     "version_conflict": 409,
+    "insufficient_history": 409,  # too little history to train and test a failure model on
+    "suggestion_not_open": 409,  # applied or dismissed already
+    "suggestion_stale": 409,  # what it would change has changed since it was made
     # 413 / 423 / 429 / 503
     "payload_too_large": 413,
     "emergency_stop": 423,
     "rate_limited": 429,
     "write_conflict": 503,
+    "model_unavailable": 503,  # a stored failure model that cannot be loaded: retrain it
 }
 
 

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "executions",
     "workflows",
     "observability",  # rollups, dashboards, alerts: reads every app below, imported by none
+    "intelligence",  # failure prediction and advice: reads the ledger, presence, observability
     "console",  # the operator pages: sits on top of everything
 ]
 
@@ -433,3 +434,10 @@ MC_WS_POLL_S = float(os.environ.get("MC_WS_POLL_S", "2"))
 MC_WS_RECHECK_S = float(os.environ.get("MC_WS_RECHECK_S", "15"))
 MC_WS_WINDOW = int(os.environ.get("MC_WS_WINDOW", "1000"))
 MC_WS_STALL_S = float(os.environ.get("MC_WS_STALL_S", "30"))
+
+# Failure prediction (intelligence/): a subject is at risk when the probability that its next
+# execution fails is at least MC_AT_RISK_THRESHOLD; models train on the last MC_PREDICTION_TRAIN_DAYS
+# of the ledger and need MC_PREDICTION_MIN_SAMPLES executions with history before them.
+MC_AT_RISK_THRESHOLD = float(os.environ.get("MC_AT_RISK_THRESHOLD", "0.5"))
+MC_PREDICTION_TRAIN_DAYS = int(os.environ.get("MC_PREDICTION_TRAIN_DAYS", "14"))
+MC_PREDICTION_MIN_SAMPLES = int(os.environ.get("MC_PREDICTION_MIN_SAMPLES", "200"))

@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("executions.api.urls")),
     path("", include("workflows.api.urls")),
     path("", include("observability.api.urls")),
+    path("", include("intelligence.api.urls")),
 ]
 
 redoc = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(

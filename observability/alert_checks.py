@@ -174,3 +174,9 @@ CHECKS = {
     RuleKind.CRON_FAILING: cron_failing,
     RuleKind.BUDGET_SOFT_LIMIT: budget_soft_limit,
 }
+
+
+def register(kind: str, check) -> None:
+    """A kind checked by an app above this one (``agent_at_risk``: the intelligence app's
+    predictions): it hands its check in at start-up, so nothing here imports it."""
+    CHECKS[kind] = check

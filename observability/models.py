@@ -156,6 +156,8 @@ class RuleKind(models.TextChoices):
     CRON_MISSED = "cron_missed", "Cron job missed a run within the window"
     CRON_FAILING = "cron_failing", "Cron job's last runs failed (threshold = how many in a row)"
     BUDGET_SOFT_LIMIT = "budget_soft_limit", "Budget past its soft limit"
+    # Checked by the intelligence app, which registers it (it sits above observability).
+    AGENT_AT_RISK = "agent_at_risk", "Agent at risk: predicted failure probability above threshold (0..1)"
 
 
 class AlertRule(models.Model):

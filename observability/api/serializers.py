@@ -94,6 +94,8 @@ class AlertRuleSerializer(StrictModelSerializer):
         threshold = attrs.get("threshold", getattr(self.instance, "threshold", 0))
         if kind == RuleKind.FAILURE_RATE and threshold > 1:
             raise serializers.ValidationError({"threshold": ["A failure rate is a fraction from 0 to 1."]})
+        if kind == RuleKind.AGENT_AT_RISK and threshold > 1:
+            raise serializers.ValidationError({"threshold": ["A probability is a fraction from 0 to 1."]})
         return attrs
 
 

@@ -214,6 +214,8 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "dashboard-workload": {"get": read()},
     "anomaly-list": {"get": read()},
     "alert-list": {"get": read()},
+    "prediction-list": {"get": read()},
+    "prediction-model-list": {"get": read()},
     "alert-rule-list": {
         "get": read(),
         "post": Rule(
