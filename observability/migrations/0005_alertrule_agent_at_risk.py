@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('observability', '0003_rollups_without_db_fks'),
+        ('observability', '0004_catch_up_marks'),
     ]
 
     operations = [
