@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent, AgentMode
+from executions import claim_wakeups
 from executions.lifecycle import finish, lock_execution, mark_running
 from executions.models import AgentRunSettings, Execution, Status
 from mission_control import outbound, shutdown
@@ -103,6 +104,11 @@ def deliver(execution_id: int) -> str:
     if row is None or row.status != Status.PENDING:
         return "skipped"
     if row.agent.mode != AgentMode.PUSH:
+        wait = (row.not_before - timezone.now()).total_seconds() if row.not_before else 0
+        if wait <= 0:
+            claim_wakeups.ring(row.agent_id)  # a retry's backoff is over: wake its waiting claims
+        elif not settings.CELERY_TASK_ALWAYS_EAGER:
+            _schedule(row.pk, wait)  # fired early: ring when the backoff is really over
         return "pull"
     now = timezone.now()
     if row.not_before and row.not_before > now:
@@ -236,21 +242,34 @@ def _label(row: Execution, claim_id: str) -> bool:
 
 
 def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None) -> Execution | None:
-    """Long-poll: try now, then every ``CLAIM_POLL_S`` until ``wait_seconds`` have passed.
+    """Long-poll: try now, then again whenever new work for the agent rings its bell
+    (``executions.claim_wakeups``), until ``wait_seconds`` have passed.
 
-    Each try is its own short transaction; nothing is held open while waiting.
+    Each try is its own short transaction; while waiting nothing is held, not even a database
+    connection, and nothing is queried unless the wake-up channel is down (then every
+    ``CLAIM_POLL_S``).
     """
     deadline = time.monotonic() + max(0.0, wait_seconds)
-    while True:
-        row = claim_next(agent=agent, claim_id=claim_id)
-        remaining = deadline - time.monotonic()
-        if row is not None or remaining <= 0 or shutdown.requested():
-            return row
-        wait_for_work(agent.pk, min(CLAIM_POLL_S, remaining))
+    bell = claim_wakeups.bells.register(agent.pk) if wait_seconds > 0 else None
+    try:
+        while True:
+            row = claim_next(agent=agent, claim_id=claim_id)
+            remaining = deadline - time.monotonic()
+            if row is not None or remaining <= 0 or shutdown.requested():
+                return row
+            live = claim_wakeups.listener.ensure_started()
+            if not connection.in_atomic_block:
+                connection.close()  # back to the pool: a thousand waiting claims hold no connection
+            wait_for_work(bell, remaining if live else min(CLAIM_POLL_S, remaining))
+    finally:
+        if bell is not None:
+            claim_wakeups.bells.unregister(agent.pk, bell)
 
 
-def wait_for_work(agent_id: int, seconds: float) -> None:
-    shutdown.wait(seconds)  # a stopping server answers its long-polls at once
+def wait_for_work(bell, seconds: float) -> None:
+    """Sleep until the bell rings (new work, a stopping server) or ``seconds`` pass."""
+    bell.wait(seconds)
+    bell.clear()
 
 
 # How long past its expected next move a delivery must be before it counts as lost.

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import Agent, AgentMode
-from executions import pricing
+from executions import claim_wakeups, pricing
 from executions.models import (
     AgentRunSettings,
     CostSource,
@@ -172,8 +172,11 @@ def start_execution(
                 target_id=execution.pk,
                 after={"agent": agent.pk, "trigger": trigger},
             )
-        if agent.mode == AgentMode.PUSH:
+        if agent.mode == AgentMode.PUSH or not_before is not None:
+            # Pull work with a backoff goes through the task too: it rings when the wait is over.
             transaction.on_commit(lambda: enqueue_dispatch(execution))
+        else:
+            transaction.on_commit(lambda: claim_wakeups.ring(agent.pk))
     return execution
 
 

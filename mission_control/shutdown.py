@@ -7,10 +7,18 @@ flight finish; a view that waits calls ``wait(seconds)`` instead of sleeping and
 import threading
 
 _stopping = threading.Event()
+_callbacks: list = []
+
+
+def when_stopping(callback) -> None:
+    """Call ``callback()`` when the process begins to stop (waits on their own events use it)."""
+    _callbacks.append(callback)
 
 
 def begin() -> None:
     _stopping.set()
+    for callback in list(_callbacks):
+        callback()
 
 
 def requested() -> bool:

@@ -18,7 +18,7 @@ from governance.services import create_budget
 from governance.stops import engage_emergency_stop
 from tests.agents.conftest import beat
 
-pytestmark = [pytest.mark.django_db, pytest.mark.redis]
+pytestmark = pytest.mark.django_db
 
 
 def test_it_answers_a_steady_beat_without_a_query(agent_api):
@@ -71,6 +71,7 @@ def test_it_answers_an_exhausted_budget_on_the_next_beat(agent_api, agent, busin
     assert beat(agent_api).json()["budget_exhausted"] is True
 
 
+@pytest.mark.redis
 def test_it_buffers_steady_beats_in_redis_and_flushes_them_in_one_write(agent_api, agent):
     presence.flush()  # a flush ran: buffering is on
     beat(agent_api)  # the first beat is written at once
@@ -85,6 +86,7 @@ def test_it_buffers_steady_beats_in_redis_and_flushes_them_in_one_write(agent_ap
     assert stored.offline_after == later + timedelta(seconds=stored.heartbeat_timeout_s)
 
 
+@pytest.mark.redis
 def test_the_offline_sweep_judges_on_buffered_beats(agent_api, agent):
     presence.flush()
     beat(agent_api)

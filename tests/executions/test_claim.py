@@ -45,7 +45,7 @@ def test_an_agent_only_claims_its_own_work(pull_agent, make_agent):
 def test_it_long_polls_until_work_arrives(pull_agent, pull_api, monkeypatch):
     waits = []
 
-    def work_arrives(agent_id, seconds):
+    def work_arrives(bell, seconds):
         waits.append(seconds)
         if len(waits) == 2:
             start_execution(agent=pull_agent, trigger="manual", input={"late": True})
@@ -53,7 +53,7 @@ def test_it_long_polls_until_work_arrives(pull_agent, pull_api, monkeypatch):
     monkeypatch.setattr(dispatch, "wait_for_work", work_arrives)
     response = claim(pull_api, wait=30)
     assert response.status_code == 200 and response.json()["input"] == {"late": True}
-    assert len(waits) == 2 and all(0 < w <= dispatch.CLAIM_POLL_S for w in waits)
+    assert len(waits) == 2 and all(0 < w <= 30 for w in waits)
 
 
 @pytest.mark.django_db
@@ -63,7 +63,7 @@ def test_it_holds_no_transaction_while_waiting(pull_api, monkeypatch):
     depth = len(connection.savepoint_ids)
     seen = []
     monkeypatch.setattr(
-        dispatch, "wait_for_work", lambda agent_id, seconds: seen.append(len(connection.savepoint_ids))
+        dispatch, "wait_for_work", lambda bell, seconds: seen.append(len(connection.savepoint_ids))
     )
     assert claim(pull_api, wait=0.05).status_code == 204
     assert seen and set(seen) == {depth}
@@ -124,3 +124,25 @@ def test_concurrent_claims_never_get_the_same_execution(pull_agent):
     assert not errors
     assert len(claimed) == total and len(set(claimed)) == total
     assert not Execution.objects.filter(status="pending").exists()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_claim_wakes_on_new_work_without_polling(pull_agent, monkeypatch):
+    from executions import claim_wakeups
+
+    claim_wakeups.listener.ensure_started()
+    assert claim_wakeups.listener.connected.wait(5)
+    sleeps = []
+    real_wait = dispatch.wait_for_work
+    monkeypatch.setattr(dispatch, "wait_for_work", lambda bell, s: (sleeps.append(s), real_wait(bell, s)))
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(dispatch.claim(agent=pull_agent, wait_seconds=20)))
+    waiter.start()
+    while claim_wakeups.bells.count() == 0 or not sleeps:
+        threading.Event().wait(0.01)
+    queued = start_execution(agent=pull_agent, trigger="manual")
+    waiter.join(10)
+    assert got and got[0].pk == queued.pk
+    # One sleep for the whole wait (no polling), ended by the bell well before its 20 s.
+    assert len(sleeps) == 1 and sleeps[0] > 15
