@@ -164,3 +164,18 @@ def _write_private(path: Path, data: dict) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh, indent=2)
     os.replace(tmp, path)  # readers never see a half-written file
+
+
+def demo_workers(context: dict, business) -> list[Agent]:
+    """At least two agents of ``business`` for the board and workflow seeds: the agents seed's, else
+    the business's own, else two made here (when the agents seed made none there)."""
+    agents = [a for a in context.get("agents", []) if a.business_id == business.pk]
+    agents = agents or list(Agent.objects.filter(business=business).order_by("id"))
+    if len(agents) >= 2:
+        return agents
+    # The agents seed did not run (or made none): bring two of our own.
+    made = []
+    for name, caps in (("work-triager", ["triage", "support"]), ("work-writer", ["support", "docs"])):
+        agent = Agent.objects.filter(business=business, name=name).first()
+        made.append(agent or create_agent(business=business, name=name, capabilities=caps))
+    return made

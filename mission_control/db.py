@@ -72,3 +72,34 @@ def append_only(table: str, *, frozen_when: str | None = None) -> migrations.Run
                 cursor.execute(backward_sql)
 
     return migrations.RunPython(forward, backward, elidable=False)
+
+
+def move_content_types(old_label: str, new_label: str, models: list[str]) -> migrations.RunPython:
+    """A migration operation for models moved between apps with their tables: their content types
+    are relabelled (same ids), so permissions granted on them and admin log entries follow them.
+
+    A row under the new label may already exist when a process running the new code looked one up
+    before the migration ran (``ContentType.objects.get_for_model`` creates it). Nothing points at
+    such a row but what that process wrote; an unreferenced one is dropped so the old row, holding
+    the history, can take its name. A referenced one is left alone (both rows stay, nothing is lost)."""
+
+    def relabel(apps, schema_editor, old: str, new: str) -> None:
+        content_type = apps.get_model("contenttypes", "ContentType")
+        referers = [
+            apps.get_model(app, model) for app, model in (("auth", "Permission"), ("admin", "LogEntry"))
+        ]
+        for model in models:
+            if not content_type.objects.filter(app_label=old, model=model).exists():
+                continue
+            clash = content_type.objects.filter(app_label=new, model=model).first()
+            if clash is not None:
+                if any(r.objects.filter(content_type=clash).exists() for r in referers):
+                    continue
+                clash.delete()
+            content_type.objects.filter(app_label=old, model=model).update(app_label=new)
+
+    return migrations.RunPython(
+        lambda apps, editor: relabel(apps, editor, old_label, new_label),
+        lambda apps, editor: relabel(apps, editor, new_label, old_label),
+        elidable=False,
+    )

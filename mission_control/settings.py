@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "governance",
     "agents",
     "executions",
+    "board",  # epics, tasks and their dependencies, comments and claims
     "workflows",
     "observability",  # rollups, dashboards, alerts: reads every app below, imported by none
     "intelligence",  # failure prediction and advice: reads the ledger, presence, observability
@@ -275,8 +276,8 @@ SPECTACULAR_SETTINGS = {
         "LogKindEnum": "executions.models.LogKind",
         "AgentReportedStatusEnum": "agents.models.ReportedStatus",
         "RoleEnum": "governance.roles.Role",
-        "TaskStatusEnum": "workflows.models.board.TaskStatus",
-        "EpicStatusEnum": "workflows.models.board.EpicStatus",
+        "TaskStatusEnum": "board.models.TaskStatus",
+        "EpicStatusEnum": "board.models.EpicStatus",
         "RunStatusEnum": "workflows.models.workflow.RunStatus",
         "RunTriggerEnum": "workflows.models.workflow.RunTrigger",
         "StepStatusEnum": "workflows.models.workflow.StepStatus",

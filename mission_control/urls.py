@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("governance.api.urls")),
     path("", include("agents.api.urls")),
     path("", include("executions.api.urls")),
+    path("", include("board.api.urls")),
     path("", include("workflows.api.urls")),
     path("", include("observability.api.urls")),
     path("", include("intelligence.api.urls")),

@@ -21,9 +21,10 @@ STUCK_LIMIT = 20
 
 
 def _work_models():
-    """The workflows app's models, when installed (observability reads them, never the reverse)."""
+    """The board's and workflows app's models, when installed (observability reads them, never the reverse)."""
     try:
-        from workflows.models import CronJob, Task, Workflow
+        from board.models import Task
+        from workflows.models import CronJob, Workflow
     except ImportError:
         return None, None, None
     return CronJob, Task, Workflow

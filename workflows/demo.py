@@ -1,5 +1,4 @@
-"""Demo seed for the work app: cron jobs, an epic of tasks with dependencies, and a workflow with a
-run. Idempotent: what already exists (by name) is left alone. Runs after the governance, agents and
+"""Demo seed for the workflows app: cron jobs with their history, and a workflow with a run. Idempotent: what already exists (by name) is left alone. Runs after the governance, agents and
 executions seeds (it reads ``business`` and, when present, ``agents`` from the shared context)."""
 
 import random
@@ -7,13 +6,12 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from agents.models import Agent
-from agents.services import create_agent
+from agents.demo import demo_workers
 from executions.demo import DAYS, record
 from executions.models import Status, Trigger
 from governance.controls import emergency_stop_active
-from workflows import board, cron, cron_firing, definitions, runs, schedules
-from workflows.models import CronJob, CronRun, CronRunStatus, Epic, TaskStatus, Workflow
+from workflows import cron, cron_firing, definitions, runs, schedules
+from workflows.models import CronJob, CronRun, CronRunStatus, Workflow
 
 # What each demo job's runs do: title, input and answer, as executions.demo.TASKS.
 CRON_WORK = {
@@ -62,19 +60,6 @@ TRIAGE = {
 }
 
 
-def _agents(context: dict, business) -> list[Agent]:
-    agents = [a for a in context.get("agents", []) if a.business_id == business.pk]
-    agents = agents or list(Agent.objects.filter(business=business).order_by("id"))
-    if len(agents) >= 2:
-        return agents
-    # The agents seed did not run (or made none): bring two of our own.
-    made = []
-    for name, caps in (("work-triager", ["triage", "support"]), ("work-writer", ["support", "docs"])):
-        agent = Agent.objects.filter(business=business, name=name).first()
-        made.append(agent or create_agent(business=business, name=name, capabilities=caps))
-    return made
-
-
 def _cron_history(job: CronJob) -> int:
     """The job's past runs over the demo's two weeks, each with the execution it started, written
     as the cron service would have (run rows, then the job's figures rebuilt from them)."""
@@ -117,7 +102,7 @@ def _cron_history(job: CronJob) -> int:
 def seed(context: dict) -> None:
     business, admin = context["business"], context.get("admin")
     out = context["stdout"]
-    agents = _agents(context, business)
+    agents = demo_workers(context, business)
     existing = CronJob.objects.filter(business=business).count()
     if not Workflow.objects.filter(business=business, name="Support triage").exists():
         definitions.create_workflow(
@@ -150,50 +135,12 @@ def seed(context: dict) -> None:
     ).select_related("agent__business", "business"):
         if not job.runs.exists():
             past_runs += _cron_history(job)
-    made_epic = not Epic.objects.filter(business=business, title="Launch v2").exists()
-    if made_epic:
-        epic = board.create_epic(
-            business=business, title="Launch v2", description="Ship the v2 API.", actor=admin
-        )
-        spec = board.create_task(business=business, epic=epic, title="Write the v2 spec", actor=admin)
-        build = board.create_task(
-            business=business,
-            epic=epic,
-            title="Implement the API",
-            required_capabilities=["support"],
-            assignee=agents[1],
-            blocked_by=[spec.pk],
-            actor=admin,
-        )
-        review = board.create_task(
-            business=business, epic=epic, title="Review the API", blocked_by=[build.pk], actor=admin
-        )
-        docs = board.create_task(
-            business=business,
-            epic=epic,
-            title="Write the docs",
-            required_capabilities=["docs"],
-            blocked_by=[build.pk],
-            actor=admin,
-        )
-        board.create_task(
-            business=business,
-            epic=epic,
-            title="Release",
-            priority=2,
-            blocked_by=[review.pk, docs.pk],
-            actor=admin,
-        )
-        board.update_task(task=spec, status=TaskStatus.DONE, actor=admin)  # unblocks "Implement the API"
     if not workflow.runs.exists() and not emergency_stop_active(business.pk):
         run = runs.start_run(
             workflow=workflow, input={"ticket": "Cannot log in since this morning"}, actor=admin
         )
         runs.advance(run_id=run.pk)  # no worker may be running yet: start its first step now
-    if existing or not made_epic:
-        out.write("  Work: kept the existing cron jobs, epic and workflow")
+    if existing:
+        out.write("  Work: kept the existing cron jobs and workflow")
     else:
-        out.write(
-            f"  Work: 3 cron jobs with {past_runs} past runs, the 'Launch v2' epic with 5 tasks, "
-            "the 'Support triage' workflow and a run."
-        )
+        out.write(f"  Work: 3 cron jobs with {past_runs} past runs, the 'Support triage' workflow and a run.")

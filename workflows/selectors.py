@@ -1,4 +1,4 @@
-"""Reads of the work app, always scoped to what the caller may see (a stranger's object is a 404)."""
+"""Reads of the workflows app (cron jobs, workflows and runs), always scoped to what the caller may see (a stranger's object is a 404)."""
 
 from datetime import datetime
 
@@ -9,7 +9,7 @@ from rest_framework.exceptions import NotFound
 from governance.access import filter_by_business, is_agent, require_role, visible_businesses
 from governance.roles import Role
 from workflows import schedules
-from workflows.models import CronJob, CronRun, CronRunStatus, Epic, Task, TaskStatus, Workflow, WorkflowRun
+from workflows.models import CronJob, CronRun, CronRunStatus, Workflow, WorkflowRun
 from workflows.models.cron import FINISHED_RUN
 
 CALENDAR_LIMIT_PER_JOB = 500
@@ -109,49 +109,6 @@ def calendar(*, user, business: str | None, start: datetime, end: datetime) -> t
         )
     entries.sort(key=lambda e: (e["at"], e["cron_job"]))
     return entries, truncated
-
-
-# --- board ------------------------------------------------------------------------------------
-def epics(*, user, business: str | None = None, status: str | None = None) -> QuerySet[Epic]:
-    qs = filter_by_business(_visible(Epic.objects.all(), user), user, business)
-    if status:
-        qs = qs.filter(status=status)
-    return qs.select_related("business").annotate(
-        task_count=Count("tasks"), done_count=Count("tasks", filter=Q(tasks__status=TaskStatus.DONE))
-    )
-
-
-def get_epic(*, user, pk: int, role: str = Role.VIEWER) -> Epic:
-    return _get(epics(user=user), user=user, pk=pk, role=role)
-
-
-def _with_links(qs: QuerySet[Task]) -> QuerySet[Task]:
-    return (
-        qs.select_related("business")
-        .prefetch_related("blocked_by", "blocks", "subtasks")
-        .with_open_blockers()
-    )
-
-
-def tasks(*, user, business: str | None = None, **filters) -> QuerySet[Task]:
-    qs = filter_by_business(_visible(Task.objects.all(), user), user, business)
-    ready = filters.pop("ready", None)
-    qs = qs.filter(**{k: v for k, v in filters.items() if v is not None})
-    if ready is not None:
-        ready_ids = Task.objects.ready().values("pk")
-        qs = qs.filter(pk__in=ready_ids) if ready else qs.exclude(pk__in=ready_ids)
-    return _with_links(qs)
-
-
-def get_task(*, user, pk: int, role: str = Role.VIEWER) -> Task:
-    return _get(_with_links(Task.objects.all()), user=user, pk=pk, role=role)
-
-
-def get_task_for_agent(*, agent, pk: int) -> Task:
-    task = _with_links(Task.objects.filter(business_id=agent.business_id)).filter(pk=pk).first()
-    if task is None:
-        raise NotFound()
-    return task
 
 
 # --- workflows --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The per-business pages: ``/<business>/board``, ``/<business>/epics`` and ``/<business>/overview``.
 
 The business comes from the URL (404 when the user is not a member). Reads go through
-``workflows.selectors`` and ``observability.dashboards``; moves, edits and new tasks or epics post to
+``board.selectors`` and ``observability.dashboards``; moves, edits and new tasks or epics post to
 ``/api/v1/tasks`` and ``/api/v1/epics``.
 """
 
@@ -10,14 +10,14 @@ from datetime import timedelta
 from django.db.models import Count
 
 from agents.models import Agent
+from board import selectors
+from board.models import EpicStatus, Priority, Task, TaskStatus
 from console.views.analytics import chart
 from console.views.base import console_page, page
 from governance.roles import Role
 from mission_control.models import Event
 from mission_control.params import id_or_none
 from observability import dashboards
-from workflows import selectors
-from workflows.models import EpicStatus, Priority, Task, TaskStatus
 
 OPEN_LIMIT = 400  # tasks not done shown on the board
 DONE_LIMIT = 30  # the most recent done ones

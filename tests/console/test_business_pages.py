@@ -2,7 +2,7 @@
 
 import pytest
 
-from workflows.board import create_epic, create_task
+from board.services import create_epic, create_task
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +72,7 @@ def test_the_board_costs_a_fixed_number_of_queries(
 def test_epics_show_progress(viewer_page, business, epic):
     done = create_task(business=business, title="a", epic=epic)
     create_task(business=business, title="b", epic=epic)
-    from workflows.board import update_task
+    from board.services import update_task
 
     update_task(task=done, status="done")
     body = viewer_page.get("/acme/epics").content.decode()

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from board.models import Epic
 from executions.models import Execution
 from governance.roles import Role
-from workflows.models import Epic, Workflow
+from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
 

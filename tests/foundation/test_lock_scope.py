@@ -9,7 +9,16 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("agents", "console", "executions", "governance", "mission_control", "observability", "workflows")
+APPS = (
+    "agents",
+    "board",
+    "console",
+    "executions",
+    "governance",
+    "mission_control",
+    "observability",
+    "workflows",
+)
 LOOKUPS = {"in", "isnull", "lt", "lte", "gt", "gte", "exact", "iexact", "contains", "icontains",
            "startswith", "istartswith", "endswith", "range", "date", "year"}  # fmt: skip
 QUERY_METHODS = {"filter", "exclude", "get", "get_or_create", "update_or_create"}

@@ -4,7 +4,16 @@ import re
 
 from django.apps import apps
 
-OURS = {"mission_control", "governance", "agents", "executions", "workflows", "observability", "console"}
+OURS = {
+    "mission_control",
+    "governance",
+    "agents",
+    "executions",
+    "board",
+    "workflows",
+    "observability",
+    "console",
+}
 
 
 def english_plural(name: str) -> str:

@@ -89,7 +89,7 @@ def test_it_lists_executions_stuck_longer_than_asked(viewer_api, ledger, travel)
 
 
 def test_it_lists_tasks_stuck_in_a_status(viewer_api, business, travel):
-    from workflows.models import Task
+    from board.models import Task
 
     with time_machine.travel(at(10), tick=False):
         old = Task.objects.create(business=business, title="Draft the report", status="in_progress")

@@ -59,8 +59,8 @@ def test_a_log_append_whose_answer_was_lost_is_stored_once(flaky_sdk, agent):
 
 
 def test_a_task_claim_whose_answer_was_lost_gets_the_same_task(flaky_sdk, agent):
-    from workflows import board
-    from workflows.models import Task, TaskStatus
+    from board import services as board
+    from board.models import Task, TaskStatus
 
     sdk, transport = flaky_sdk
     first = board.create_task(business=agent.business, title="first", priority=2)

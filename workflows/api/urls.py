@@ -1,5 +1,5 @@
 from mission_control.api.routing import api_path
-from workflows.api import board, cron, workflows
+from workflows.api import cron, workflows
 
 urlpatterns = [
     # cron jobs (the calendar before <int:pk> so "calendar" is never read as an id)
@@ -10,13 +10,6 @@ urlpatterns = [
     api_path("cron-jobs/<int:pk>/pause", cron.CronJobPauseView.as_view(), name="cron-job-pause"),
     api_path("cron-jobs/<int:pk>/resume", cron.CronJobResumeView.as_view(), name="cron-job-resume"),
     api_path("cron-jobs/<int:pk>/runs", cron.CronJobRunsView.as_view(), name="cron-job-runs"),
-    # the board
-    api_path("epics", board.EpicListView.as_view(), name="epic-list"),
-    api_path("epics/<int:pk>", board.EpicDetailView.as_view(), name="epic-detail"),
-    api_path("tasks", board.TaskListView.as_view(), name="task-list"),
-    api_path("tasks/<int:pk>", board.TaskDetailView.as_view(), name="task-detail"),
-    api_path("tasks/<int:pk>/comments", board.TaskCommentsView.as_view(), name="task-comments"),
-    api_path("agent/tasks/claim", board.AgentTaskClaimView.as_view(), name="agent-task-claim"),
     # workflows
     api_path("workflows", workflows.WorkflowListView.as_view(), name="workflow-list"),
     api_path("workflows/<int:pk>", workflows.WorkflowDetailView.as_view(), name="workflow-detail"),

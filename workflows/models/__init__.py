@@ -1,6 +1,5 @@
-"""The work app's tables, one module per concept: cron jobs, the task board, workflows."""
+"""The workflows app's tables, one module per concept: cron jobs and workflows (the board is ``board``)."""
 
-from workflows.models.board import Epic, EpicStatus, Priority, Task, TaskComment, TaskDependency, TaskStatus
 from workflows.models.cron import CronJob, CronRun, CronRunStatus, Overlap
 from workflows.models.workflow import (
     RunStatus,
@@ -16,18 +15,11 @@ __all__ = [
     "CronJob",
     "CronRun",
     "CronRunStatus",
-    "Epic",
-    "EpicStatus",
     "Overlap",
-    "Priority",
     "RunStatus",
     "RunTrigger",
     "StepRun",
     "StepStatus",
-    "Task",
-    "TaskComment",
-    "TaskDependency",
-    "TaskStatus",
     "Workflow",
     "WorkflowRun",
     "WorkflowVersion",

@@ -1,4 +1,8 @@
-"""The task board: epics, tasks with dependencies, and their comments and activity."""
+"""The task board: epics, tasks with dependencies, and their comments and activity.
+
+The tables keep the names they had when the board lived in the ``workflows`` app (``db_table``):
+moving the app moved Django's state, not the rows, so no deploy takes a lock on the hot task table
+to rename it (board/migrations/0001_initial.py)."""
 
 from django.db import models
 from django.db.models import Exists, OuterRef
@@ -25,6 +29,7 @@ class Epic(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        db_table = "workflows_epic"
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -100,6 +105,7 @@ class Task(models.Model):
     objects = TaskQuerySet.as_manager()
 
     class Meta:
+        db_table = "workflows_task"
         ordering = ["-priority", "id"]
         indexes = [
             models.Index(fields=["business", "status", "-priority", "id"], name="task_board"),
@@ -125,6 +131,7 @@ class TaskDependency(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "workflows_taskdependency"
         verbose_name_plural = "task dependencies"
         constraints = [
             models.UniqueConstraint(fields=["blocker", "blocked"], name="uniq_task_dependency"),
@@ -154,6 +161,7 @@ class TaskComment(AppendOnlyModel):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        db_table = "workflows_taskcomment"
         ordering = ["id"]
 
     def __str__(self) -> str:

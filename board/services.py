@@ -13,12 +13,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent
+from board.models import Epic, EpicStatus, Task, TaskComment, TaskDependency, TaskStatus
 from governance.audit import actor_name
 from governance.controls import emergency_stop_active
 from governance.models import Business
 from mission_control.api.errors import APIError
 from mission_control.events import publish
-from workflows.models import Epic, EpicStatus, Task, TaskComment, TaskDependency, TaskStatus
 
 WAITING = (TaskStatus.INBOX, TaskStatus.ASSIGNED)
 AGENT_STATUSES = (

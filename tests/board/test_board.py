@@ -2,8 +2,8 @@
 
 import pytest
 
+from board.models import Task, TaskComment, TaskDependency
 from mission_control.models import Event
-from workflows.models import Task, TaskComment, TaskDependency
 
 pytestmark = pytest.mark.django_db
 

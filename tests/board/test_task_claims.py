@@ -6,9 +6,9 @@ import threading
 import pytest
 from django.db import connection
 
+from board import services
+from board.models import Task, TaskStatus
 from tests.conftest import agent_client
-from workflows import board
-from workflows.models import Task, TaskStatus
 
 
 def claim(api):
@@ -20,11 +20,13 @@ def claim(api):
 @pytest.mark.django_db
 def test_an_agent_claims_the_most_urgent_ready_task_it_can_do(business, make_agent):
     coder = make_agent(["code"])
-    board.create_task(business=business, title="needs design", required_capabilities=["design"], priority=3)
-    low = board.create_task(business=business, title="low", required_capabilities=["code"], priority=0)
-    high = board.create_task(business=business, title="high", required_capabilities=["code"], priority=2)
-    blocker = board.create_task(business=business, title="blocker")
-    board.create_task(business=business, title="blocked", priority=3, blocked_by=[blocker.pk])
+    services.create_task(
+        business=business, title="needs design", required_capabilities=["design"], priority=3
+    )
+    low = services.create_task(business=business, title="low", required_capabilities=["code"], priority=0)
+    high = services.create_task(business=business, title="high", required_capabilities=["code"], priority=2)
+    blocker = services.create_task(business=business, title="blocker")
+    services.create_task(business=business, title="blocked", priority=3, blocked_by=[blocker.pk])
     api = agent_client(coder)
     got = claim(api)
     assert (got["id"], got["status"], got["assignee"]) == (high.pk, "in_progress", coder.pk)
@@ -36,7 +38,7 @@ def test_an_agent_claims_the_most_urgent_ready_task_it_can_do(business, make_age
 @pytest.mark.django_db
 def test_a_task_assigned_to_someone_else_is_not_claimed(business, make_agent):
     mine, theirs = make_agent(), make_agent()
-    board.create_task(business=business, title="for them", assignee=theirs)
+    services.create_task(business=business, title="for them", assignee=theirs)
     assert claim(agent_client(mine)) is None
     assert claim(agent_client(theirs))["title"] == "for them"
 
@@ -44,7 +46,7 @@ def test_a_task_assigned_to_someone_else_is_not_claimed(business, make_agent):
 @pytest.mark.django_db
 def test_an_agent_updates_only_the_tasks_it_holds(business, make_agent):
     holder, other = make_agent(), make_agent()
-    task = board.create_task(business=business, title="t")
+    task = services.create_task(business=business, title="t")
     api = agent_client(holder)
     claim(api)
     response = api.patch(
@@ -66,9 +68,9 @@ def test_an_agent_updates_only_the_tasks_it_holds(business, make_agent):
 @pytest.mark.django_db(transaction=True)
 def test_finishing_a_task_unblocks_and_hands_off_its_dependents(business, make_agent):
     builder, reviewer, writer = make_agent(["code"]), make_agent(["review"]), make_agent(["docs"])
-    build = board.create_task(business=business, title="build", required_capabilities=["code"])
-    review = board.create_task(business=business, title="review", assignee=reviewer, blocked_by=[build.pk])
-    docs = board.create_task(business=business, title="docs", blocked_by=[build.pk])
+    build = services.create_task(business=business, title="build", required_capabilities=["code"])
+    review = services.create_task(business=business, title="review", assignee=reviewer, blocked_by=[build.pk])
+    docs = services.create_task(business=business, title="docs", blocked_by=[build.pk])
     api = agent_client(builder)
     claim(api)
     done = api.patch(f"/api/v1/tasks/{build.pk}", {"status": "done", "result": {"pr": 7}, "handoff_to": writer.pk},
@@ -89,14 +91,14 @@ def test_finishing_a_task_unblocks_and_hands_off_its_dependents(business, make_a
 def test_concurrent_claims_never_hand_out_a_task_twice(business, make_agent):
     agents = [make_agent(["code"]) for _ in range(8)]
     for i in range(20):
-        board.create_task(business=business, title=f"t{i}", required_capabilities=["code"])
+        services.create_task(business=business, title=f"t{i}", required_capabilities=["code"])
     claimed: list[int] = []
     lock, barrier = threading.Lock(), threading.Barrier(len(agents))
 
     def work(agent):
         try:
             barrier.wait()
-            while (task := board.claim_next(agent=agent)) is not None:
+            while (task := services.claim_next(agent=agent)) is not None:
                 with lock:
                     claimed.append(task.pk)
         finally:
@@ -117,7 +119,7 @@ def test_no_task_is_claimed_under_the_emergency_stop(business, make_agent):
     from governance.stops import engage_emergency_stop
 
     coder = make_agent(["code"])
-    board.create_task(business=business, title="t")
+    services.create_task(business=business, title="t")
     engage_emergency_stop(business=business, reason="incident", actor="ops")
     response = agent_client(coder).post("/api/v1/agent/tasks/claim")
     assert response.status_code == 423 and response.json()["error"] == "emergency_stop"
@@ -127,8 +129,8 @@ def test_no_task_is_claimed_under_the_emergency_stop(business, make_agent):
 @pytest.mark.django_db
 def test_a_retried_task_claim_answers_the_task_it_took(business, make_agent):
     coder = make_agent(["code"])
-    first = board.create_task(business=business, title="first", priority=2)
-    second = board.create_task(business=business, title="second", priority=1)
+    first = services.create_task(business=business, title="first", priority=2)
+    second = services.create_task(business=business, title="second", priority=1)
     api = agent_client(coder)
     body = {"claim_id": "c-1"}
     assert api.post("/api/v1/agent/tasks/claim", body, format="json").json()["id"] == first.pk

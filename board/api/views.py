@@ -9,15 +9,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
+from board import selectors, services
+from board.models import Epic, EpicStatus, Priority, Task, TaskComment, TaskStatus
 from governance.access import get_business, is_agent
 from governance.permissions import AgentsOnly, PeopleOnly
 from governance.roles import Role
 from mission_control.api.errors import APIError
 from mission_control.api.serializers import StrictSerializer
-from mission_control.params import param, parse_choice
-from workflows import board, selectors
-from workflows.api.common import flag
-from workflows.models import Epic, EpicStatus, Priority, Task, TaskComment, TaskStatus
+from mission_control.params import param, parse_choice, parse_flag
 
 PRIORITIES = {label: value for value, label in Priority.choices}
 
@@ -110,7 +109,7 @@ class TaskCreateSerializer(TaskWriteSerializer):
 
 
 class AgentTaskUpdateSerializer(StrictSerializer):
-    status = serializers.ChoiceField(choices=[s.value for s in board.AGENT_STATUSES], required=False)
+    status = serializers.ChoiceField(choices=[s.value for s in services.AGENT_STATUSES], required=False)
     result = serializers.JSONField(required=False, allow_null=True)
     comment = serializers.CharField(required=False, allow_blank=False, max_length=20000)
     handoff_to = serializers.IntegerField(required=False, help_text="Agent for the dependents this unblocks.")
@@ -171,7 +170,7 @@ class EpicListView(GenericAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         business = get_business(request.user, fields.pop("business"), Role.OPERATOR)
-        epic = board.create_epic(business=business, actor=request.user, **fields)
+        epic = services.create_epic(business=business, actor=request.user, **fields)
         return Response(EpicSerializer(selectors.get_epic(user=request.user, pk=epic.pk)).data, status=201)
 
 
@@ -187,7 +186,7 @@ class EpicDetailView(APIView):
         epic = selectors.get_epic(user=request.user, pk=pk, role=Role.OPERATOR)
         data = EpicWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        board.update_epic(epic=epic, actor=request.user, **data.validated_data)
+        services.update_epic(epic=epic, actor=request.user, **data.validated_data)
         return Response(EpicSerializer(selectors.get_epic(user=request.user, pk=pk)).data)
 
     @extend_schema(responses={204: None})
@@ -220,7 +219,7 @@ class TaskListView(GenericAPIView):
             user=request.user,
             business=params.get("business") or None,
             status=param(params, "status", parse_choice, choices=TaskStatus.values),
-            ready=flag(params, "ready"),
+            ready=parse_flag(params.get("ready"), name="ready"),
             **filters,
         )
         page = self.paginate_queryset(tasks)
@@ -234,7 +233,7 @@ class TaskListView(GenericAPIView):
         fields = dict(data.validated_data)
         business = get_business(request.user, fields.pop("business"), Role.OPERATOR)
         fields.pop("result", None)
-        task = board.create_task(business=business, actor=request.user, **_related(business.pk, fields))
+        task = services.create_task(business=business, actor=request.user, **_related(business.pk, fields))
         return Response(_task_body(task.pk, request.user), status=status.HTTP_201_CREATED)
 
 
@@ -250,7 +249,7 @@ class TaskDetailView(APIView):
         task = selectors.get_task(user=request.user, pk=pk, role=Role.OPERATOR)
         data = TaskWriteSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        board.update_task(
+        services.update_task(
             task=task, actor=request.user, **_related(task.business_id, dict(data.validated_data))
         )
         return Response(_task_body(pk, request.user))
@@ -266,7 +265,7 @@ class TaskDetailView(APIView):
             handoff = Agent.objects.filter(pk=handoff, business_id=agent.business_id).first()
             if handoff is None:
                 raise ValidationError({"handoff_to": ["No such agent in this business."]})
-        board.agent_update(
+        services.agent_update(
             task=task, agent=agent, comment_body=fields.pop("comment", ""), handoff_to=handoff, **fields
         )
         return Response(TaskSerializer(selectors.get_task_for_agent(agent=agent, pk=pk)).data)
@@ -275,7 +274,7 @@ class TaskDetailView(APIView):
     def delete(self, request, pk: int):
         _people_only(request)
         task = selectors.get_task(user=request.user, pk=pk, role=Role.OPERATOR)
-        board.delete_task(task=task, actor=request.user)
+        services.delete_task(task=task, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -301,7 +300,7 @@ class TaskCommentsView(GenericAPIView):
         task = self._task(request, pk, write=True)
         data = CommentCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        note = board.comment(task=task, body=data.validated_data["body"], actor=request.user)
+        note = services.comment(task=task, body=data.validated_data["body"], actor=request.user)
         return Response(CommentSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
@@ -324,7 +323,7 @@ class AgentTaskClaimView(APIView):
     def post(self, request):
         data = TaskClaimSerializer(data=request.data or {})
         data.is_valid(raise_exception=True)
-        task = board.claim_next(agent=request.user.agent, claim_id=data.validated_data.get("claim_id"))
+        task = services.claim_next(agent=request.user.agent, claim_id=data.validated_data.get("claim_id"))
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(
