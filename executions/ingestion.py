@@ -91,7 +91,7 @@ def build_execution(
         execution.timeout_s, execution.heartbeat_timeout_s = limits or deadlines(run_settings(agent))
         if execution.timeout_s:
             execution.deadline_at = execution.started_at + timedelta(seconds=execution.timeout_s)
-    apply_cost(execution, data.get("cost_usd"))
+    apply_cost(execution, data.get("cost_usd"), data.get("cost_source"))
     return execution
 
 
@@ -203,13 +203,19 @@ def _apply_update(pk: int, data: dict, logs: list, actor) -> Execution:
                 # Straight from pending to an end (a push agent that only reports the result): it
                 # ran from when it was delivered, or at the latest from now.
                 row.started_at = min(row.last_dispatch_at or now, row.finished_at or now)
-            finish(row, status=status, actor=actor, reported_cost=data.get("cost_usd"))
+            finish(
+                row,
+                status=status,
+                actor=actor,
+                reported_cost=data.get("cost_usd"),
+                cost_source=data.get("cost_source"),
+            )
         else:
             if status == Status.RUNNING and row.status == Status.PENDING:
                 running_fields(row, now)
                 announce(row, "execution.started", actor=actor, message=f"Execution #{row.pk} started")
             row.last_seen_at = now
-            apply_cost(row, data.get("cost_usd"))
+            apply_cost(row, data.get("cost_usd"), data.get("cost_source"))
             row.save()
         if logs:
             last = row.logs.order_by("-seq").values_list("seq", flat=True).first() or 0

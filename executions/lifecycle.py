@@ -222,9 +222,20 @@ def mark_running(execution: Execution, *, actor=None, via: str = "") -> bool:
     return True
 
 
-def apply_cost(execution: Execution, reported: Decimal | None) -> None:
-    """Price the row: a reported cost wins (and sticks); else price data; else unknown."""
+def apply_cost(execution: Execution, reported: Decimal | None, source: str | None = None) -> None:
+    """Price the row: a reported cost wins (and sticks); else price data; else unknown.
+
+    ``source="computed"``: the caller priced the work itself from the price data, part by part
+    (OTLP traces: each inference span at its own model and time), so the sum is kept as computed.
+    """
     if reported is None and execution.cost_source == CostSource.REPORTED:
+        return
+    if reported is not None and source == CostSource.COMPUTED:
+        execution.cost_usd = pricing.quantize(Decimal(reported))
+        execution.cost_source, execution.price_data_version = (
+            CostSource.COMPUTED,
+            pricing.price_data_version(),
+        )
         return
     cost = pricing.cost_of(
         reported=reported,
@@ -258,6 +269,7 @@ def finish(
     status: str,
     actor=None,
     reported_cost: Decimal | None = None,
+    cost_source: str | None = None,
     message: str = "",
     **changes,
 ) -> Execution:
@@ -268,7 +280,7 @@ def finish(
         setattr(execution, name, value)
     execution.status = status
     fill_terminal_fields(execution, timezone.now())
-    apply_cost(execution, reported_cost)
+    apply_cost(execution, reported_cost, cost_source)
     execution.save()
     after_terminal([execution], actor=actor, message=message)
     return execution

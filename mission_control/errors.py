@@ -23,6 +23,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "scale_out_of_bounds": 400,
     "unknown_user": 400,
     "url_not_allowed": 400,
+    "malformed_otlp": 400,
     # 401 / 402 / 403 / 404
     "invalid_credentials": 401,
     "budget_exceeded": 402,
@@ -51,6 +52,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "suggestion_stale": 409,  # what it would change has changed since it was made
     # 413 / 423 / 429 / 503
     "payload_too_large": 413,
+    "unsupported_media_type": 415,
     "emergency_stop": 423,
     "rate_limited": 429,
     "write_conflict": 503,

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "workflows",
     "observability",  # rollups, dashboards, alerts: reads every app below, imported by none
     "intelligence",  # failure prediction and advice: reads the ledger, presence, observability
+    "telemetry",  # OTLP traces in, Prometheus metrics out: on top of the apps above, imported by none
     "console",  # the operator pages: sits on top of everything
 ]
 
@@ -293,6 +294,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MC_MAX_BODY_BYTES", 10 * 1024 
 MC_MAX_REPORT_BYTES = int(os.environ.get("MC_MAX_REPORT_BYTES", 1024 * 1024))  # POST/PATCH /executions
 MC_MAX_LOG_BYTES = int(os.environ.get("MC_MAX_LOG_BYTES", 5 * 1024 * 1024))  # POST /executions/{id}/logs
 MC_MAX_HOOK_BYTES = int(os.environ.get("MC_MAX_HOOK_BYTES", 256 * 1024))  # POST /hooks/...
+# POST /otel/v1/traces: the body as sent and once gunzipped (an OTLP batch of 512 spans with
+# captured messages is a few MB).
+MC_MAX_OTLP_BYTES = int(os.environ.get("MC_MAX_OTLP_BYTES", 8 * 1024 * 1024))
 
 # --- I18N, static -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("workflows.api.urls")),
     path("", include("observability.api.urls")),
     path("", include("intelligence.api.urls")),
+    path("", include("telemetry.api.urls")),
 ]
 
 redoc = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(

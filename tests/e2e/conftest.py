@@ -53,8 +53,8 @@ class Stack:
         return out.stdout
 
 
-def _start(tmp_path: Path, extra_env: dict) -> Stack:
-    port = free_port()
+def _start(tmp_path: Path, extra_env: dict, port: int | None = None) -> Stack:
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "TEST_DB_NAME"}}
     env.update(
         DEBUG="1",

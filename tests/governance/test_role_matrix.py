@@ -140,6 +140,7 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "execution-abort": {"post": Rule(role=OP, body={})},
     "execution-replay": {"post": Rule(role=OP, body={}, kwargs={"pk": lambda w, c: w["failed"].pk})},
     "execution-claim": {"post": agent_only(body={})},
+    "otel-traces": {"post": agent_only(body={})},  # an empty OTLP JSON export
     "execution-hook": {"post": PUBLIC},
     "agent-webhook": {"get": Rule(role=AD), "post": Rule(role=AD, body={}), "delete": Rule(role=AD)},
     "agent-signing-secret": {"get": Rule(role=AD), "post": Rule(role=AD, body={})},
