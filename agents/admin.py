@@ -12,7 +12,7 @@ from django.utils import timezone
 from agents import services
 from agents.models import Agent, AgentCommand, AgentKey
 from mission_control import outbound
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 
 
 class PresenceFilter(admin.SimpleListFilter):
@@ -193,7 +193,7 @@ class AgentAdmin(admin.ModelAdmin):
             try:
                 getattr(services, f"{action}_agent")(agent=agent, actor=request.user)
                 count += 1
-            except APIError as exc:
+            except DomainError as exc:
                 self.message_user(request, f"{agent}: {exc.detail}", messages.ERROR)
         if count:
             self.message_user(request, f"{done} {count} agent(s); they act on their next heartbeat.")

@@ -11,14 +11,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
 from agents.models import Agent, BrainDocument, BrainVersion
 from governance.access import is_agent, require_role, visible_businesses
 from governance.audit import actor_name
 from governance.models import Business
 from governance.roles import Role
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 
 MAX_TAGS = 30
@@ -52,7 +51,7 @@ def get_document(*, user, pk: int, write: bool = False) -> BrainDocument:
     """A document the caller may read (404 otherwise); ``write``: and change (403 below operator)."""
     document = visible_documents(user).select_related("business", "agent").filter(pk=pk).first()
     if document is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     if write and not is_agent(user):
         require_role(user, document.business_id, Role.OPERATOR)
     return document
@@ -61,15 +60,14 @@ def get_document(*, user, pk: int, write: bool = False) -> BrainDocument:
 def _clean_tags(tags) -> list[str]:
     cleaned = list(dict.fromkeys(t.strip() for t in tags or [] if t and t.strip()))
     if len(cleaned) > MAX_TAGS:
-        raise APIError(
-            400, "validation_error", f"tags: at most {MAX_TAGS}.", fields={"tags": [f"At most {MAX_TAGS}."]}
+        raise DomainError(
+            "validation_error", f"tags: at most {MAX_TAGS}.", fields={"tags": [f"At most {MAX_TAGS}."]}
         )
     return cleaned
 
 
-def _key_taken(key: str) -> APIError:
-    return APIError(
-        409,
+def _key_taken(key: str) -> DomainError:
+    return DomainError(
         "key_taken",
         f"A document with key '{key}' already exists in this scope.",
         fields={"key": ["Taken."]},
@@ -100,8 +98,7 @@ def write_document(
 ) -> BrainDocument:
     """Create a document (version 1). A key already used in the same scope is a 409."""
     if agent is not None and agent.business_id != business.pk:
-        raise APIError(
-            400,
+        raise DomainError(
             "validation_error",
             "agent: not in this business.",
             fields={"agent": ["Not in this business."]},
@@ -150,8 +147,7 @@ def update_document(
         BrainDocument.objects.select_for_update(of=("self",)).select_related("business").get(pk=document.pk)
     )
     if expected_version is not None and expected_version != locked.version:
-        raise APIError(
-            409,
+        raise DomainError(
             "version_conflict",
             f"The document is at version {locked.version}, not {expected_version}; read it again.",
             version=locked.version,

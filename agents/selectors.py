@@ -3,11 +3,11 @@
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
 from agents.models import Agent, AgentCommand, AgentKey
 from governance.access import filter_by_business, require_role, visible_businesses
 from governance.roles import Role
+from mission_control.errors import DomainError
 
 
 def _pending_commands():
@@ -46,7 +46,7 @@ def get_agent(*, user, pk: int, role: str = Role.VIEWER) -> Agent:
         .first()
     )
     if agent is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     require_role(user, agent.business_id, role)
     return agent
 
@@ -58,7 +58,7 @@ def key_list(*, agent: Agent) -> QuerySet[AgentKey]:
 def get_key(*, agent: Agent, key_id: int) -> AgentKey:
     key = AgentKey.objects.filter(agent=agent, pk=key_id).select_related("agent__business").first()
     if key is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     return key
 
 

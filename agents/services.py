@@ -18,7 +18,7 @@ from governance.audit import actor_name
 from governance.controls import emergency_stop_active
 from governance.models import Business
 from mission_control import control_versions, outbound
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
 from mission_control.ws_security import notify_access_changed
@@ -37,9 +37,8 @@ EDITABLE_FIELDS = (
 )
 
 
-def _name_taken(name: str) -> APIError:
-    return APIError(
-        409,
+def _name_taken(name: str) -> DomainError:
+    return DomainError(
         "name_taken",
         f"An agent named '{name}' already exists in this business.",
         fields={"name": ["Already taken in this business."]},
@@ -51,28 +50,25 @@ def _check_endpoint(url: str) -> None:
     try:
         outbound.validate_url(url)
     except outbound.OutboundRefused as exc:
-        raise APIError(400, exc.code, f"endpoint_url: {exc}", fields={"endpoint_url": [str(exc)]}) from None
+        raise DomainError(exc.code, f"endpoint_url: {exc}", fields={"endpoint_url": [str(exc)]}) from None
 
 
 def _check_shape(agent: Agent) -> None:
     """Rules that span fields; the database holds the same bounds as check constraints."""
     if agent.mode == "push" and not agent.endpoint_url:
-        raise APIError(
-            400,
+        raise DomainError(
             "validation_error",
             "endpoint_url: a push agent needs an endpoint URL.",
             fields={"endpoint_url": ["Required for push agents."]},
         )
     if agent.min_scale > agent.max_scale:
-        raise APIError(
-            400,
+        raise DomainError(
             "validation_error",
             "min_scale: must not exceed max_scale.",
             fields={"min_scale": ["Must not exceed max_scale."]},
         )
     if not agent.min_scale <= agent.scale <= agent.max_scale:
-        raise APIError(
-            400,
+        raise DomainError(
             "scale_out_of_bounds",
             f"scale: {agent.scale} is outside {agent.min_scale}..{agent.max_scale}.",
             fields={"scale": [f"Must be between {agent.min_scale} and {agent.max_scale}."]},
@@ -291,7 +287,7 @@ def _lifecycle(*, agent: Agent, type: str, actor, args: dict | None = None, **se
 
 def _refuse_during_emergency_stop(agent: Agent) -> None:
     if emergency_stop_active(agent.business_id):
-        raise APIError(423, "emergency_stop", "An emergency stop is engaged; agents cannot be started.")
+        raise DomainError("emergency_stop", "An emergency stop is engaged; agents cannot be started.")
 
 
 def start_agent(*, agent: Agent, actor=None) -> AgentCommand:
@@ -332,8 +328,7 @@ def restart_agent(*, agent: Agent, actor=None) -> AgentCommand:
 
 def _check_replicas(agent: Agent, replicas: int) -> None:
     if not agent.min_scale <= replicas <= agent.max_scale:
-        raise APIError(
-            400,
+        raise DomainError(
             "scale_out_of_bounds",
             f"replicas: {replicas} is outside {agent.min_scale}..{agent.max_scale} for this agent.",
             fields={"replicas": [f"Must be between {agent.min_scale} and {agent.max_scale}."]},
@@ -360,7 +355,7 @@ def acknowledge_command(*, agent: Agent, command_id: int) -> AgentCommand:
         control_versions.bump(control_versions.agent_scope(agent.pk))
     command = AgentCommand.objects.filter(pk=command_id, agent_id=agent.pk).first()
     if command is None:
-        raise APIError(404, "not_found", "No such command for this agent.")
+        raise DomainError("not_found", "No such command for this agent.")
     if acked:
         publish(
             kind="agent.command_acked",

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from board import services
 from board.models import Epic, Task, TaskComment, TaskDependency
 from governance.admin import BoundedCountPaginator
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -75,7 +75,7 @@ class TaskAdmin(admin.ModelAdmin):
                     business=form.cleaned_data["business"], actor=request.user, **fields
                 )
                 obj.pk = created.pk
-        except APIError as exc:
+        except DomainError as exc:
             self.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
 
 

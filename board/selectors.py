@@ -1,11 +1,11 @@
 """Reads of the task board, always scoped to what the caller may see (a stranger's object is a 404)."""
 
 from django.db.models import Count, Q, QuerySet
-from rest_framework.exceptions import NotFound
 
 from board.models import Epic, Task, TaskStatus
 from governance.access import filter_by_business, is_agent, require_role, visible_businesses
 from governance.roles import Role
+from mission_control.errors import DomainError
 
 
 def _visible(qs: QuerySet, user) -> QuerySet:
@@ -15,7 +15,7 @@ def _visible(qs: QuerySet, user) -> QuerySet:
 def _get(qs: QuerySet, *, user, pk: int, role: str):
     obj = _visible(qs, user).filter(pk=pk).first()
     if obj is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     if role != Role.VIEWER or not is_agent(user):
         require_role(user, obj.business_id, role)  # 403 for a member below the role, or an agent key
     return obj
@@ -59,5 +59,5 @@ def get_task(*, user, pk: int, role: str = Role.VIEWER) -> Task:
 def get_task_for_agent(*, agent, pk: int) -> Task:
     task = _with_links(Task.objects.filter(business_id=agent.business_id)).filter(pk=pk).first()
     if task is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     return task

@@ -17,7 +17,7 @@ from board.models import Epic, EpicStatus, Task, TaskComment, TaskDependency, Ta
 from governance.audit import actor_name
 from governance.controls import emergency_stop_active
 from governance.models import Business
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 
 WAITING = (TaskStatus.INBOX, TaskStatus.ASSIGNED)
@@ -40,8 +40,8 @@ TASK_FIELDS = (
 )
 
 
-def _invalid(field: str, message: str) -> APIError:
-    return APIError(400, "validation_error", f"{field}: {message}", fields={field: [message]})
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError("validation_error", f"{field}: {message}", fields={field: [message]})
 
 
 def _event(task: Task, kind: str, message: str, actor, **data) -> None:
@@ -102,8 +102,8 @@ def _check_relations(task: Task) -> None:
     seen, parent = {task.pk}, task.parent
     while parent is not None:
         if parent.pk in seen:
-            raise APIError(
-                400, "parent_cycle", "A task cannot be its own ancestor.", fields={"parent": ["Cycle."]}
+            raise DomainError(
+                "parent_cycle", "A task cannot be its own ancestor.", fields={"parent": ["Cycle."]}
             )
         seen.add(parent.pk)
         parent = parent.parent
@@ -224,7 +224,7 @@ def agent_update(
     """An agent moves on a task it holds (status, result) and may leave a comment. Going back to
     ``inbox`` gives the task up for someone else to claim."""
     if task.assignee_id != agent.pk:
-        raise APIError(403, "not_holder", "Agents may only update the tasks they hold.")
+        raise DomainError("not_holder", "Agents may only update the tasks they hold.")
     status = changes.get("status")
     if status is not None and status not in AGENT_STATUSES:
         raise _invalid("status", f"Agents may set {', '.join(AGENT_STATUSES)}.")
@@ -265,8 +265,8 @@ def _set_blockers(task: Task, blocker_ids: list[int], actor) -> None:
     Business.objects.select_for_update(no_key=True).filter(pk=task.business_id).first()
     wanted = {int(i) for i in blocker_ids}
     if task.pk in wanted:
-        raise APIError(
-            400, "dependency_cycle", "A task cannot block itself.", fields={"blocked_by": ["Cycle."]}
+        raise DomainError(
+            "dependency_cycle", "A task cannot block itself.", fields={"blocked_by": ["Cycle."]}
         )
     found = set(Task.objects.filter(business_id=task.business_id, pk__in=wanted).values_list("pk", flat=True))
     if found != wanted:
@@ -285,8 +285,7 @@ def _set_blockers(task: Task, blocker_ids: list[int], actor) -> None:
             frontier.append(nxt)
     loop = sorted(wanted & downstream)
     if loop:
-        raise APIError(
-            400,
+        raise DomainError(
             "dependency_cycle",
             f"Task {loop[0]} already waits on this task: the dependency would close a cycle.",
             fields={"blocked_by": [f"Task {loop[0]} depends on this task."]},
@@ -352,7 +351,7 @@ def claim_next(*, agent: Agent, claim_id: str | None = None) -> Task | None:
     if claim_id and (taken := _claimed(agent, claim_id)) is not None:
         return taken
     if emergency_stop_active(agent.business_id):
-        raise APIError(423, "emergency_stop", "The emergency stop is engaged: no new work starts.")
+        raise DomainError("emergency_stop", "The emergency stop is engaged: no new work starts.")
     capabilities = [c for c in (agent.capabilities or []) if isinstance(c, str)]
     candidates = (
         Task.objects.ready()

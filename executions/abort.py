@@ -13,8 +13,8 @@ from agents.services import queue_command
 from executions.lifecycle import announce, finish, lock_execution
 from executions.models import Execution, Status
 from governance import audit
-from mission_control.api.errors import APIError
 from mission_control.conflicts import retrying
+from mission_control.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +34,8 @@ def abort_execution(*, execution: Execution, actor=None, reason: str = "") -> Ex
     with transaction.atomic():
         row = lock_execution(execution.pk)
         if row.is_terminal:
-            raise APIError(
-                409, "not_abortable", f"Execution #{row.pk} is already {row.status}; it cannot be aborted."
+            raise DomainError(
+                "not_abortable", f"Execution #{row.pk} is already {row.status}; it cannot be aborted."
             )
         reason = reason or "Aborted by an operator."
         if row.status == Status.PENDING:

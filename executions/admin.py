@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 
 from executions import services
 from executions.models import AgentRunSettings, CostCorrection, Execution, ExecutionLog
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 
 LOG_PREVIEW = 20
 
@@ -109,7 +109,7 @@ class ExecutionAdmin(ReadOnly, admin.ModelAdmin):
             try:
                 act(execution)
                 done += 1
-            except APIError as refused:
+            except DomainError as refused:
                 self.message_user(request, f"#{execution.pk}: {refused.detail}", messages.WARNING)
         self.message_user(request, f"{done} execution(s) done.", messages.SUCCESS)
 

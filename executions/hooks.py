@@ -13,7 +13,7 @@ from agents.models import Agent
 from executions.lifecycle import start_execution
 from executions.models import AgentRunSettings, Execution, Trigger
 from governance import audit
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.secrets import hash_secret, issue_secret
 
 HOOK_KIND = "mch"
@@ -75,7 +75,7 @@ def run_hook(*, token: str, input: dict) -> Execution:
         else None
     )
     if row is None:
-        raise APIError(404, "not_found", "No such webhook.")
+        raise DomainError("not_found", "No such webhook.")
     return start_execution(
         agent=row.agent, trigger=Trigger.WEBHOOK, input=input, actor=f"webhook:{row.hook_token_prefix}"
     )

@@ -34,8 +34,8 @@ from executions.logs import build_entries
 from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger
 from executions.signals import executions_batch_finished
 from governance import budgets, enforcement, windows
-from mission_control.api.errors import APIError
 from mission_control.conflicts import retrying
+from mission_control.errors import DomainError
 from mission_control.events import publish_many
 from mission_control.models import Event
 
@@ -97,8 +97,7 @@ def build_execution(
 
 def same_or_conflict(existing: Execution, body_hash: str) -> Execution:
     if existing.request_hash != body_hash:
-        raise APIError(
-            409,
+        raise DomainError(
             "idempotency_conflict",
             f"external_id '{existing.external_id}' already names execution #{existing.pk} with a different body.",
             execution=existing.pk,
@@ -124,9 +123,7 @@ def report_execution(*, agent: Agent, data: dict, body_hash: str, actor=None) ->
             if not external_id:
                 raise
             # The same key was recorded concurrently: the next pass answers from that row.
-    raise APIError(
-        409, "idempotency_conflict", f"external_id '{external_id}' is being recorded concurrently."
-    )
+    raise DomainError("idempotency_conflict", f"external_id '{external_id}' is being recorded concurrently.")
 
 
 @retrying
@@ -181,18 +178,17 @@ def _apply_update(pk: int, data: dict, logs: list, actor) -> Execution:
         if row is None:
             raise Execution.DoesNotExist(f"Execution {pk} does not exist.")
         if row.is_terminal:
-            raise APIError(
-                409, "immutable", f"Execution #{row.pk} is {row.status}; a finished execution never changes."
+            raise DomainError(
+                "immutable", f"Execution #{row.pk} is {row.status}; a finished execution never changes."
             )
         status = data.get("status") or row.status
         if status == Status.PENDING and row.status != Status.PENDING:
-            raise APIError(409, "invalid_transition", f"A {row.status} execution cannot go back to pending.")
+            raise DomainError("invalid_transition", f"A {row.status} execution cannot go back to pending.")
         for name in UPDATE_FIELDS:
             if name in data:
                 setattr(row, name, data[name])
         if row.cache_read_tokens > row.input_tokens:
-            raise APIError(
-                400,
+            raise DomainError(
                 "validation_error",
                 "cache_read_tokens: Cache reads are part of input tokens and cannot exceed them.",
                 fields={"cache_read_tokens": ["Cannot exceed input_tokens."]},
@@ -232,7 +228,7 @@ def _stop_if_over_policy(row: Execution) -> None:
         enforcement.check_usage(
             business=row.business, agent_id=row.agent_id, total_tokens=tokens, cost_usd=row.cost_usd
         )
-    except APIError as over:
+    except DomainError as over:
         abort_execution(execution=row, actor="system", reason=f"Stopped by policy: {over.detail}")
         row.refresh_from_db()
 
@@ -262,10 +258,10 @@ def _ok(index: int, status: int, pk: int) -> dict:
     return {"index": index, "status": status, "id": pk}
 
 
-def _error(index: int, exc: APIError) -> dict:
+def _error(index: int, exc: DomainError) -> dict:
     return {
         "index": index,
-        "status": exc.status_code,
+        "status": exc.status,
         "error": exc.code,
         "detail": str(exc.detail),
         **exc.extra,
@@ -347,9 +343,8 @@ def _announce_batch(finished: list[Execution]) -> None:
         log_failures(results, f"a batch of {len(finished)} executions")
 
 
-def _conflict(ext: str, pk: int) -> APIError:
-    return APIError(
-        409,
+def _conflict(ext: str, pk: int) -> DomainError:
+    return DomainError(
         "idempotency_conflict",
         f"external_id '{ext}' already names execution #{pk} with a different body.",
         execution=pk,
@@ -358,7 +353,7 @@ def _conflict(ext: str, pk: int) -> APIError:
 
 def _refuse_what_governance_refuses(agent, fresh, results, actor) -> list[tuple[int, dict, str]]:
     """Running reports start work: ask governance once per distinct (trigger, model, provider)."""
-    verdicts: dict[tuple, APIError | None] = {}
+    verdicts: dict[tuple, DomainError | None] = {}
     kept = []
     for index, data, digest in fresh:
         if (data.get("status") or Status.RUNNING) != Status.RUNNING:
@@ -380,7 +375,7 @@ def _refuse_what_governance_refuses(agent, fresh, results, actor) -> list[tuple[
                     actor=actor,
                 )
                 verdicts[key] = None
-            except APIError as refused:
+            except DomainError as refused:
                 verdicts[key] = refused
         if verdicts[key] is None:
             kept.append((index, data, digest))

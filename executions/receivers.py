@@ -7,7 +7,7 @@ from django.dispatch import receiver
 from executions.abort import abort_execution
 from executions.models import Execution
 from governance.signals import emergency_stop_engaged
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def abort_work_in_scope(sender, stop, business_id=None, **kwargs) -> int:
         try:
             abort_execution(execution=execution, actor="system", reason=reason)
             aborted += 1
-        except APIError:
+        except DomainError:
             pass  # it finished in the meantime
     logger.info("emergency stop %s: aborting %s execution(s)", getattr(stop, "pk", "?"), aborted)
     return aborted

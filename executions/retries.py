@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from executions.models import Execution, Status, Trigger
 from governance import audit
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 
 POLICY_DEFAULTS = {
     "max_attempts": 1,
@@ -44,9 +44,8 @@ def validate_retry_policy(policy: dict | None) -> dict | None:
     return merged
 
 
-def _invalid(field: str, message: str) -> APIError:
-    return APIError(
-        400,
+def _invalid(field: str, message: str) -> DomainError:
+    return DomainError(
         "validation_error",
         f"retry_policy.{field}: {message}",
         fields={"retry_policy": {field: [message]}},
@@ -97,7 +96,7 @@ def retry_if_due(execution: Execution) -> Execution | None:
                 attempt=execution.attempt + 1,
                 not_before=timezone.now() + timedelta(seconds=delay) if delay else None,
             )
-    except APIError as refused:
+    except DomainError as refused:
         announce(
             execution,
             "execution.retry_refused",
@@ -112,8 +111,7 @@ def replay_execution(*, execution: Execution, actor) -> Execution:
     from executions.lifecycle import start_execution
 
     if execution.status not in (Status.FAILED, Status.ABORTED):
-        raise APIError(
-            409,
+        raise DomainError(
             "not_replayable",
             f"Execution #{execution.pk} is {execution.status}; only failed or aborted ones can be replayed.",
         )

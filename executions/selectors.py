@@ -2,10 +2,10 @@
 
 from django.db.models import DecimalField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from rest_framework.exceptions import NotFound
 
 from executions.models import CostCorrection, Execution
 from governance.access import is_agent, visible_businesses
+from mission_control.errors import DomainError
 
 
 def visible_executions(user) -> QuerySet[Execution]:
@@ -43,5 +43,5 @@ def get_visible_execution(user, pk: int) -> Execution:
         .first()
     )
     if execution is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     return execution

@@ -6,10 +6,10 @@ belongs to with too small a role answers 403.
 """
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound, PermissionDenied
 
 from governance.models import Business, Membership
 from governance.roles import RANK, Role, at_least
+from mission_control.errors import DomainError
 from mission_control.events import EventScope
 
 
@@ -44,20 +44,20 @@ def require_role(user, business_id: int, role: str = Role.VIEWER) -> str:
     """Raise 404 for a stranger, 403 for a member below ``role``; return the caller's role."""
     if is_agent(user):
         if user.business_id != business_id:
-            raise NotFound()
-        raise PermissionDenied("Agent keys cannot perform operator actions.")
+            raise DomainError("not_found", "Not found.")
+        raise DomainError("permission_denied", "Agent keys cannot perform operator actions.")
     current = role_in(user, business_id)
     if current is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     if not at_least(current, role):
-        raise PermissionDenied(f"This needs the {role} role; you are {current}.")
+        raise DomainError("permission_denied", f"This needs the {role} role; you are {current}.")
     return current
 
 
 def get_business(user, slug: str, role: str = Role.VIEWER) -> Business:
     business = Business.objects.filter(slug=slug).first()
     if business is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     require_role(user, business.pk, role)
     return business
 
@@ -96,5 +96,5 @@ def filter_by_business(qs: QuerySet, user, slug: str | None, field: str = "busin
         return qs
     business_id = visible_businesses(user).filter(slug=slug).values_list("pk", flat=True).first()
     if business_id is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     return qs.filter(**{f"{field}_id": business_id})

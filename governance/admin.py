@@ -29,8 +29,8 @@ from governance.roles import Role
 from governance.selectors import agent_business_id, live_spend
 from governance.signin_forms import AdminSignInForm
 from governance.stop_admin import EmergencyStopAdmin
-from mission_control.api.errors import APIError
 from mission_control.display import money, money_exact
+from mission_control.errors import DomainError
 
 admin.site.register(EmergencyStop, EmergencyStopAdmin)
 # Says "too many attempts" when the sign-in limits (governance.signin) refuse one.
@@ -130,7 +130,7 @@ class MembershipAdmin(admin.ModelAdmin):
             services.remove_member(
                 business=obj.business, username=obj.user.get_username(), actor=request.user
             )
-        except APIError as refused:
+        except DomainError as refused:
             messages.error(request, str(refused.detail))
 
     def delete_queryset(self, request, queryset):

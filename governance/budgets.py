@@ -36,8 +36,8 @@ from governance.models import (
 )
 from governance.roles import Role
 from mission_control import control_versions
-from mission_control.api.errors import APIError
 from mission_control.display import money as money_text
+from mission_control.errors import DomainError
 from mission_control.events import publish
 
 logger = logging.getLogger(__name__)
@@ -154,8 +154,7 @@ def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, m
             current = locked[window.pk]
             if not _fits(current, budget.limit_usd, estimate):
                 remaining = max(budget.limit_usd - current.spent_usd - current.reserved_usd, Decimal(0))
-                raise APIError(
-                    402,
+                raise DomainError(
                     "budget_exceeded",
                     f"The {budget.period} budget of {money_text(budget.limit_usd)} cannot cover this work "
                     f"({money_text(remaining)} left, {money_text(estimate)} needed).",

@@ -16,16 +16,16 @@ from governance.controls import active_stop
 from governance.models import Business, ExecutionPolicy
 from governance.policies import policies_for
 from governance.roles import at_least
-from mission_control.api.errors import APIError
 from mission_control.display import money
+from mission_control.errors import DomainError
 
 
 def _scope(policy: ExecutionPolicy) -> str:
     return f"agent {policy.agent_id}" if policy.agent_id else "this business"
 
 
-def _refuse(rule: str, detail: str, policy: ExecutionPolicy, **extra) -> APIError:
-    return APIError(403, f"restriction_{rule}", detail, rule=rule, policy=policy.pk, **extra)
+def _refuse(rule: str, detail: str, policy: ExecutionPolicy, **extra) -> DomainError:
+    return DomainError(f"restriction_{rule}", detail, rule=rule, policy=policy.pk, **extra)
 
 
 def _allowed(value: str, allowed: list) -> bool:
@@ -43,8 +43,7 @@ def check_can_start(
     stop = active_stop(business.pk)
     if stop is not None:
         scope = "globally" if stop.business_id is None else f"for {business.name}"
-        raise APIError(
-            423,
+        raise DomainError(
             "emergency_stop",
             f"The emergency stop is engaged {scope}: no new work starts until it is released.",
             stop=stop.pk,
@@ -84,8 +83,7 @@ def check_can_start(
                 )
     budget = exhausted_budget(business_id=business.pk, agent_id=agent.pk, model=model)
     if budget is not None:
-        raise APIError(
-            402,
+        raise DomainError(
             "budget_exceeded",
             f"{describe(budget)} is exhausted: no new work until its next window or a higher limit.",
             budget=budget.pk,

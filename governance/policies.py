@@ -10,7 +10,7 @@ from django.utils import timezone
 from governance import audit
 from governance.audit import actor_name
 from governance.models import Business, ExecutionPolicy
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 from mission_control.redis_outage import CACHE
 
@@ -74,7 +74,7 @@ def create_policy(*, business: Business, agent_id: int | None, actor, **fields) 
         with transaction.atomic():
             policy = ExecutionPolicy.objects.create(business=business, agent_id=agent_id, **fields)
     except IntegrityError:
-        raise APIError(409, "policy_exists", "That scope already has a policy; change it instead.") from None
+        raise DomainError("policy_exists", "That scope already has a policy; change it instead.") from None
     record_policy_change(policy, actor, "policy.create", None)
     return policy
 

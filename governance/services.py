@@ -10,7 +10,7 @@ from governance import audit
 from governance.audit import actor_name
 from governance.models import Budget, Business, Membership, OperatorToken
 from governance.roles import Role
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
 from mission_control.ws_security import notify_access_changed
@@ -20,12 +20,12 @@ from mission_control.ws_security import notify_access_changed
 def create_business(*, name: str, slug: str, owner, timezone_name: str = "UTC") -> Business:
     """Create a business; its creator becomes its owner. A taken slug is a 409."""
     if Business.objects.filter(slug=slug).exists():
-        raise APIError(409, "slug_taken", f"A business with slug '{slug}' already exists.")
+        raise DomainError("slug_taken", f"A business with slug '{slug}' already exists.")
     try:
         with transaction.atomic():
             business = Business.objects.create(name=name, slug=slug, timezone=timezone_name)
     except IntegrityError:
-        raise APIError(409, "slug_taken", f"A business with slug '{slug}' already exists.") from None
+        raise DomainError("slug_taken", f"A business with slug '{slug}' already exists.") from None
     Membership.objects.create(user=owner, business=business, role=Role.OWNER)
     publish(
         kind="business.created",
@@ -41,8 +41,8 @@ def set_member(*, business: Business, username: str, role: str, actor) -> Member
     """Add a user to a business or change their role. The last owner cannot be demoted."""
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
-        raise APIError(
-            400, "unknown_user", f"No active user named '{username}'.", fields={"username": ["Unknown user."]}
+        raise DomainError(
+            "unknown_user", f"No active user named '{username}'.", fields={"username": ["Unknown user."]}
         )
     membership = Membership.objects.select_for_update().filter(business=business, user=user).first()
     before = membership.role if membership else None
@@ -81,7 +81,7 @@ def remove_member(*, business: Business, username: str, actor) -> None:
         .first()
     )
     if membership is None:
-        raise APIError(404, "not_found", f"'{username}' is not a member of this business.")
+        raise DomainError("not_found", f"'{username}' is not a member of this business.")
     if membership.role == Role.OWNER:
         _ensure_another_owner(business, membership.user)
     membership.delete()
@@ -107,7 +107,7 @@ def _ensure_another_owner(business: Business, user) -> None:
         Membership.objects.select_for_update().filter(business=business, role=Role.OWNER).exclude(user=user)
     )
     if not others.exists():
-        raise APIError(409, "last_owner", "A business must keep at least one owner.")
+        raise DomainError("last_owner", "A business must keep at least one owner.")
 
 
 def issue_operator_token(*, user, name: str = "") -> tuple[OperatorToken, str]:
@@ -182,8 +182,7 @@ def create_budget(
                 enabled=enabled,
             )
     except IntegrityError:
-        raise APIError(
-            409,
+        raise DomainError(
             "budget_exists",
             "A budget for this scope and period exists already; change its limit instead.",
         ) from None

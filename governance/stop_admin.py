@@ -12,21 +12,18 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
-from rest_framework.exceptions import NotFound, PermissionDenied
 
 from governance.access import require_role
 from governance.models import Business, EmergencyStop
 from governance.roles import Role
 from governance.stops import engage_emergency_stop, release_emergency_stop
-from mission_control.api.errors import APIError
-
-REFUSALS = (NotFound, PermissionDenied, APIError)
+from mission_control.errors import DomainError
 
 
 def _check(user, business: Business | None, role: str) -> None:
     if business is None:
         if not user.is_superuser:
-            raise PermissionDenied("Only a superuser may act on the global emergency stop.")
+            raise DomainError("permission_denied", "Only a superuser may act on the global emergency stop.")
         return
     require_role(user, business.pk, role)
 
@@ -125,8 +122,8 @@ class EmergencyStopAdmin(admin.ModelAdmin):
                 stop, engaged_now = engage_emergency_stop(
                     business=business, reason=form.cleaned_data["reason"], actor=request.user
                 )
-            except REFUSALS as refused:
-                messages.error(request, str(getattr(refused, "detail", refused)) or "Not allowed.")
+            except DomainError as refused:
+                messages.error(request, refused.detail or "Not allowed.")
             else:
                 if engaged_now:
                     messages.warning(request, f"Emergency stop engaged: {stop}.")
@@ -150,8 +147,8 @@ class EmergencyStopAdmin(admin.ModelAdmin):
                 release_emergency_stop(
                     business=stop.business, actor=request.user, reason=form.cleaned_data["reason"]
                 )
-            except REFUSALS as refused:
-                messages.error(request, str(getattr(refused, "detail", refused)) or "Not allowed.")
+            except DomainError as refused:
+                messages.error(request, refused.detail or "Not allowed.")
             else:
                 messages.success(request, f"Released: {stop.business or 'global'}. Held work resumes.")
             return redirect("admin:governance_emergencystop_changelist")

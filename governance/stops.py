@@ -15,7 +15,7 @@ from governance import audit
 from governance.audit import actor_name
 from governance.models import Business, EmergencyStop
 from governance.signals import emergency_stop_engaged, emergency_stop_released
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 
 logger = logging.getLogger(__name__)
@@ -65,8 +65,8 @@ def engage_emergency_stop(*, business: Business | None, reason: str, actor) -> t
     a scope that is already stopped returns the stop in force and changes nothing."""
     reason = (reason or "").strip()
     if not reason:
-        raise APIError(
-            400, "validation_error", "reason: A reason is required.", fields={"reason": ["Required."]}
+        raise DomainError(
+            "validation_error", "reason: A reason is required.", fields={"reason": ["Required."]}
         )
     current = _active_for(business).first()
     if current is not None:
@@ -105,7 +105,7 @@ def release_emergency_stop(*, business: Business | None, actor, reason: str = ""
     """Release the stop of ``business`` (None: the global one); 409 ``not_engaged`` if none is."""
     stop = _active_for(business).first()
     if stop is None:
-        raise APIError(409, "not_engaged", "The emergency stop is not engaged for this scope.")
+        raise DomainError("not_engaged", "The emergency stop is not engaged for this scope.")
     stop.released_at = timezone.now()
     stop.released_by = actor_name(actor)[:150]
     stop.release_reason = (reason or "").strip()

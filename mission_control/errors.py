@@ -24,11 +24,19 @@ STATUS_BY_CODE: dict[str, int] = {
     "unknown_user": 400,
     "url_not_allowed": 400,
     "malformed_otlp": 400,
+    "url_unresolvable": 400,
     # 401 / 402 / 403 / 404
     "invalid_credentials": 401,
     "budget_exceeded": 402,
     "permission_denied": 403,
     "not_holder": 403,
+    # a policy's rule refused the work (governance.enforcement): restriction_<rule>
+    "restriction_trigger": 403,
+    "restriction_model": 403,
+    "restriction_provider": 403,
+    "restriction_role": 403,
+    "restriction_max_tokens": 403,
+    "restriction_max_cost": 403,
     "not_found": 404,
     # 409: the state of things does not allow it
     "budget_exists": 409,

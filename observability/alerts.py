@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from governance.audit import actor_name, record
 from mission_control import outbound
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 from observability.alert_checks import CHECKS, Breach
 from observability.models import Alert, AlertRule, Channel, Notification
@@ -47,7 +47,7 @@ def _check_webhook(url: str) -> None:
     try:
         outbound.validate_url(url)
     except outbound.OutboundRefused as exc:
-        raise APIError(400, exc.code, f"webhook_url: {exc}", fields={"webhook_url": [str(exc)]}) from None
+        raise DomainError(exc.code, f"webhook_url: {exc}", fields={"webhook_url": [str(exc)]}) from None
 
 
 @transaction.atomic

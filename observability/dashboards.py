@@ -14,13 +14,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Count, F, Max, Q, Sum
 from django.db.models.functions import TruncDay
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from agents.models import Agent
 from executions.models import Execution, Status
 from governance.access import get_business, is_agent, visible_businesses
 from governance.models import Business
 from governance.windows import zone
+from mission_control.errors import DomainError
 from observability.models import DailyRollup, HourlyRollup, cost_from_e8
 from observability.rollups import HOUR, MAX_COLUMNS, floor_day, floor_hour
 from workflows.selectors import cron_figures
@@ -55,7 +55,8 @@ def parse_window(
     smallest = timedelta(minutes=1) if minutes else timedelta(hours=1)
     if not value or value < smallest or value > maximum:
         example = "30m, 24h or 7d" if minutes else "24h or 7d"
-        raise ValidationError({name: [f"Give a span like {example}, at most {maximum.days}d."]})
+        message = f"Give a span like {example}, at most {maximum.days}d."
+        raise DomainError("validation_error", f"{name}: {message}", fields={name: [message]})
     return value
 
 

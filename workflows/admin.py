@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from governance.admin import BoundedCountPaginator
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from workflows import cron, cron_firing, definitions, runs
 from workflows.models import (
     CronJob,
@@ -26,13 +26,13 @@ def _apply_each(model_admin, request, queryset, verb, noun: str, done: str) -> N
         try:
             verb(**{noun: obj}, actor=request.user)
             count += 1
-        except APIError as exc:
+        except DomainError as exc:
             _report(model_admin, request, exc, obj)
     if count:
         model_admin.message_user(request, f"{done} {count} {noun}(s).")
 
 
-def _report(model_admin, request, exc: APIError, obj) -> None:
+def _report(model_admin, request, exc: DomainError, obj) -> None:
     model_admin.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
 
 
@@ -62,7 +62,7 @@ class CronJobForm(forms.ModelForm):
                 setattr(job, name, value)
         try:
             cron.validate(job)
-        except APIError as exc:
+        except DomainError as exc:
             for field, problems in (exc.extra.get("fields") or {"name": [str(exc.detail)]}).items():
                 self.add_error(field if field in self.fields else None, problems)
         return data
@@ -177,7 +177,7 @@ class WorkflowForm(forms.ModelForm):
         if business is not None and "definition" in data:
             try:
                 data["definition"] = definitions.validate_definition(data["definition"], business=business)
-            except APIError as exc:
+            except DomainError as exc:
                 self.add_error("definition", str(exc.detail))
         return data
 

@@ -16,7 +16,7 @@ from governance import audit
 from governance.audit import actor_name
 from governance.controls import emergency_stop_active
 from governance.models import Business
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 from workflows import schedules
 from workflows.models import CronJob, Overlap
@@ -40,8 +40,8 @@ EDITABLE = (
 )
 
 
-def invalid(field: str, message: str) -> APIError:
-    return APIError(400, "validation_error", f"{field}: {message}", fields={field: [message]})
+def invalid(field: str, message: str) -> DomainError:
+    return DomainError("validation_error", f"{field}: {message}", fields={field: [message]})
 
 
 def validate(job: CronJob) -> None:
@@ -67,7 +67,7 @@ def validate(job: CronJob) -> None:
         raise invalid("retry_policy", "The retry policy must be a JSON object.")
     clash = CronJob.objects.filter(business_id=job.business_id, name=job.name).exclude(pk=job.pk)
     if clash.exists():
-        raise APIError(409, "name_taken", f"A cron job named '{job.name}' already exists here.")
+        raise DomainError("name_taken", f"A cron job named '{job.name}' already exists here.")
 
 
 def sync_beat(job: CronJob) -> PeriodicTask:

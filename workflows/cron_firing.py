@@ -19,8 +19,8 @@ from executions.services import abort_execution, start_execution
 from governance import audit
 from governance.audit import actor_name
 from governance.controls import emergency_stop_active
-from mission_control.api.errors import APIError
 from mission_control.conflicts import retrying
+from mission_control.errors import DomainError
 from mission_control.events import publish
 from workflows import schedules
 from workflows.models import CronJob, CronRun, CronRunStatus, Overlap
@@ -87,8 +87,8 @@ def run_now(*, job: CronJob, actor=None) -> CronRun:
     whose overlap policy is not ``allow`` refuses with 409 ``run_active`` while a run is active."""
     job = _locked_job(job.pk)
     if job.overlap != Overlap.ALLOW and job.runs.active().exists():
-        raise APIError(
-            409, "run_active", f"Cron job {job.name} has a run in progress (overlap: {job.overlap})."
+        raise DomainError(
+            "run_active", f"Cron job {job.name} has a run in progress (overlap: {job.overlap})."
         )
     run = CronRun(cron_job=job, scheduled_for=timezone.now(), manual=True, requested_by=actor_name(actor))
     _launch(job, run, actor=actor, raise_refusal=True)
@@ -141,7 +141,7 @@ def _launch(job: CronJob, run: CronRun, *, actor, raise_refusal: bool = False) -
                 run.workflow_run = start_run(
                     workflow=job.workflow, input=job.input, trigger="cron", cron_job_id=job.pk, actor=actor
                 )
-    except APIError as exc:
+    except DomainError as exc:
         if raise_refusal:
             raise
         _close_unstarted(job, run, CronRunStatus.REFUSED, exc.code, str(exc.detail))
@@ -413,7 +413,7 @@ def enforce_max_runtime(*, now: datetime | None = None) -> list[int]:
                 abort_execution(execution=run.execution, reason=f"cron max runtime ({limit} s) exceeded")
             elif run.workflow_run is not None and not run.workflow_run.is_terminal:
                 cancel_run(run=run.workflow_run, reason=f"cron max runtime ({limit} s) exceeded")
-        except APIError:
+        except DomainError:
             logger.warning("could not stop the work of cron run %s", run.pk, exc_info=True)
         failed.append(run.pk)
     return failed

@@ -20,7 +20,7 @@ from agents.models import Agent
 from governance import audit
 from governance.audit import actor_name
 from governance.models import Business
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 from mission_control.secrets import issue_secret
 from workflows.models import Workflow, WorkflowVersion
@@ -53,9 +53,9 @@ class DefinitionError(Exception):
         self.step = step
         self.message = message
 
-    def as_api_error(self) -> APIError:
+    def as_api_error(self) -> DomainError:
         detail = f"Step '{self.step}': {self.message}" if self.step else self.message
-        return APIError(400, "invalid_definition", detail, step=self.step, fields={"definition": [detail]})
+        return DomainError("invalid_definition", detail, step=self.step, fields={"definition": [detail]})
 
 
 def _fail(step: str | None, message: str):
@@ -243,7 +243,7 @@ def _check_graph(steps: list[dict]) -> None:
 
 
 def validate_definition(definition, *, business: Business) -> dict:
-    """Return the normalised definition, or raise APIError 400 ``invalid_definition`` naming the step."""
+    """Return the normalised definition, or raise DomainError 400 ``invalid_definition`` naming the step."""
     try:
         if not isinstance(definition, dict) or set(definition) - {"steps"}:
             _fail(None, 'A definition is {"steps": [...]}.')
@@ -290,7 +290,7 @@ def create_workflow(
 ) -> Workflow:
     normalised = validate_definition(definition, business=business)
     if Workflow.objects.filter(business=business, name=name).exists():
-        raise APIError(409, "name_taken", f"A workflow named '{name}' already exists here.")
+        raise DomainError("name_taken", f"A workflow named '{name}' already exists here.")
     workflow = Workflow.objects.create(
         business=business, name=name, description=description, created_by=actor_name(actor)
     )
@@ -327,7 +327,7 @@ def update_workflow(*, workflow: Workflow, actor=None, definition=None, **change
     }
     renamed = "name" in changes and changes["name"] != workflow.name
     if renamed and Workflow.objects.filter(business=workflow.business, name=changes["name"]).exists():
-        raise APIError(409, "name_taken", f"A workflow named '{changes['name']}' already exists here.")
+        raise DomainError("name_taken", f"A workflow named '{changes['name']}' already exists here.")
     for name, value in changes.items():
         setattr(workflow, name, value)
     workflow.save()

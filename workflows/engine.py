@@ -18,7 +18,7 @@ from jmespath.exceptions import JMESPathError
 from agents.models import Agent, DesiredState
 from executions.models import Trigger
 from executions.services import abort_execution, start_execution
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.events import publish
 from workflows.models import RunStatus, StepRun, StepStatus, WorkflowRun
 
@@ -174,7 +174,7 @@ def _start_step(run: WorkflowRun, step: StepRun, definition: dict, rendered, now
                 timeout_s=definition["timeout_s"],
                 retry_policy=NO_LEDGER_RETRY,
             )
-    except APIError as exc:
+    except DomainError as exc:
         # A stop ends the run's hopes; a budget or restriction refusal may pass, so it retries.
         retry = exc.code != "emergency_stop"
         _attempt_failed(run, step, definition, now, f"{exc.code}: {exc.detail}", retry=retry)
@@ -256,7 +256,7 @@ def _abort_quietly(execution, reason: str, actor=None) -> None:
         return
     try:
         abort_execution(execution=execution, actor=actor, reason=reason)
-    except APIError:  # it ended meanwhile
+    except DomainError:  # it ended meanwhile
         logger.info("execution %s ended before it could be aborted", execution.pk)
 
 

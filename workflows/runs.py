@@ -15,7 +15,7 @@ from django.utils import timezone
 from governance import audit
 from governance.audit import actor_name
 from governance.controls import active_stop
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from workflows.engine import advance, end_run, event
 from workflows.models import RunStatus, RunTrigger, StepRun, StepStatus, Workflow, WorkflowRun
 
@@ -44,8 +44,8 @@ def send_advance(run_id: int) -> None:
 def _refuse_if_stopped(workflow: Workflow) -> None:
     stop = active_stop(workflow.business_id)
     if stop is not None:
-        raise APIError(
-            423, "emergency_stop", "The emergency stop is engaged: no new work starts.", stop=stop.pk
+        raise DomainError(
+            "emergency_stop", "The emergency stop is engaged: no new work starts.", stop=stop.pk
         )
 
 
@@ -60,8 +60,8 @@ def start_run(
 ) -> WorkflowRun:
     """Start a run on the workflow's current version; its steps start once this commits."""
     if input is not None and not isinstance(input, dict):
-        raise APIError(
-            400, "validation_error", "input: Must be a JSON object.", fields={"input": ["Must be an object."]}
+        raise DomainError(
+            "validation_error", "input: Must be a JSON object.", fields={"input": ["Must be an object."]}
         )
     _refuse_if_stopped(workflow)
     version = workflow.current_version
@@ -94,7 +94,7 @@ def cancel_run(*, run: WorkflowRun, actor=None, reason: str = "") -> WorkflowRun
         .get(pk=run.pk)
     )
     if run.is_terminal:
-        raise APIError(409, "not_cancellable", f"Run #{run.pk} already ended ({run.status}).")
+        raise DomainError("not_cancellable", f"Run #{run.pk} already ended ({run.status}).")
     reason = reason or f"Cancelled by {actor_name(actor)}."
     end_run(run, list(run.steps.select_related("execution")), RunStatus.CANCELLED, reason, actor=actor)
     audit.record(
@@ -114,8 +114,8 @@ def rerun(*, run: WorkflowRun, actor=None) -> WorkflowRun:
     """Start a new run of a failed (or cancelled) run's version and input, from its unfinished
     steps: steps that succeeded keep their outputs and are not run again."""
     if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
-        raise APIError(
-            409, "not_rerunnable", f"Run #{run.pk} is {run.status}; only failed or cancelled runs re-run."
+        raise DomainError(
+            "not_rerunnable", f"Run #{run.pk} is {run.status}; only failed or cancelled runs re-run."
         )
     _refuse_if_stopped(run.workflow)
     now = timezone.now()

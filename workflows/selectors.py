@@ -4,10 +4,10 @@ from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
-from rest_framework.exceptions import NotFound
 
 from governance.access import filter_by_business, is_agent, require_role, visible_businesses
 from governance.roles import Role
+from mission_control.errors import DomainError
 from workflows import schedules
 from workflows.models import CronJob, CronRun, CronRunStatus, Workflow, WorkflowRun
 from workflows.models.cron import FINISHED_RUN
@@ -22,7 +22,7 @@ def _visible(qs: QuerySet, user) -> QuerySet:
 def _get(qs: QuerySet, *, user, pk: int, role: str):
     obj = _visible(qs, user).filter(pk=pk).first()
     if obj is None:
-        raise NotFound()
+        raise DomainError("not_found", "Not found.")
     if role != Role.VIEWER or not is_agent(user):
         require_role(user, obj.business_id, role)  # 403 for a member below the role, or an agent key
     return obj

@@ -7,9 +7,8 @@ rollups. The pages only choose the window, shape the numbers for charts and rend
 
 from datetime import datetime, timedelta
 
-from rest_framework.exceptions import ValidationError
-
 from console.views.base import console_page, page
+from mission_control.errors import DomainError
 from observability import dashboards, projections, workload
 
 WINDOWS = [("24h", "24 hours"), ("7d", "7 days"), ("30d", "30 days")]
@@ -24,7 +23,7 @@ def chosen_window(request, default: str = "24h") -> tuple[str, timedelta]:
     text = request.GET.get("window", default)
     try:
         return text, dashboards.parse_window(text, default=default)
-    except ValidationError:
+    except DomainError:
         return default, dashboards.parse_window(default, default=default)
 
 
@@ -117,7 +116,7 @@ def bottlenecks(request):
         stuck_after = dashboards.parse_window(
             stuck_text, default="1h", maximum=timedelta(days=30), minutes=True
         )
-    except ValidationError:
+    except DomainError:
         stuck_text, stuck_after = "1h", timedelta(hours=1)
     report = workload.report(scope, window=window, stuck_after=stuck_after)
     names = {row["agent"]: row["name"] for row in report["queue"]}
@@ -138,7 +137,7 @@ def costs(request):
     window_text = request.GET.get("window", "7d")
     try:
         window = dashboards.parse_window(window_text, default="7d")
-    except ValidationError:
+    except DomainError:
         window_text, window = "7d", timedelta(days=7)
     bucket = bucket_for(window)
     by_agent = dashboards.cost_series(scope, window=window, bucket=bucket, group_by="agent")

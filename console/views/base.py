@@ -11,13 +11,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import render
-from rest_framework.exceptions import NotFound
-from rest_framework.exceptions import PermissionDenied as APIPermissionDenied
 
 from console.pages import PAGES, navigation
 from governance.access import role_in, visible_businesses
 from governance.models import Business
 from governance.roles import at_least
+from mission_control.errors import DomainError
 from mission_control.stream import stream_position
 
 SESSION_KEY = "mc_business"
@@ -94,10 +93,18 @@ def console_page(view):
         request.mc_scope = load_scope(request)
         try:
             return view(request, *args, **kwargs)
-        except (Http404, NotFound):
+        except Http404:
             return render(request, "console/error.html", _error(request, 404), status=404)
-        except (DjangoPermissionDenied, APIPermissionDenied) as exc:
+        except DjangoPermissionDenied as exc:
             return render(request, "console/error.html", _error(request, 403, str(exc)), status=403)
+        except DomainError as exc:
+            # The selectors' and access checks' refusals: a stranger's object is a 404 page, a role
+            # too small a 403 page; any other refusal propagates as before.
+            if exc.code == "not_found":
+                return render(request, "console/error.html", _error(request, 404), status=404)
+            if exc.code == "permission_denied":
+                return render(request, "console/error.html", _error(request, 403, exc.detail), status=403)
+            raise
 
     return wrapper
 

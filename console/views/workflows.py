@@ -15,7 +15,7 @@ from console.dag import layout
 from console.views.base import console_page, fragment, page
 from governance.roles import Role
 from mission_control import json_limits
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.params import id_or_none
 from workflows import definitions, selectors
 
@@ -90,7 +90,7 @@ def workflow_preview(request):
         return fragment(request, PREVIEW, {"error": f"Not valid JSON: {exc}"})
     try:
         normalised = definitions.validate_definition(definition, business=business)
-    except APIError as exc:
+    except DomainError as exc:
         return fragment(request, PREVIEW, {"error": str(exc.detail), **exc.extra})
     dag = layout(normalised["steps"], agent_names=_agent_names(request.mc_scope))
     return fragment(request, PREVIEW, {"dag": dag, "count": len(normalised["steps"])})

@@ -6,7 +6,7 @@ from executions.lifecycle import estimate_for
 from executions.models import Execution
 from executions.services import start_execution
 from governance.models import AuditEntry, Budget, BudgetReservation
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.models import Event
 from tests.executions.conftest import finished, report
 
@@ -26,7 +26,7 @@ def test_it_writes_nothing_when_governance_refuses(agent, business):
     from governance.stops import engage_emergency_stop
 
     engage_emergency_stop(business=business, reason="drill", actor="system")
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         start_execution(agent=agent, trigger="manual")
     assert refused.value.code == "emergency_stop"
     assert not Execution.objects.exists()
@@ -37,9 +37,9 @@ def test_it_refuses_work_a_budget_cannot_cover(agent, business):
     agent.max_cost_per_execution_usd = Decimal("5")
     agent.save()
     Budget.objects.create(business=business, period="day", limit_usd=Decimal("1"))
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         start_execution(agent=agent, trigger="manual")
-    assert refused.value.status_code == 402 and refused.value.code == "budget_exceeded"
+    assert refused.value.status == 402 and refused.value.code == "budget_exceeded"
     assert not Execution.objects.exists()
 
 
@@ -55,7 +55,7 @@ def test_the_estimate_is_the_declared_maximum_else_the_p90_of_recent_costs(agent
 
 @pytest.mark.django_db
 def test_a_retry_policy_is_validated(agent):
-    with pytest.raises(APIError) as bad:
+    with pytest.raises(DomainError) as bad:
         start_execution(agent=agent, trigger="manual", retry_policy={"max_attempts": 0})
     assert bad.value.extra["fields"] == {"retry_policy": {"max_attempts": ["An integer from 1 to 100."]}}
     policy = start_execution(agent=agent, trigger="manual", retry_policy={"max_attempts": 3}).retry_policy

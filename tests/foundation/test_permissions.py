@@ -1,8 +1,8 @@
 import pytest
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.test import APIRequestFactory
 
 from governance.permissions import AgentsOnly, PeopleOnly, role_required
+from mission_control.errors import DomainError
 from tests.conftest import agent_client
 
 
@@ -25,17 +25,19 @@ def test_it_lets_an_operator_act_and_a_viewer_only_read(make_member, business):
     viewer = make_member("viewer", business)
     assert perm.has_object_permission(request_as(operator), None, Obj(business.pk))
     assert perm.has_object_permission(request_as(viewer, "get"), None, Obj(business.pk))
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(DomainError) as refused:
         perm.has_object_permission(request_as(viewer), None, Obj(business.pk))
+    assert refused.value.code == "permission_denied"
 
 
 @pytest.mark.django_db
 def test_it_hides_another_business_as_not_found(make_member, business, other_business):
     perm = role_required("viewer")()
-    with pytest.raises(NotFound):
+    with pytest.raises(DomainError) as refused:
         perm.has_object_permission(
             request_as(make_member("owner", business), "get"), None, Obj(other_business.pk)
         )
+    assert refused.value.code == "not_found"
 
 
 @pytest.mark.django_db

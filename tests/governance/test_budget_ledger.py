@@ -4,7 +4,7 @@ import pytest
 
 from governance import budgets
 from governance.models import BudgetReservation, BudgetWindow, ReservationStatus
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.models import Event
 
 D = Decimal
@@ -28,9 +28,9 @@ def test_it_reserves_against_every_budget_in_scope(business, agent, make_budget)
 def test_it_refuses_an_estimate_the_budget_cannot_cover_and_holds_nothing(business, agent, make_budget):
     roomy = make_budget("100")
     tight = make_budget("1", agent_id=agent.pk)
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         budgets.reserve(business=business, agent_id=agent.pk, ref="execution:1", estimate=D("1.5"))
-    assert (refused.value.status_code, refused.value.code) == (402, "budget_exceeded")
+    assert (refused.value.status, refused.value.code) == (402, "budget_exceeded")
     assert refused.value.extra["budget"] == tight.pk
     assert not BudgetReservation.objects.exists()
     assert not BudgetWindow.objects.filter(budget=roomy, reserved_usd__gt=0).exists()
@@ -47,7 +47,7 @@ def test_it_ignores_other_agents_and_other_models_budgets(business, agent, make_
 @pytest.mark.django_db
 def test_a_model_budget_applies_to_work_with_that_model(business, agent, make_budget):
     make_budget("0.5", model="gpt-4o")
-    with pytest.raises(APIError):
+    with pytest.raises(DomainError):
         budgets.reserve(business=business, agent_id=agent.pk, ref="r", estimate=D("1"), model="GPT-4o")
 
 
@@ -111,7 +111,7 @@ def test_reserve_is_idempotent_per_ref(business, agent, make_budget):
 def test_an_exhausted_budget_refuses_even_a_zero_estimate(business, agent, make_budget):
     make_budget("1")
     budgets.settle(business=business, agent_id=agent.pk, ref="a", actual=D("1"))
-    with pytest.raises(APIError):
+    with pytest.raises(DomainError):
         budgets.reserve(business=business, agent_id=agent.pk, ref="b", estimate=D("0"))
 
 

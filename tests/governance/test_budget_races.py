@@ -8,7 +8,7 @@ from django.db import connection
 
 from governance import budgets
 from governance.models import BudgetReservation, BudgetWindow
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 
 THREADS = 24
 
@@ -22,7 +22,7 @@ def race(business, agent_id: int, estimate: Decimal, refs: list[str]) -> list[st
             gate.wait()
             budgets.reserve(business=business, agent_id=agent_id, ref=ref, estimate=estimate)
             outcomes.append("ok")
-        except APIError as refused:
+        except DomainError as refused:
             outcomes.append(refused.code)
         finally:
             connection.close()

@@ -4,7 +4,7 @@ from governance.controls import emergency_stop_active
 from governance.models import AuditEntry, EmergencyStop
 from governance.signals import emergency_stop_engaged, emergency_stop_released
 from governance.stops import engage_emergency_stop, release_emergency_stop
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 from mission_control.models import Event
 
 
@@ -56,9 +56,9 @@ def test_releasing_keeps_the_record_and_signals(business, heard):
 
 @pytest.mark.django_db
 def test_releasing_what_is_not_engaged_is_a_409(business):
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         release_emergency_stop(business=business, actor="olga")
-    assert (refused.value.status_code, refused.value.code) == (409, "not_engaged")
+    assert (refused.value.status, refused.value.code) == (409, "not_engaged")
 
 
 @pytest.mark.django_db

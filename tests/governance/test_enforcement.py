@@ -7,13 +7,13 @@ from governance.controls import heartbeat_flags
 from governance.enforcement import check_can_start, check_usage
 from governance.models import ExecutionPolicy
 from governance.stops import engage_emergency_stop
-from mission_control.api.errors import APIError
+from mission_control.errors import DomainError
 
 
 def refusal(**kwargs) -> tuple[int, str]:
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         check_can_start(**kwargs)
-    return refused.value.status_code, refused.value.code
+    return refused.value.status, refused.value.code
 
 
 @pytest.mark.django_db
@@ -100,10 +100,10 @@ def test_usage_caps_name_their_rule(business, agent):
         max_cost_per_execution_usd=Decimal("0.5"),
     )
     check_usage(business=business, agent_id=agent.pk, total_tokens=1000, cost_usd=Decimal("0.5"))
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         check_usage(business=business, agent_id=agent.pk, total_tokens=1001)
     assert refused.value.code == "restriction_max_tokens"
-    with pytest.raises(APIError) as refused:
+    with pytest.raises(DomainError) as refused:
         check_usage(business=business, agent_id=agent.pk, cost_usd=Decimal("0.51"))
     assert refused.value.code == "restriction_max_cost"
 
