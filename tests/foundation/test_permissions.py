@@ -48,11 +48,12 @@ def test_a_superuser_may_do_everything(django_user_model, other_business):
 
 @pytest.mark.django_db
 def test_people_and_agents_are_told_apart(agent, make_member, business):
-    from agents.auth import AgentActor
+    from agents.auth import AgentActor, KeyIdentity
     from agents.models import AgentKey
 
     agent_client(agent)
-    actor = AgentActor(agent, AgentKey.objects.get(agent=agent))
+    key = AgentKey.objects.get(agent=agent)
+    actor = AgentActor(KeyIdentity(pk=key.pk, agent_id=agent.pk, business_id=agent.business_id), agent)
     person = make_member("viewer", business)
     assert not PeopleOnly().has_permission(request_as(actor), None)
     assert PeopleOnly().has_permission(request_as(person), None)
