@@ -21,7 +21,6 @@ from executions import pricing
 from executions.lifecycle import lock_execution
 from executions.models import CostSource, Execution, ExecutionLog, Status
 from executions.services import report_execution, update_execution
-from mission_control.api.errors import APIError
 from mission_control.conflicts import retrying
 from mission_control.errors import DomainError
 from telemetry.spans import SpanRecord, conversation, invalid, log_entries, price_provider, usage_of
@@ -68,15 +67,9 @@ def ingest_spans(*, agent: Agent, spans: list[SpanRecord], actor=None) -> Outcom
         trace_spans.sort(key=lambda s: (s.start, s.end))
         try:
             _ingest_trace(agent, trace_id, trace_spans, actor)
-        except (APIError, DomainError) as refused:
-            code, detail = _code_and_detail(refused)
-            outcome.refuse(len(trace_spans), f"trace {trace_id}: {code}: {detail}")
+        except DomainError as refused:
+            outcome.refuse(len(trace_spans), f"trace {trace_id}: {refused.code}: {refused.detail}")
     return outcome
-
-
-def _code_and_detail(exc) -> tuple[str, str]:
-    detail = exc.detail if isinstance(exc, DomainError) else str(exc.detail)
-    return exc.code, detail
 
 
 def _ingest_trace(agent: Agent, trace_id: str, spans: list[SpanRecord], actor) -> None:
