@@ -12,6 +12,7 @@ class IntelligenceConfig(AppConfig):
     periodic_tasks = [
         ("intelligence.score_failures", "intelligence.tasks.score_failures", 120),
         ("intelligence.train_failure_models", "intelligence.tasks.train_failure_models", 6 * 3600),
+        ("intelligence.refresh_suggestions", "intelligence.tasks.refresh_suggestions", 3600),
     ]
 
     def ready(self) -> None:

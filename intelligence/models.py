@@ -104,3 +104,56 @@ class AgentVersionSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} {self.version} @ {self.seen_at:%Y-%m-%d %H:%M}"
+
+
+class SuggestionKind(models.TextChoices):
+    RETRY_FUTILE = "retry_futile", "Retries that almost never succeed: fail fast"
+    TIMEOUT = "timeout", "Timeout far from the observed p99 duration"
+    PARALLELIZE = "parallelize", "Steps in sequence that share no data: run them in parallel"
+    CHEAPER_AGENT = "cheaper_agent", "A cheaper agent with the same success rate for a step"
+    CRON_STAGGER = "cron_stagger", "Cron jobs piling up at the same minute: stagger them"
+    FAILING_HOUR = "failing_hour", "Work that fails at the same hour each day"
+
+
+class SuggestionState(models.TextChoices):
+    OPEN = "open", "Open"
+    APPLIED = "applied", "Applied"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class Suggestion(models.Model):
+    """One piece of advice from the history, with its evidence (figures), the expected gain and the
+    change applying it makes. ``basis`` is what it was computed against (a workflow version, a
+    schedule): a dismissed suggestion stays dismissed for that basis, and comes back only when the
+    thing itself changed and the evidence still holds."""
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=SuggestionKind.choices)
+    subject = models.CharField(
+        max_length=200, help_text="workflow_step:<id>/<step>, cron_job:<id>, agent:<id>..."
+    )
+    label = models.CharField(max_length=300)
+    basis = models.CharField(max_length=200)
+    summary = models.CharField(max_length=500)
+    evidence = models.JSONField(default=dict)
+    expected_gain = models.CharField(max_length=500)
+    gain = models.JSONField(default=dict, help_text="The expected gain as figures.")
+    change = models.JSONField(null=True, blank=True, help_text="What applying does; null: advice only.")
+    state = models.CharField(max_length=10, choices=SuggestionState.choices, default=SuggestionState.OPEN)
+    result = models.JSONField(null=True, blank=True, help_text="What applying did (and how to undo it).")
+    decided_by = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "kind", "subject", "basis"], name="uniq_suggestion_subject_basis"
+            )
+        ]
+        indexes = [models.Index(fields=["business", "state", "-id"], name="suggestion_business_state")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject} ({self.state})"

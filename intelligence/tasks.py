@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from governance.models import Business
-from intelligence import scoring, training
+from intelligence import scoring, suggestions, training
 from mission_control.errors import DomainError
 
 
@@ -24,3 +24,8 @@ def train_failure_models() -> dict:
             continue
         versions[business.slug] = model.version
     return versions
+
+
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660, expires=3000)
+def refresh_suggestions() -> dict:
+    return suggestions.refresh_all()

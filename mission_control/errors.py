@@ -58,6 +58,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "insufficient_history": 409,  # too little history to train and test a failure model on
     "suggestion_not_open": 409,  # applied or dismissed already
     "suggestion_stale": 409,  # what it would change has changed since it was made
+    "not_applicable": 409,  # a suggestion that is advice only
     # 413 / 423 / 429 / 503
     "payload_too_large": 413,
     "unsupported_media_type": 415,

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from intelligence.models import Prediction, PredictionModel
+from intelligence.models import Prediction, PredictionModel, Suggestion
 
 
 class PredictionSerializer(serializers.ModelSerializer):
@@ -68,3 +68,41 @@ class PredictionModelSerializer(serializers.ModelSerializer):
             "verdict",
             "in_use",
         ]
+
+
+class SuggestionSerializer(serializers.ModelSerializer):
+    business = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    evidence = serializers.DictField(read_only=True, help_text="The figures it rests on.")
+    gain = serializers.DictField(read_only=True, help_text="The expected gain as figures.")
+    change = serializers.DictField(
+        read_only=True, allow_null=True, help_text="What applying does; null: advice only."
+    )
+    result = serializers.DictField(
+        read_only=True, allow_null=True, help_text="What applying did, and how to undo it."
+    )
+    applicable = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Suggestion
+        fields = [
+            "id",
+            "business",
+            "kind",
+            "subject",
+            "label",
+            "summary",
+            "evidence",
+            "expected_gain",
+            "gain",
+            "applicable",
+            "change",
+            "state",
+            "result",
+            "decided_by",
+            "decided_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_applicable(self, suggestion) -> bool:
+        return bool(suggestion.change)

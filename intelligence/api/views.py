@@ -21,7 +21,7 @@ class ByProbability(IdCursorPagination):
 BUSINESS = OpenApiParameter("business", str, description="business slug")
 
 
-def _business_ids(request) -> list[int]:
+def business_ids(request) -> list[int]:
     slug = request.query_params.get("business")
     if slug:
         return [get_business(request.user, slug).pk]
@@ -47,7 +47,7 @@ class PredictionListView(ListAPIView):
         params = self.request.query_params
         kind = parse_choice(params.get("kind"), name="kind", choices=SubjectKind.values)
         return selectors.predictions(
-            business_ids=_business_ids(self.request),
+            business_ids=business_ids(self.request),
             kind=kind,
             at_risk=parse_flag(params.get("at_risk"), name="at_risk"),
         )
@@ -62,4 +62,4 @@ class PredictionModelListView(ListAPIView):
     serializer_class = PredictionModelSerializer
 
     def get_queryset(self):
-        return selectors.model_versions(business_ids=_business_ids(self.request))
+        return selectors.model_versions(business_ids=business_ids(self.request))

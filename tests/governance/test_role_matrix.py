@@ -24,6 +24,7 @@ from executions.models import Execution
 from governance.models import Budget, ExecutionPolicy, OperatorToken
 from governance.roles import RANK
 from governance.stops import engage_emergency_stop
+from intelligence.models import Suggestion
 from tests.conftest import agent_client, client_for
 
 V, OP, AD, OW = "viewer", "operator", "admin", "owner"
@@ -217,6 +218,9 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "alert-list": {"get": read()},
     "prediction-list": {"get": read()},
     "prediction-model-list": {"get": read()},
+    "suggestion-list": {"get": read()},
+    "suggestion-apply": {"post": Rule(role=AD, body={})},
+    "suggestion-dismiss": {"post": Rule(role=AD, body={})},
     "alert-rule-list": {
         "get": read(),
         "post": Rule(
@@ -317,6 +321,17 @@ def world(business, other_business, make_member, django_user_model):
     command = AgentCommand.objects.create(agent=agent, type="stop")
     budget = Budget.objects.create(business=business, period="month", limit_usd=100)
     policy = ExecutionPolicy.objects.create(business=business)
+    nightly = {"from": "0 3 * * *", "to": "5 3 * * *"}
+    suggestion = Suggestion.objects.create(
+        business=business,
+        kind="cron_stagger",
+        subject=f"cron_jobs:{ids['cron']}",
+        label="nightly",
+        basis="matrix",
+        summary="matrix",
+        expected_gain="matrix",
+        change={"type": "cron_schedules", "schedules": {str(ids["cron"]): nightly}},
+    )
 
     people = {
         V: make_member(V, business),
@@ -352,6 +367,7 @@ def world(business, other_business, make_member, django_user_model):
                 "budget": budget.pk,
                 "policy": policy.pk,
                 "agent-command": command.pk,
+                "suggestion": suggestion.pk,
             },
             "key_id": spare_key.pk,
             "slug": "acme",
