@@ -83,6 +83,10 @@ class AnswerCache:
         self._rows: OrderedDict[int, AgentState] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, agent_id: int) -> AgentState | None:
+        with self._lock:
+            return self._rows.get(agent_id)
+
     def get(self, agent_id: int, versions: tuple | None) -> AgentState | None:
         if versions is None:
             return None
@@ -151,6 +155,7 @@ def record_heartbeat(
     capabilities: list[str] | None = None,
     running: list[int] | None = None,
     now=None,
+    versions: tuple | None = None,
 ) -> dict:
     """Record what the agent reports and answer what it should do. Fields left out (None) keep
     their stored value. The agent is ``agent`` or its ids (the key cache gives only those)."""
@@ -158,11 +163,13 @@ def record_heartbeat(
         agent_id, business_id = agent.pk, agent.business_id
     now = now or timezone.now()
     # The counters first, then the database: a change committed after this read bumps them again.
-    versions = control_versions.read(
-        control_versions.GLOBAL,
-        control_versions.business_scope(business_id),
-        control_versions.agent_scope(agent_id),
-    )
+    # (The heartbeat's gate read them already, before anything else of this request.)
+    if versions is None:
+        versions = control_versions.read(
+            control_versions.GLOBAL,
+            control_versions.business_scope(business_id),
+            control_versions.agent_scope(agent_id),
+        )
     state = answers.get(agent_id, versions)
     if state is None:
         state = _load_state(agent_id, business_id, versions, now)
@@ -197,6 +204,22 @@ def record_heartbeat(
         mark_online(agent=agent, now=now)
         state.offline_since = None
     return {**state.answer, "server_time": now.isoformat()}
+
+
+def presence_note_due(agent_id: int, now) -> bool:
+    """Should this beat go to the presence buffer? (The gate writes it in its Redis round trip.)"""
+    state = answers.peek(agent_id)
+    if state is None or state.last_heartbeat is None or state.offline_since is not None:
+        return False  # not known here yet, or arriving: written to the row at once
+    if state.noted_at is not None and now - state.noted_at < write_interval(state):
+        return False
+    return presence.buffered(state.heartbeat_timeout_s)
+
+
+def presence_noted(agent_id: int, now) -> None:
+    state = answers.peek(agent_id)
+    if state is not None:
+        state.noted_at = now
 
 
 def _noted(state: AgentState, now) -> bool:

@@ -27,6 +27,7 @@ def recheck_the_agents_sockets(sender, instance, **kwargs):
     notify_access_changed(agent_id=instance.agent_id)
     if kwargs.get("signal") is post_delete or instance.revoked_at is not None:
         forget_key(instance.key_hash)
+        control_versions.bump(control_versions.agent_scope(instance.agent_id))
 
 
 @receiver([post_save, post_delete], sender=Agent, dispatch_uid="agents.agent_versions")

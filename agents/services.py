@@ -200,7 +200,8 @@ def issue_key(*, agent: Agent, name: str = "", actor=None) -> tuple[AgentKey, st
 def revoke_key(*, key: AgentKey, actor=None) -> bool:
     """Revoke a key at once; the next request with it is a 401. Revoking twice is a no-op."""
     updated = AgentKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    forget_key(key.key_hash)  # the key cache answers no more for it (a no-op when revoked twice)
+    forget_key(key.key_hash)  # the key caches answer no more for it (a no-op when revoked twice)
+    control_versions.bump(control_versions.agent_scope(key.agent_id))
     if updated:
         business = key.agent.business
         audit.record(

@@ -7,7 +7,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from governance.models import Budget, EmergencyStop, Membership, OperatorToken
+from governance.models import Budget, EmergencyStop, ExecutionPolicy, Membership, OperatorToken
 from mission_control import control_versions
 from mission_control.ws_security import notify_access_changed
 
@@ -38,7 +38,9 @@ def heartbeats_answer_the_stop(sender, instance, **kwargs):
     control_versions.bump(scope)
 
 
+@receiver([post_save, post_delete], sender=ExecutionPolicy, dispatch_uid="governance.policy_versions")
 @receiver([post_save, post_delete], sender=Budget, dispatch_uid="governance.budget_versions")
 def heartbeats_answer_the_budget(sender, instance, **kwargs):
-    """A budget made, changed (its limit) or removed may flip ``budget_exhausted``."""
+    """A budget made, changed (its limit) or removed may flip ``budget_exhausted``; a policy may
+    set another request rate, which the heartbeat's gate caches."""
     control_versions.bump(control_versions.business_scope(instance.business_id))

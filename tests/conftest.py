@@ -54,6 +54,9 @@ def _clear_cache():
 
     answers.clear()
     flush_clock.reset()
+    from agents import heartbeat_gate
+
+    heartbeat_gate.reset()
     # A channels-redis layer keeps connections bound to the event loop that made them; each test
     # (each with its own loop) gets a fresh layer.
     channel_layers.backends.clear()

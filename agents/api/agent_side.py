@@ -6,13 +6,24 @@ from rest_framework.views import APIView
 
 from agents import heartbeats, services
 from agents.api.serializers import CommandSerializer, HeartbeatAnswerSerializer, HeartbeatSerializer
+from agents.heartbeat_gate import HeartbeatKeyAuthentication, HeartbeatThrottle
+from governance.auth import OperatorTokenAuthentication
 from governance.permissions import AgentsOnly
+from governance.throttling import OperatorThrottle
+from mission_control.api.authentication import CsrfSessionAuthentication
 
 
 class HeartbeatView(APIView):
     """Report status, version, location, capabilities and running executions; get back the desired
     state, pending commands (until acknowledged) and the governance flags."""
 
+    # The defaults, with the agent key and its rate limit read in one Redis round trip.
+    authentication_classes = [
+        HeartbeatKeyAuthentication,
+        OperatorTokenAuthentication,
+        CsrfSessionAuthentication,
+    ]
+    throttle_classes = [HeartbeatThrottle, OperatorThrottle]
     permission_classes = [AgentsOnly]
 
     @extend_schema(request=HeartbeatSerializer, responses=HeartbeatAnswerSerializer)
@@ -21,7 +32,10 @@ class HeartbeatView(APIView):
         data.is_valid(raise_exception=True)
         actor = request.user
         answer = heartbeats.record_heartbeat(
-            agent_id=actor.agent_id, business_id=actor.business_id, **data.validated_data
+            agent_id=actor.agent_id,
+            business_id=actor.business_id,
+            versions=getattr(actor, "heartbeat_versions", None),
+            **data.validated_data,
         )
         return Response(answer)
 

@@ -1,0 +1,196 @@
+"""The heartbeat's front door in one Redis round trip: who is it, may it, is its answer still good.
+
+A fleet beats thousands of times a second, and on a loaded machine every Redis round trip costs as
+much as a small query. So the heartbeat (and only the heartbeat: ``HeartbeatKeyAuthentication``
+and ``HeartbeatThrottle`` are set on its view alone) authenticates from a per-process key cache and
+asks Redis everything else at once, in one pipeline:
+
+* the control counters of the installation, the agent's business and the agent
+  (``mission_control.control_versions``), which the heartbeat's cached answer is checked against;
+* the agent key's rate-limit counter (the same fixed window as ``governance.throttling``);
+* the beat itself, into the presence buffer (``agents.presence``), when it is due there.
+
+A cached key is trusted only while the agent's counter reads what it read when the key was last
+checked in the database, read *before* that check: revoking a key (or deleting it, or its agent)
+bumps the agent's counter, so the next beat with it asks the database and gets its 401. The rate
+an agent may send at is cached the same way (a policy change bumps the business's counter).
+
+Without Redis (the embedded default) or while it is unreachable the view takes the ordinary path:
+``agents.auth.AgentKeyAuthentication`` and ``governance.throttling.AgentKeyThrottle``.
+"""
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
+
+from agents import heartbeats
+from agents.auth import KEY_PREFIX, LAST_USED_RESOLUTION, AgentActor, AgentKeyAuthentication, KeyIdentity
+from agents.models import AgentKey
+from governance.auth import bearer_token
+from governance.policies import agent_rate
+from governance.throttling import AgentKeyThrottle, default_rate, parse_rate, window_wait
+from mission_control import control_versions
+from mission_control.logging import bind
+from mission_control.redis_client import redis_client
+from mission_control.redis_outage import CACHE, REDIS_ERRORS
+from mission_control.secrets import hash_secret
+
+
+@dataclass
+class KeyEntry:
+    identity: KeyIdentity
+    rate: tuple[int, int] | None
+    versions: tuple | None = None  # the counters read before the key was last checked
+
+
+class KeyCache:
+    """Per process, bounded like the answers (``MC_HEARTBEAT_CACHE_AGENTS``)."""
+
+    def __init__(self):
+        self._rows: OrderedDict[str, KeyEntry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> KeyEntry | None:
+        with self._lock:
+            entry = self._rows.get(key_hash)
+            if entry is not None:
+                self._rows.move_to_end(key_hash)
+            return entry
+
+    def put(self, key_hash: str, entry: KeyEntry) -> None:
+        with self._lock:
+            self._rows[key_hash] = entry
+            self._rows.move_to_end(key_hash)
+            while len(self._rows) > settings.MC_HEARTBEAT_CACHE_AGENTS:
+                self._rows.popitem(last=False)
+
+    def drop(self, key_hash: str) -> None:
+        with self._lock:
+            self._rows.pop(key_hash, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+
+keys = KeyCache()
+
+
+def _check_key(key_hash: str) -> KeyEntry | None:
+    """The key from the database (one query, plus the policy's rate on a cold cache), or None."""
+    key = AgentKey.objects.active().select_related("agent").filter(key_hash=key_hash).first()
+    if key is None:
+        return None
+    identity = KeyIdentity(key.pk, key.agent_id, key.agent.business_id)
+    rate = parse_rate(agent_rate(key.agent_id, identity.business_id) or default_rate("agent"))
+    return KeyEntry(identity=identity, rate=rate)
+
+
+def _scopes(identity: KeyIdentity) -> list[str]:
+    return [
+        control_versions.GLOBAL,
+        control_versions.business_scope(identity.business_id),
+        control_versions.agent_scope(identity.agent_id),
+    ]
+
+
+def _ask_redis(
+    client, entry: KeyEntry, key_hash: str, note_beat: bool, now
+) -> tuple[tuple | None, int | None]:
+    """One pipeline: the three counters, the key's last use, the rate counter, the presence note.
+    Returns (versions, count); records ``last_used_at`` when this is the key's first use in a minute."""
+    names = [cache.make_key(f"ctlv:{scope}") for scope in _scopes(entry.identity)]
+    pipe = client.pipeline(transaction=False)
+    pipe.mget(names)
+    seconds = int(LAST_USED_RESOLUTION.total_seconds())
+    pipe.set(cache.make_key(f"agentkey:used:{key_hash}"), 1, nx=True, ex=seconds)
+    window_key = None
+    if entry.rate is not None:
+        period = entry.rate[1]
+        window = int(now.timestamp() // period)
+        window_key = cache.make_key(f"throttle:agent:key:{entry.identity.pk}:{period}:{window}")
+        pipe.incr(window_key)
+        pipe.expire(window_key, period + 1)
+    if note_beat:
+        from agents import presence
+
+        pipe.hset(presence.KEY, str(entry.identity.agent_id), now.timestamp())
+    answers = pipe.execute()
+    raw = answers[0]
+    versions = None if any(v is None for v in raw) else tuple(int(v) for v in raw)
+    if answers[1]:  # first use this minute, whichever process
+        AgentKey.objects.filter(pk=entry.identity.pk).update(last_used_at=now)
+    count = int(answers[2]) if window_key else None
+    return versions, count
+
+
+class HeartbeatKeyAuthentication(AgentKeyAuthentication):
+    """Agent keys for the heartbeat, with the rate counter and control counters read alongside."""
+
+    def authenticate(self, request):
+        raw = bearer_token(request)
+        if raw is None or not raw.startswith(KEY_PREFIX):
+            return None
+        client = redis_client()
+        if client is None or CACHE.down():
+            return super().authenticate(request)
+        key_hash = hash_secret(raw)
+        entry = keys.get(key_hash)
+        if entry is None:
+            entry = _check_key(key_hash)
+            if entry is None:
+                raise AuthenticationFailed("Invalid or revoked credentials.")
+            keys.put(key_hash, entry)  # trusted from the next beat on, once checked after a read
+        now = timezone.now()
+        note_beat = heartbeats.presence_note_due(entry.identity.agent_id, now)
+        try:
+            versions, count = _ask_redis(client, entry, key_hash, note_beat, now)
+        except REDIS_ERRORS as exc:
+            CACHE.note("heartbeats", exc)
+            return super().authenticate(request)
+        CACHE.recovered()
+        if versions is None:  # a counter missing (Redis restarted empty): start them
+            versions = control_versions.read(*_scopes(entry.identity))
+        if versions is None or entry.versions is None or entry.versions[2] != versions[2]:
+            # The agent changed, or this process never checked the key after reading its counter.
+            fresh = _check_key(key_hash)
+            if fresh is None:
+                keys.drop(key_hash)
+                raise AuthenticationFailed("Invalid or revoked credentials.")
+            entry = KeyEntry(identity=fresh.identity, rate=fresh.rate, versions=versions)
+            keys.put(key_hash, entry)
+        elif entry.versions[1] != versions[1]:
+            # The business changed (a policy may set another rate): ask for the rate again.
+            rate = agent_rate(entry.identity.agent_id, entry.identity.business_id) or default_rate("agent")
+            entry.rate, entry.versions = parse_rate(rate), versions
+        if note_beat:
+            heartbeats.presence_noted(entry.identity.agent_id, now)
+        actor = AgentActor(entry.identity)
+        actor.heartbeat_versions = versions
+        actor.rate_count = (count, entry.rate) if count is not None else None
+        bind(business=actor.business_id, agent=actor.agent_id)
+        return actor, actor.key
+
+
+class HeartbeatThrottle(AgentKeyThrottle):
+    """The agent key's limit, counted by the gate's pipeline when it ran (else as everywhere)."""
+
+    def allow_request(self, request, view) -> bool:
+        counted = getattr(request.user, "rate_count", None)
+        if counted is None:
+            return super().allow_request(request, view)
+        count, (limit, period) = counted
+        if count > limit:
+            self._wait = window_wait(period)
+            return False
+        return True
+
+
+def reset() -> None:
+    """Forget every cached key (tests)."""
+    keys.clear()

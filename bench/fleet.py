@@ -1,0 +1,307 @@
+"""How many agents one machine holds: the Procfile's processes against a simulated fleet.
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/postgres .venv/bin/python -m bench fleet \\
+        --agents 1000,2000,5000,10000 [--minutes 3] [--every 15] [--connections 64]
+
+Runs web (daphne), worker and beat as the Procfile does (production settings), on a throwaway
+database and a private ``redis-server``, and plays each fleet size in turn for ``--minutes``: every
+agent heartbeats every ``--every`` seconds (spread evenly), agents report finished work at about 5
+reports per second per 1,000 agents (``POST /executions/`` with an ``external_id``), and one pull
+agent in a hundred long-polls for work that an operator starts for it (``/run`` then ``claim``),
+then reports it done. The load generator (``bench._loadgen``) is one asyncio process sharing
+``--connections`` keep-alive connections, as a proxy in front of the fleet would.
+
+A size is *held* when the heartbeat p99 stays under 250 ms with no error (any non-2xx answer or a
+broken connection) and no lost report (every report answered 201/200 is in the ledger, counted in
+the database at the end). It prints each size with its latencies, the CPU each process used (share
+of one core) and the web process's largest RSS, then the largest size held. The machine is shared:
+the load average is printed beside each run.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench._fault_stack import Stack
+from bench._loadgen import Connection, Tally
+
+GOAL_P99_S = 0.25
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_pids(pid: int) -> list[int]:
+    """The process and its descendants (the worker forks its pool)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0.0
+    for p in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    return total
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class Pool:
+    """``size`` keep-alive connections handed out one request at a time."""
+
+    def __init__(self, port: int, size: int):
+        self.free: asyncio.Queue[Connection] = asyncio.Queue()
+        for _ in range(size):
+            self.free.put_nowait(Connection("127.0.0.1", port))
+
+    async def request(self, method: str, path: str, body: dict | None, token: str):
+        conn = await self.free.get()
+        try:
+            data = json.dumps(body).encode() if body is not None else b""
+            return await conn.request(method, path, data, {"Authorization": f"Bearer {token}"})
+        finally:
+            self.free.put_nowait(conn)
+
+
+def make_fleet(size: int, prefix: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]], str]:
+    """``size`` agents with a key each (a hundredth of them pull agents for claims), and an
+    operator token. Rows are written in bulk: 10,000 agents through the service (an event and an
+    audit entry each) would take longer than the run."""
+    from django.contrib.auth import get_user_model
+
+    from agents.models import Agent, AgentKey, AgentMode
+    from governance.models import Business, Membership
+    from governance.services import issue_operator_token
+    from mission_control.secrets import hash_secret
+
+    business = Business.objects.create(name=f"Fleet {prefix}", slug=f"fleet-{prefix}")
+    user = get_user_model().objects.create_user(f"op-{prefix}", password=uuid.uuid4().hex)
+    Membership.objects.create(user=user, business=business, role="operator")
+    token = issue_operator_token(user=user, name="bench")[1]
+    agents = Agent.objects.bulk_create(
+        [
+            Agent(business=business, name=f"{prefix}-{n}", mode=AgentMode.PULL, capabilities=["bench"])
+            for n in range(size)
+        ],
+        batch_size=2000,
+    )
+    raws = [f"mca_{uuid.uuid4().hex}{uuid.uuid4().hex}" for _ in agents]
+    AgentKey.objects.bulk_create(
+        [
+            AgentKey(agent=a, prefix=raw[:12], key_hash=hash_secret(raw))
+            for a, raw in zip(agents, raws, strict=True)
+        ],
+        batch_size=2000,
+    )
+    pairs = [(a.pk, raw) for a, raw in zip(agents, raws, strict=True)]
+    return pairs, pairs[:: max(1, 100)], token
+
+
+async def play(port: int, fleet, pullers, token: str, seconds: float, every: float, connections: int) -> dict:
+    pool = Pool(port, connections)
+    beats, reports, claims = Tally(), Tally(), Tally()
+    stored_ids: list[str] = []
+    errors: list[str] = []
+    stop_at = time.monotonic() + seconds
+    body = {"status": "idle", "version": "1.0", "runtime_location": "bench", "running": []}
+
+    async def agent(pk: int, key: str, offset: float) -> None:
+        await asyncio.sleep(offset)
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            try:
+                answer = await pool.request("POST", "/api/v1/agent/heartbeat", body, key)
+                beats.add(answer.status, time.perf_counter() - started)
+                if answer.status != 200:
+                    errors.append(f"heartbeat {answer.status}")
+            except Exception as exc:
+                beats.errors += 1
+                errors.append(f"heartbeat {type(exc).__name__}")
+            await asyncio.sleep(max(0.0, every - (time.perf_counter() - started)))
+
+    async def reporter(rate: float) -> None:
+        n = 0
+        while time.monotonic() < stop_at:
+            await asyncio.sleep(random.expovariate(rate))
+            pk, key = random.choice(fleet)
+            n += 1
+            ext = f"r-{pk}-{n}-{uuid.uuid4().hex[:6]}"
+            report = {
+                "external_id": ext,
+                "status": "success",
+                "model": "gpt-4o-mini",
+                "model_provider": "openai",
+                "input_tokens": 1200,
+                "output_tokens": 150,
+                "duration_ms": 2300,
+                "input": {"ticket": n},
+                "output": {"label": "billing"},
+            }
+            started = time.perf_counter()
+            try:
+                answer = await pool.request("POST", "/api/v1/executions/", report, key)
+                reports.add(answer.status, time.perf_counter() - started)
+                if answer.status in (200, 201):
+                    stored_ids.append(ext)
+                else:
+                    errors.append(f"report {answer.status}")
+            except Exception as exc:
+                reports.errors += 1
+                errors.append(f"report {type(exc).__name__}")
+
+    async def puller(pk: int, key: str) -> None:
+        # Long-polls on its own connection: a waiting claim must not hold one of the shared ones.
+        conn = Connection("127.0.0.1", port)
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            try:
+                answer = await conn.request(
+                    "POST",
+                    "/api/v1/agent/executions/claim",
+                    json.dumps({"wait_seconds": 10}).encode(),
+                    {"Authorization": f"Bearer {key}"},
+                )
+            except Exception as exc:
+                claims.errors += 1
+                errors.append(f"claim {type(exc).__name__}")
+                conn.close()
+                continue
+            claims.add(answer.status, time.perf_counter() - started)
+            if answer.status == 200:
+                execution = json.loads(answer.body)
+                done = {"status": "success", "output": {"ok": True}, "input_tokens": 10, "output_tokens": 5}
+                await conn.request(
+                    "PATCH",
+                    f"/api/v1/executions/{execution['id']}",
+                    json.dumps(done).encode(),
+                    {"Authorization": f"Bearer {key}"},
+                )
+            elif answer.status != 204:
+                errors.append(f"claim {answer.status}")
+        conn.close()
+
+    async def operator() -> None:
+        while time.monotonic() < stop_at - 12:
+            await asyncio.sleep(1.0)
+            pk, _ = random.choice(pullers)
+            answer = await pool.request("POST", f"/api/v1/agents/{pk}/run", {"input": {"n": 1}}, token)
+            if answer.status != 202:
+                errors.append(f"run {answer.status}")
+
+    tasks = [agent(pk, key, random.uniform(0, every)) for pk, key in fleet]
+    tasks += [puller(pk, key) for pk, key in pullers[:20]]
+    tasks += [reporter(5 * len(fleet) / 1000), operator()]
+    await asyncio.gather(*tasks)
+    return {"beats": beats, "reports": reports, "claims": claims, "stored": stored_ids, "errors": errors}
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench fleet")
+    parser.add_argument("--agents", default="1000,2000,5000,10000", help="fleet sizes to play, in turn")
+    parser.add_argument("--minutes", type=float, default=3)
+    parser.add_argument("--every", type=float, default=15, help="heartbeat interval, seconds")
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args(argv)
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        sys.exit("bench fleet: set DATABASE_URL to a PostgreSQL server")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mission_control.settings")
+    from bench._setup import throwaway_database
+
+    with throwaway_database("mc_bench_fleet"):
+        from django.db import connection
+
+        base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+        logs = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+        stack = Stack(
+            database_url=f"{base}/{connection.settings_dict['NAME']}",
+            logs=logs,
+            env_extra={
+                "DEBUG": "0",
+                "MC_HTTPS": "0",
+                "SECRET_KEY": "bench-" + "k" * 60,
+                "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            },
+        )
+        try:
+            stack.start_redis()
+            stack.manage("setup_periodic_tasks")
+            for proc in (stack.web, stack.worker, stack.beat):
+                proc.start()
+            stack.wait_healthy()
+            results = [run_size(stack, int(n), args) for n in args.agents.split(",")]
+        finally:
+            stack.stop_all()
+        held = [r["agents"] for r in results if r["held"]]
+        print(f"largest fleet held: {max(held) if held else 'none'} agents (logs: {logs})")
+
+
+def run_size(stack: Stack, size: int, args) -> dict:
+    from django.db import connection
+
+    from executions.models import Execution
+
+    fleet, pullers, token = make_fleet(size, f"f{size}")
+    connection.close()
+    procs = {"web": stack.web, "worker": stack.worker, "beat": stack.beat}
+    cpu_before = {name: cpu_seconds(p.popen.pid) for name, p in procs.items()}
+    load_before = os.getloadavg()[0]
+    began = time.monotonic()
+    rss_peak = [0.0]
+
+    async def sample_rss() -> None:
+        while time.monotonic() - began < args.minutes * 60:
+            rss_peak[0] = max(rss_peak[0], rss_mib(stack.web.popen.pid))
+            await asyncio.sleep(2)
+
+    async def both():
+        outcome, _ = await asyncio.gather(
+            play(stack.web_port, fleet, pullers, token, args.minutes * 60, args.every, args.connections),
+            sample_rss(),
+        )
+        return outcome
+
+    outcome = asyncio.run(both())
+    wall = time.monotonic() - began
+    cpu = {name: (cpu_seconds(p.popen.pid) - cpu_before[name]) / wall for name, p in procs.items()}
+    stored = Execution.objects.filter(external_id__in=outcome["stored"]).count()
+    lost = len(outcome["stored"]) - stored
+    beats = outcome["beats"]
+    p99 = beats.percentile(99)
+    held = p99 < GOAL_P99_S and not outcome["errors"] and lost == 0
+    print(
+        f"{size:>6} agents  heartbeats {beats.count:>7} p50 {beats.percentile(50) * 1000:6.1f} ms"
+        f" p99 {p99 * 1000:7.1f} ms | reports {len(outcome['stored'])} (lost {lost},"
+        f" p99 {outcome['reports'].percentile(99) * 1000:.0f} ms) | claims {outcome['claims'].statuses}"
+        f" | errors {len(outcome['errors'])} {sorted(set(outcome['errors']))[:4]}"
+        f" | CPU web {cpu['web']:.0%} worker {cpu['worker']:.0%} beat {cpu['beat']:.0%}"
+        f" | web RSS peak {rss_peak[0]:.0f} MiB | load {load_before:.1f}->{os.getloadavg()[0]:.1f}"
+        f" | {'HELD' if held else 'not held'}",
+        flush=True,
+    )
+    connection.close()
+    return {"agents": size, "held": held}
