@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "executions",
     "board",  # epics, tasks and their dependencies, comments and claims
     "workflows",
+    "autoscaling",  # scales agents on their queues: reads the ledger and the board, scales through agents
     "observability",  # rollups, dashboards, alerts: reads every app below, imported by none
     "intelligence",  # failure prediction and advice: reads the ledger, presence, observability
     "telemetry",  # OTLP traces in, Prometheus metrics out: on top of the apps above, imported by none
@@ -446,3 +447,7 @@ MC_WS_STALL_S = float(os.environ.get("MC_WS_STALL_S", "30"))
 MC_AT_RISK_THRESHOLD = float(os.environ.get("MC_AT_RISK_THRESHOLD", "0.5"))
 MC_PREDICTION_TRAIN_DAYS = int(os.environ.get("MC_PREDICTION_TRAIN_DAYS", "14"))
 MC_PREDICTION_MIN_SAMPLES = int(os.environ.get("MC_PREDICTION_MIN_SAMPLES", "200"))
+
+# Autoscaling (autoscaling/): how often the sweep evaluates every enabled policy; one decision per
+# agent per period, however many workers run the sweep.
+MC_AUTOSCALE_PERIOD_S = int(os.environ.get("MC_AUTOSCALE_PERIOD_S", "15"))

@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("observability.api.urls")),
     path("", include("intelligence.api.urls")),
     path("", include("telemetry.api.urls")),
+    path("", include("autoscaling.api.urls")),
 ]
 
 redoc = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(

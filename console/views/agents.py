@@ -11,6 +11,8 @@ from django.utils import timezone
 from agents import selectors
 from agents.api.serializers import EFFECTIVE_STATUSES
 from agents.models import AgentMode
+from autoscaling import selectors as autoscaling
+from autoscaling.models import Action
 from console.views.base import console_page, page
 from executions.models import Execution
 from governance.roles import Role
@@ -20,7 +22,16 @@ from observability import dashboards
 RECENT_EXECUTIONS = 20
 PRESENCE_EVENTS = 30
 PRESENCE_KINDS = ("agent.online", "agent.offline")
-LIFECYCLE_KINDS = ("agent.started", "agent.stopped", "agent.restarted", "agent.scaled", "agent.command_acked")
+LIFECYCLE_KINDS = (
+    "agent.started",
+    "agent.stopped",
+    "agent.restarted",
+    "agent.scaled",
+    "agent.autoscaled",
+    "agent.command_acked",
+)
+AUTOSCALE_CHART_SPAN = timedelta(hours=1)
+AUTOSCALE_DECISIONS = 15
 
 
 @console_page
@@ -72,6 +83,36 @@ def _usage(agent) -> list[dict]:
     return rows
 
 
+def _autoscale(agent, now) -> dict:
+    """The policy, the last hour's replicas against queue depth (decisions marked), recent decisions.
+    One query for an agent that never had a policy (no policy, no decisions), three otherwise."""
+    policy = autoscaling.policy_or_default(agent)
+    if policy.pk is None:
+        return {"policy": policy, "chart": {"type": "line", "labels": [], "datasets": []}, "decisions": []}
+    rows = autoscaling.chart_rows(agent, since=now - AUTOSCALE_CHART_SPAN)
+    acted = (Action.SCALE_UP, Action.SCALE_DOWN, Action.REFUSED)
+    chart = {
+        "type": "line",
+        "unit": "count",
+        "labels": [timezone.localtime(r.at).strftime("%H:%M:%S") for r in rows],
+        "datasets": [
+            {"label": "Replicas", "data": [r.replicas_after for r in rows], "stepped": True, "fill": False},
+            {"label": "Queue depth", "data": [r.queue for r in rows], "fill": False},
+            {
+                "label": "Decision (replicas after)",
+                "data": [r.replicas_after if r.action in acted else None for r in rows],
+                "showLine": False,
+                "pointRadius": 6,
+                "pointStyle": "triangle",
+            },
+        ]
+        if rows
+        else [],
+    }
+    decisions = list(autoscaling.decisions(agent=agent).filter(action__in=acted)[:AUTOSCALE_DECISIONS])
+    return {"policy": policy, "chart": chart, "decisions": decisions}
+
+
 @console_page
 def agent_detail(request, agent_id: int):
     scope, now = request.mc_scope, timezone.now()
@@ -91,6 +132,7 @@ def agent_detail(request, agent_id: int):
         "commands": list(selectors.command_list(agent=agent, pending=True)[:20]),
         "executions": executions,
         "history": history,
+        "autoscale": _autoscale(agent, now),
         "can_operate": scope.can(agent.business_id, Role.OPERATOR),
         "can_admin": scope.can(agent.business_id, Role.ADMIN),
     }
