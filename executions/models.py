@@ -166,6 +166,9 @@ class Execution(models.Model):
             models.Index(fields=["agent", "-id"], name="execution_agent_id"),
             models.Index(fields=["agent", "status"], name="execution_agent_status"),
             models.Index(fields=["business", "started_at"], name="execution_business_started"),
+            # The explorer's duration range: 199 ms on 2M rows without it, walking the ledger newest
+            # first for the 1 % in range (bench/dashboards.py); matches are few, so sorting them is cheap.
+            models.Index(fields=["business", "duration_ms"], name="execution_business_duration"),
             models.Index(fields=["cron_job_id", "-id"], name="execution_cron_job"),
             models.Index(fields=["workflow_run_id"], name="execution_workflow_run"),
             models.Index(fields=["business", "created_at"], name="execution_business_created"),

@@ -13,7 +13,12 @@ from console.views.base import console_page, page
 from executions.logs import search_logs
 from executions.models import ACTIVE, Execution, LogKind, LogLevel, Status, Trigger
 from executions.search import filter_executions
-from executions.selectors import get_visible_execution, visible_executions, with_effective_cost
+from executions.selectors import (
+    get_visible_execution,
+    scoped_executions,
+    visible_executions,
+    with_effective_cost,
+)
 from governance.roles import Role
 from mission_control.params import InvalidParameter, id_or_none
 
@@ -37,7 +42,7 @@ def search_params(request) -> QueryDict:
 
 def searched(request):
     """Matching executions (``effective_cost_usd`` annotated), or the filter errors to show."""
-    qs = with_effective_cost(visible_executions(request.user))
+    qs = with_effective_cost(scoped_executions(request.user))
     try:
         return filter_executions(qs, search_params(request)), {}
     except InvalidParameter as exc:

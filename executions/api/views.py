@@ -32,7 +32,7 @@ from executions.export import CONTENT_TYPES, STREAMS, buffered
 from executions.logs import MAX_ENTRIES, search_logs
 from executions.models import Execution, ExecutionLog, LogKind, LogLevel
 from executions.search import filter_executions
-from executions.selectors import get_visible_execution, visible_executions, with_effective_cost
+from executions.selectors import get_visible_execution, scoped_executions, with_effective_cost
 from governance.access import is_agent, require_role, visible_businesses
 from governance.permissions import AgentsOnly
 from governance.roles import Role
@@ -145,7 +145,7 @@ def searched(request):
         and not visible_businesses(request.user).filter(slug=slug).exists()
     ):
         raise NotFound()
-    return filter_executions(with_effective_cost(visible_executions(request.user)), request.query_params)
+    return filter_executions(with_effective_cost(scoped_executions(request.user)), request.query_params)
 
 
 class BatchView(BodyLimit, APIView):

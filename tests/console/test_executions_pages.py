@@ -119,3 +119,16 @@ def test_logs_page_costs_a_fixed_number_of_queries(
         append_logs(execution=make_execution(agent), entries=[{"message": "x"}, {"message": "y"}])
     with django_assert_max_num_queries(8):
         assert viewer_page.get("/global/logs").status_code == 200
+
+
+def test_logs_page_by_agent_shows_nothing_of_an_agent_outside_the_scope(
+    viewer_page, agent, stranger_agent, make_execution
+):
+    theirs = make_execution(stranger_agent)
+    append_logs(execution=theirs, entries=[{"message": "secret walrus"}])
+    mine = make_execution(agent)
+    append_logs(execution=mine, entries=[{"message": "my walrus"}])
+
+    assert "secret walrus" not in viewer_page.get(f"/global/logs?agent={stranger_agent.pk}").content.decode()
+    body = viewer_page.get(f"/global/logs?agent={agent.pk}").content.decode()
+    assert "my walrus" in body and "secret walrus" not in body

@@ -127,3 +127,45 @@ def test_full_text_search_is_served_by_the_gin_indexes(ledger):
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "execution_fulltext" in plan and "executionlog_fulltext" in plan, plan
+
+
+@pytest.mark.django_db
+def test_it_filters_by_the_corrected_cost_where_a_correction_exists(viewer_api, ledger):
+    from decimal import Decimal
+
+    from executions.models import CostCorrection
+
+    CostCorrection.objects.create(execution_id=ledger["ok"], cost_usd=Decimal("3"), cost_source="computed")
+    CostCorrection.objects.create(
+        execution_id=ledger["writer"], cost_usd=Decimal("9"), cost_source="computed"
+    )
+    CostCorrection.objects.create(
+        execution_id=ledger["writer"], cost_usd=Decimal("0.5"), cost_source="computed"
+    )
+
+    # ok: 0 -> 3 (counts as 3); writer: 2.5 -> 9 -> 0.5 (the latest counts, 0.5).
+    assert ids(viewer_api, "min_cost=1") == [ledger["ok"]]
+    assert ids(viewer_api, "max_cost=1&min_cost=0.4") == [ledger["writer"]]
+
+
+@pytest.mark.django_db
+def test_it_finds_nothing_for_a_business_that_does_not_exist_for_a_superuser(ledger, django_user_model):
+    from tests.conftest import client_for
+
+    admin = client_for(django_user_model.objects.create_superuser("root-1", password="x"))
+    assert ids(admin, "business=nope") == []
+    assert len(ids(admin)) == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize("common", [True, False])
+def test_full_text_finds_the_same_rows_for_common_and_rare_terms(viewer_api, ledger, monkeypatch, common):
+    from executions import search
+
+    # A common term is tested row by row, newest first; a rare one is collected from the GIN indexes.
+    monkeypatch.setattr(search, "COMMON_MATCHES", 1 if common else 10**9)
+    assert ids(viewer_api, "q=gateway") == [ledger["failed"]]
+    assert ids(viewer_api, "q=walrus") == [ledger["running"]]
+    assert ids(viewer_api, "q=walrus&status=success") == []
+    assert ids(viewer_api, "q=nothing-like-this") == []
