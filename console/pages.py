@@ -56,6 +56,13 @@ PAGES: list[Page] = [
     Page("calendar", "Calendar", "Automate", "console:calendar", "scheduled runs month past upcoming"),
     Page("workflows", "Workflows", "Automate", "console:workflows", "pipeline dag builder steps runs"),
     Page(
+        "advice",
+        "Advice",
+        "Automate",
+        "console:advice",
+        "suggestions optimise retries timeouts parallel cheaper stagger",
+    ),
+    Page(
         "settings",
         "Settings",
         "Govern",

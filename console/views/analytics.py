@@ -8,6 +8,7 @@ rollups. The pages only choose the window, shape the numbers for charts and rend
 from datetime import datetime, timedelta
 
 from console.views.base import console_page, page
+from console.views.intelligence import prediction_context
 from mission_control.errors import DomainError
 from observability import dashboards, projections, workload
 
@@ -127,6 +128,7 @@ def bottlenecks(request):
         "windows": WINDOWS,
         "stuck_after": stuck_text,
         "stuck_choices": STUCK_CHOICES,
+        **prediction_context(request.mc_scope),
     }
     return page(request, "console/analytics/bottlenecks.html", context, active="bottlenecks")
 

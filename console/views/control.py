@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from console.views.base import console_page, fragment, page
+from console.views.intelligence import risk_context
 from executions.models import Execution, Status
 from governance.models import EmergencyStop
 from governance.roles import Role
@@ -17,7 +18,7 @@ from observability import dashboards
 ACTIVE_LIMIT = 50
 FAILURE_LIMIT = 10
 FAILURE_WINDOW = timedelta(hours=24)
-PANELS = {"health", "agents", "active", "failures", "stop"}
+PANELS = {"health", "agents", "active", "failures", "stop", "risk"}
 
 
 def _agents(scope, now) -> dict:
@@ -119,6 +120,7 @@ def control(request):
             "active": lambda: _active(scope),
             "failures": lambda: _failures(scope, now),
             "stop": lambda: _stops(scope),
+            "risk": lambda: risk_context(scope),
         }[panel]()
         return fragment(request, f"console/control/_{panel}.html", context)
     context = {
@@ -127,5 +129,6 @@ def control(request):
         **_active(scope),
         **_failures(scope, now),
         **_stops(scope),
+        **risk_context(scope),
     }
     return page(request, "console/control/page.html", context, active="control")
