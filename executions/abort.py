@@ -13,6 +13,7 @@ from agents.services import queue_command
 from executions.lifecycle import announce, finish, lock_execution
 from executions.models import Execution, Status
 from governance import audit
+from mission_control.celery import app
 from mission_control.conflicts import retrying
 from mission_control.errors import DomainError
 
@@ -102,8 +103,6 @@ def revoke(task_id: str) -> None:
     """Revoke the Celery task that carried the work (a delivery still queued or retrying)."""
     if not task_id:
         return
-    from mission_control.celery import app
-
     try:
         app.control.revoke(task_id)
     except Exception:

@@ -13,4 +13,7 @@ class ExecutionsConfig(AppConfig):
     ]
 
     def ready(self) -> None:
-        from executions import receivers  # noqa: F401  (connects signal receivers)
+        # Registers the Celery entry points in every process: services enqueue them by name (they
+        # never import tasks.py, which sits on top of the app), and eager mode (tests) runs a task
+        # by name only when it is registered.
+        from executions import receivers, tasks  # noqa: F401  (connects signal receivers)

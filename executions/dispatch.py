@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timedelta
 
 import httpx
+from celery import signature
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentMode
 from executions import claim_wakeups
-from executions.lifecycle import finish, lock_execution, mark_running
+from executions.lifecycle import DISPATCH_TASK, finish, lock_execution, mark_running
 from executions.models import AgentRunSettings, Execution, Status
 from mission_control import outbound, shutdown
 from mission_control.conflicts import retrying
@@ -193,9 +194,7 @@ def _give_up(pk: int, error: str, error_type: str = "dispatch_failed") -> None:
 
 
 def _schedule(pk: int, countdown: float) -> None:
-    from executions.tasks import dispatch_execution
-
-    dispatch_execution.apply_async((pk,), countdown=countdown)
+    signature(DISPATCH_TASK).apply_async((pk,), countdown=countdown)
 
 
 @retrying

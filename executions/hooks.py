@@ -12,6 +12,7 @@ from django.utils import timezone
 from agents.models import Agent
 from executions.lifecycle import start_execution
 from executions.models import AgentRunSettings, Execution, Trigger
+from executions.retry_policy import validate_retry_policy
 from governance import audit
 from mission_control.errors import DomainError
 from mission_control.secrets import hash_secret, issue_secret
@@ -101,8 +102,6 @@ def rotate_signing_secret(*, agent: Agent, actor) -> str:
 def configure_runs(*, agent: Agent, actor, **values) -> AgentRunSettings:
     """Set the agent's defaults for new executions: ``timeout_s``, ``heartbeat_timeout_s``,
     ``retry_policy`` (each may be None to clear it)."""
-    from executions.retries import validate_retry_policy
-
     row = _settings_for(agent)
     before = {k: getattr(row, k) for k in values}
     if "retry_policy" in values:

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from executions.abort import abort_execution
 from executions.lifecycle import (
     TERMINAL_EVENTS,
     after_terminal,
@@ -221,8 +222,6 @@ def _apply_update(pk: int, data: dict, logs: list, actor) -> Execution:
 
 def _stop_if_over_policy(row: Execution) -> None:
     """Running work whose usage passes a policy cap (tokens, cost) is aborted through the agent."""
-    from executions.abort import abort_execution
-
     tokens = row.total_tokens or row.input_tokens + row.output_tokens
     try:
         enforcement.check_usage(

@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from celery import signature
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -23,15 +24,19 @@ from executions.models import (
     Execution,
     Status,
 )
+from executions.retry_policy import backoff_delay, is_retryable, validate_retry_policy
 from executions.signals import execution_finished
 from governance import audit, budgets, enforcement
 from governance.access import is_agent
 from governance.audit import actor_name
 from mission_control.conflicts import retrying
+from mission_control.errors import DomainError
 from mission_control.events import publish
 
 logger = logging.getLogger(__name__)
 
+# Enqueued by name: ``tasks.py`` sits on top of the app and imports the services, never the reverse.
+DISPATCH_TASK = "executions.tasks.dispatch_execution"
 ESTIMATE_SAMPLE = 50  # recent runs whose p90 cost is held when the agent declares no maximum
 
 TERMINAL_EVENTS = {
@@ -116,8 +121,6 @@ def start_execution(
     Refuses with governance's errors: 423 ``emergency_stop``, 403 ``restriction_<rule>``,
     402 ``budget_exceeded``. Nothing is written when it refuses.
     """
-    from executions.retries import validate_retry_policy
-
     business = agent.business
     with transaction.atomic():
         enforcement.check_can_start(business=business, agent=agent, trigger=trigger, actor=actor)
@@ -182,13 +185,11 @@ def start_execution(
 
 def enqueue_dispatch(execution: Execution) -> None:
     """Hand a pending push execution to the worker (after commit, so the row is there)."""
-    from executions.tasks import dispatch_execution
-
     countdown = None
     if execution.not_before is not None:
         countdown = max(0.0, (execution.not_before - timezone.now()).total_seconds())
     try:
-        dispatch_execution.apply_async(
+        signature(DISPATCH_TASK).apply_async(
             (execution.pk,), task_id=execution.dispatch_task_id or None, countdown=countdown
         )
     except Exception:
@@ -288,8 +289,6 @@ def finish(
 
 def after_terminal(executions: list[Execution], *, actor=None, message: str = "", settled: bool = False):
     """Settle budgets, publish, retry what may be retried and, after commit, tell listeners."""
-    from executions.retries import retry_if_due
-
     for execution in executions:
         if not settled:
             settle_budget(execution)
@@ -302,6 +301,45 @@ def after_terminal(executions: list[Execution], *, actor=None, message: str = ""
         )
         retry = retry_if_due(execution) if execution.status == Status.FAILED else None
         transaction.on_commit(finished_callback(execution, retry))
+
+
+def retry_if_due(execution: Execution) -> Execution | None:
+    """Start the next attempt of a failed execution if its policy allows; else None.
+
+    Governance still decides: a retry refused (emergency stop, budget) is not started, and the
+    failed execution stays the last word.
+    """
+    policy = execution.retry_policy
+    if execution.status != Status.FAILED or not policy:
+        return None
+    if execution.attempt >= policy.get("max_attempts", 1) or not is_retryable(execution, policy):
+        return None
+    delay = backoff_delay(policy, execution.attempt)
+    try:
+        with transaction.atomic():
+            return start_execution(
+                agent=execution.agent,
+                trigger=execution.trigger,
+                input=execution.input,
+                actor="system",
+                cron_job_id=execution.cron_job_id,
+                workflow_run_id=execution.workflow_run_id,
+                workflow_step=execution.workflow_step,
+                retry_count=execution.retry_count + 1,
+                timeout_s=execution.timeout_s,
+                retry_policy=policy,
+                retry_of=execution,
+                attempt=execution.attempt + 1,
+                not_before=timezone.now() + timedelta(seconds=delay) if delay else None,
+            )
+    except DomainError as refused:
+        announce(
+            execution,
+            "execution.retry_refused",
+            message=f"Execution #{execution.pk} not retried: {refused.detail}",
+            data={"error": refused.code},
+        )
+        return None
 
 
 def settle_budget(execution: Execution) -> None:

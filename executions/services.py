@@ -10,7 +10,7 @@ from executions.hooks import configure_runs, disable_hook, rotate_hook, rotate_s
 from executions.ingestion import ingest_batch, report_execution, update_execution
 from executions.lifecycle import finish, mark_running, start_execution
 from executions.logs import append_logs
-from executions.retries import replay_execution
+from executions.replays import replay_execution
 from executions.timeouts import fail_overdue
 
 __all__ = [

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.models import Agent
-from executions.retries import validate_retry_policy
+from executions.retry_policy import validate_retry_policy
 from governance.access import get_business
 from governance.permissions import PeopleOnly
 from governance.roles import Role
