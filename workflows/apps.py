@@ -11,4 +11,5 @@ class WorkflowsConfig(AppConfig):
     ]
 
     def ready(self) -> None:
-        from workflows import receivers  # noqa: F401  (connects the signal receivers)
+        # tasks: registers the Celery entry points, which services enqueue by name (see executions).
+        from workflows import receivers, tasks  # noqa: F401  (connects the signal receivers)

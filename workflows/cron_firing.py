@@ -25,6 +25,7 @@ from mission_control.events import publish
 from workflows import schedules
 from workflows.models import CronJob, CronRun, CronRunStatus, Overlap
 from workflows.models.cron import FINISHED_RUN
+from workflows.runs import cancel_run, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +123,6 @@ def _start_or_wait(job: CronJob, run: CronRun) -> None:
 
 def _launch(job: CronJob, run: CronRun, *, actor, raise_refusal: bool = False) -> None:
     """Start the job's target (an execution, or a workflow run) for ``run``."""
-    from workflows.runs import start_run  # runs report back here when they end
-
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -389,8 +388,6 @@ def _last_attempt(execution_id: int) -> int:
 
 def enforce_max_runtime(*, now: datetime | None = None) -> list[int]:
     """Fail runs going longer than their job's max runtime, and stop the work behind them."""
-    from workflows.runs import cancel_run
-
     now = now or timezone.now()
     for job in CronJob.objects.filter(pk__in=CronRun.objects.active().values("cron_job_id")):
         close_ended_runs(job)

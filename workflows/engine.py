@@ -21,6 +21,7 @@ from executions.services import abort_execution, start_execution
 from mission_control.errors import DomainError
 from mission_control.events import publish
 from workflows.models import RunStatus, StepRun, StepStatus, WorkflowRun
+from workflows.signals import workflow_run_finished
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +287,4 @@ def end_run(run: WorkflowRun, steps: list[StepRun], status: str, error: str, act
     }
     message = f"Workflow {run.workflow.name} run #{run.pk} {status}" + (f": {error[:200]}" if error else "")
     event(run, kind[status], message, status=status)
-    if run.cron_job_id:
-        from workflows.cron_firing import workflow_run_finished
-
-        transaction.on_commit(lambda: workflow_run_finished(run))
+    transaction.on_commit(lambda: workflow_run_finished.send(sender=WorkflowRun, run=run))

@@ -1,5 +1,5 @@
-"""Receivers (connected in ``WorkflowsConfig.ready``): executions ending move runs and cron jobs
-on; the emergency stop holds cron firing and its release resumes the jobs it held."""
+"""Receivers (connected in ``WorkflowsConfig.ready``): executions and workflow runs ending move
+runs and cron jobs on; the emergency stop holds cron firing and its release resumes the jobs it held."""
 
 import logging
 
@@ -8,8 +8,10 @@ from django.dispatch import receiver
 
 from executions.signals import execution_finished
 from governance.signals import emergency_stop_engaged, emergency_stop_released
-from workflows import cron
+from workflows import cron, cron_firing
+from workflows.models import WorkflowRun
 from workflows.runs import send_advance
+from workflows.signals import workflow_run_finished
 
 logger = logging.getLogger(__name__)
 
@@ -20,9 +22,13 @@ def on_execution_finished(sender, execution, retry=None, **kwargs) -> None:
         run_id = execution.workflow_run_id
         transaction.on_commit(lambda: send_advance(run_id))
     if execution.cron_job_id:
-        from workflows import cron_firing
-
         cron_firing.execution_finished(execution, retry=retry)
+
+
+@receiver(workflow_run_finished, sender=WorkflowRun, dispatch_uid="workflows.cron_run_finished")
+def on_workflow_run_finished(sender, run, **kwargs) -> None:
+    if run.cron_job_id:
+        cron_firing.workflow_run_finished(run)
 
 
 @receiver(emergency_stop_engaged, dispatch_uid="workflows.hold_cron")

@@ -10,6 +10,7 @@ from django_celery_beat.models import PeriodicTask
 from agents.models import Agent
 from executions.models import Execution
 from governance.models import Business
+from workflows.schedules import describe, next_after
 
 
 class Overlap(models.TextChoices):
@@ -113,15 +114,11 @@ class CronJob(models.Model):
         return self.enabled and not self.held_by_stop
 
     def next_run_at(self, now: datetime | None = None) -> datetime | None:
-        from workflows.schedules import next_after
-
         if not self.is_firing:
             return None
         return next_after(self.schedule, self.timezone, now or dj_timezone.now())
 
     def describe(self) -> str:
-        from workflows.schedules import describe
-
         return describe(self.schedule)
 
 
