@@ -8,6 +8,7 @@ evaluators overlap; notifications are rows delivered by a Celery task after comm
 import logging
 from datetime import datetime
 
+from celery import signature
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,6 +20,8 @@ from observability.alert_checks import CHECKS, Breach
 from observability.models import Alert, AlertRule, Channel, Notification
 
 logger = logging.getLogger(__name__)
+# Enqueued by name: ``tasks.py`` sits on top of the app and imports the services, never the reverse.
+DELIVER_TASK = "observability.tasks.deliver_notification"
 
 RULE_FIELDS = (
     "name",
@@ -187,6 +190,4 @@ def _announce(alert: Alert, kind: str, text: str) -> None:
 
 
 def _enqueue(notification_id: int) -> None:
-    from observability.tasks import deliver_notification
-
-    deliver_notification.delay(notification_id)
+    signature(DELIVER_TASK).delay(notification_id)

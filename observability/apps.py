@@ -14,7 +14,9 @@ class ObservabilityConfig(AppConfig):
 
     def ready(self) -> None:
         from governance.selectors import use_burn_rates
-        from observability import receivers  # noqa: F401  (connects to execution_finished)
+
+        # tasks: registers the Celery entry points, which services enqueue by name (see executions).
+        from observability import receivers, tasks  # noqa: F401  (connects to execution_finished)
         from observability.projections import burn_rates
 
         use_burn_rates(burn_rates)  # budgets everywhere project at the rollups' trailing burn rate
