@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "mission_control",
     "governance",
     "agents",
+    "brain",  # versioned documents: agents' memory and the business's knowledge
     "executions",
     "board",  # epics, tasks and their dependencies, comments and claims
     "workflows",

@@ -14,6 +14,7 @@ api_v1 = [
     api_path("events", EventListView.as_view(), name="event-list"),
     path("", include("governance.api.urls")),
     path("", include("agents.api.urls")),
+    path("", include("brain.api.urls")),
     path("", include("executions.api.urls")),
     path("", include("board.api.urls")),
     path("", include("workflows.api.urls")),

@@ -1,4 +1,4 @@
-from agents.api import agent_side, brain, views
+from agents.api import agent_side, views
 from mission_control.api.routing import api_path
 
 urlpatterns = [
@@ -14,11 +14,4 @@ urlpatterns = [
     api_path("agents/<int:pk>/keys/<int:key_id>", views.AgentKeyDetailView.as_view(), name="agent-key"),
     api_path("agent/heartbeat", agent_side.HeartbeatView.as_view(), name="agent-heartbeat"),
     api_path("agent/commands/<int:pk>/ack", agent_side.CommandAckView.as_view(), name="agent-command-ack"),
-    api_path("brain/documents", brain.DocumentListView.as_view(), name="brain-document-list"),
-    api_path("brain/documents/<int:pk>", brain.DocumentDetailView.as_view(), name="brain-document"),
-    api_path(
-        "brain/documents/<int:pk>/versions",
-        brain.DocumentVersionsView.as_view(),
-        name="brain-document-versions",
-    ),
 ]

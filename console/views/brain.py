@@ -1,11 +1,11 @@
 """``/global/brain``: agent memory and knowledge. Search, read every version, write and edit.
 
-Reads go through ``agents.brain`` (the brain API's own scoping and full-text search); writes post to
+Reads go through ``brain.selectors`` (the brain API's own scoping and full-text search); writes post to
 ``/api/v1/brain/documents``, with ``expected_version`` so two people editing never overwrite each other.
 """
 
-from agents import brain
 from agents.models import Agent
+from brain import selectors
 from console.views.base import console_page, page
 from governance.roles import Role
 from mission_control.params import id_or_none
@@ -21,7 +21,7 @@ def brain_page(request):
     tag = request.GET.get("tag", "").strip()[:64]
     owner = request.GET.get("scope", "")
     qs = (
-        brain.visible_documents(request.user)
+        selectors.visible_documents(request.user)
         .filter(business_id__in=scope.ids)
         .select_related("business", "agent")
     )
@@ -31,9 +31,9 @@ def brain_page(request):
         qs = qs.filter(agent__isnull=True)
     elif (agent_id := id_or_none(owner)) is not None:
         qs = qs.filter(agent_id=agent_id)
-    documents = list(brain.search(qs, q).order_by("-updated_at", "-id")[:LIST_LIMIT])
+    documents = list(selectors.search(qs, q).order_by("-updated_at", "-id")[:LIST_LIMIT])
     chosen = id_or_none(request.GET.get("doc"))
-    document = brain.get_document(user=request.user, pk=chosen) if chosen is not None else None
+    document = selectors.get_document(user=request.user, pk=chosen) if chosen is not None else None
     writable = [b for b in scope.businesses if b.pk in scope.ids and scope.can(b.pk, Role.OPERATOR)]
     context = {
         "documents": documents,

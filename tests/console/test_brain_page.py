@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.brain import update_document, write_document
+from brain.services import update_document, write_document
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = (
     "agents",
     "board",
+    "brain",
     "console",
     "executions",
     "governance",

@@ -8,6 +8,7 @@ OURS = {
     "mission_control",
     "governance",
     "agents",
+    "brain",
     "executions",
     "board",
     "workflows",

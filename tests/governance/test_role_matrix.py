@@ -17,9 +17,9 @@ from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from agents.brain import write_document
 from agents.models import AgentCommand
 from agents.services import create_agent, issue_key
+from brain.services import write_document
 from executions.models import Execution
 from governance.models import Budget, ExecutionPolicy, OperatorToken
 from governance.roles import RANK
@@ -232,7 +232,7 @@ MATRIX: dict[str, dict[str, Rule]] = {
         "patch": Rule(role=AD, body={"enabled": False}),
         "delete": Rule(role=AD),
     },
-    # The brain (agents/api/brain.py): people read (viewer) and write (operator); agent keys both.
+    # The brain (brain/api/views.py): people read (viewer) and write (operator); agent keys both.
     "brain-document-list": {
         "get": read(agents=True),
         "post": Rule(role=OP, agents=True, body={"business": "acme", "key": "matrix", "title": "Matrix"}),

@@ -17,8 +17,9 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from agents import brain
-from agents.models import Agent, BrainDocument, BrainVersion
+from agents.models import Agent
+from brain import selectors, services
+from brain.models import BrainDocument, BrainVersion
 from governance.access import get_business, is_agent
 from governance.models import Business
 from governance.roles import Role
@@ -27,7 +28,7 @@ from mission_control.params import param
 
 MAX_BODY = 1_000_000
 Tags = serializers.ListField(
-    child=serializers.CharField(max_length=64), max_length=brain.MAX_TAGS, required=False
+    child=serializers.CharField(max_length=64), max_length=services.MAX_TAGS, required=False
 )
 
 
@@ -103,7 +104,7 @@ class DocumentListView(GenericAPIView):
 
     def get(self, request):
         params = request.query_params
-        qs = brain.visible_documents(request.user).select_related("business")
+        qs = selectors.visible_documents(request.user).select_related("business")
         if params.get("business"):
             if is_agent(request.user):
                 if params["business"] != request.user.agent.business.slug:
@@ -119,7 +120,7 @@ class DocumentListView(GenericAPIView):
             qs = qs.with_tag(params["tag"])
         if params.get("key"):
             qs = qs.filter(key=params["key"])
-        page = self.paginate_queryset(brain.search(qs, params.get("q", "")))
+        page = self.paginate_queryset(selectors.search(qs, params.get("q", "")))
         return self.get_paginated_response(DocumentSerializer(page, many=True).data)
 
     @extend_schema(request=DocumentCreateSerializer, responses={201: DocumentSerializer})
@@ -128,7 +129,7 @@ class DocumentListView(GenericAPIView):
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         business, agent = _scope_for_write(request, fields)
-        document = brain.write_document(
+        document = services.write_document(
             business=business,
             agent=agent,
             key=fields["key"],
@@ -144,16 +145,16 @@ class DocumentDetailView(GenericAPIView):
     serializer_class = DocumentSerializer
 
     def get(self, request, pk: int):
-        return Response(DocumentSerializer(brain.get_document(user=request.user, pk=pk)).data)
+        return Response(DocumentSerializer(selectors.get_document(user=request.user, pk=pk)).data)
 
     @extend_schema(request=DocumentUpdateSerializer, responses=DocumentSerializer)
     def patch(self, request, pk: int):
-        document = brain.get_document(user=request.user, pk=pk, write=True)
+        document = selectors.get_document(user=request.user, pk=pk, write=True)
         data = DocumentUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
         expected = changes.pop("expected_version", None)
-        updated = brain.update_document(
+        updated = services.update_document(
             document=document, actor=request.user, expected_version=expected, **changes
         )
         return Response(DocumentSerializer(updated).data)
@@ -163,6 +164,6 @@ class DocumentVersionsView(GenericAPIView):
     serializer_class = VersionSerializer
 
     def get(self, request, pk: int):
-        document = brain.get_document(user=request.user, pk=pk)
+        document = selectors.get_document(user=request.user, pk=pk)
         page = self.paginate_queryset(document.versions.all())  # newest first: ids grow with numbers
         return self.get_paginated_response(VersionSerializer(page, many=True).data)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from agents.brain import write_document
-from agents.models import BrainDocument, BrainVersion
 from agents.services import create_agent
+from brain.models import BrainDocument, BrainVersion
+from brain.services import write_document
 from mission_control.models import AppendOnlyError, Event
 from tests.conftest import agent_client
 
