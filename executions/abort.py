@@ -23,7 +23,7 @@ SWEEP_BATCH = 500
 
 
 def grace_seconds() -> int:
-    return int(getattr(settings, "MC_ABORT_GRACE_S", 30))
+    return settings.MC_ABORT_GRACE_S
 
 
 @retrying

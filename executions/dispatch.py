@@ -41,11 +41,11 @@ LEASE_MARGIN_S = 30
 
 
 def push_timeout() -> float:
-    return float(getattr(settings, "MC_PUSH_TIMEOUT_S", 10))
+    return settings.MC_PUSH_TIMEOUT_S
 
 
 def push_max_attempts() -> int:
-    return int(getattr(settings, "MC_PUSH_MAX_ATTEMPTS", 5))
+    return settings.MC_PUSH_MAX_ATTEMPTS
 
 
 def push_backoff(attempt: int) -> float:
@@ -74,7 +74,8 @@ def verify(secret: str, body: bytes, signature: str) -> bool:
 
 
 def payload(execution: Execution, attempt: int) -> dict:
-    base = getattr(settings, "MC_PUBLIC_URL", "").rstrip("/")
+    # Without MC_PUBLIC_URL the URL is relative: the agent joins it to the base URL it was given.
+    base = settings.MC_PUBLIC_URL
     return {
         "execution": {
             "id": execution.pk,

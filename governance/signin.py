@@ -60,10 +60,10 @@ class Limits:
 def limits() -> Limits:
     return Limits(
         per_address=parse_rate(default_rate("login")),
-        lockout_failures=int(getattr(settings, "MC_LOGIN_LOCKOUT_FAILURES", 5)),
-        lockout_s=int(getattr(settings, "MC_LOGIN_LOCKOUT_S", 60)),
-        lockout_max_s=int(getattr(settings, "MC_LOGIN_LOCKOUT_MAX_S", 900)),
-        per_username=parse_rate(getattr(settings, "MC_RATE_LOGIN_USERNAME", "50/hour")),
+        lockout_failures=settings.MC_LOGIN_LOCKOUT_FAILURES,
+        lockout_s=settings.MC_LOGIN_LOCKOUT_S,
+        lockout_max_s=settings.MC_LOGIN_LOCKOUT_MAX_S,
+        per_username=parse_rate(settings.MC_RATE_LOGIN_USERNAME),
     )
 
 

@@ -23,7 +23,7 @@ def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
 
 def trusted_proxies() -> tuple[Network, ...]:
     """``MC_TRUSTED_PROXIES`` parsed (a list of addresses or CIDRs; empty: trust no proxy)."""
-    return _networks(tuple(getattr(settings, "MC_TRUSTED_PROXIES", ()) or ()))
+    return _networks(tuple(settings.MC_TRUSTED_PROXIES))
 
 
 def parse_address(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

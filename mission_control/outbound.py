@@ -40,7 +40,7 @@ def _networks(entries: tuple[str, ...]) -> tuple:
 
 def allowed_networks() -> tuple:
     """``MC_OUTBOUND_ALLOW``: networks that may be reached although they are not public."""
-    return _networks(tuple(getattr(settings, "MC_OUTBOUND_ALLOW", ()) or ()))
+    return _networks(tuple(settings.MC_OUTBOUND_ALLOW))
 
 
 def _embedded_ipv4(address: Address) -> Address:

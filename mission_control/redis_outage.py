@@ -31,7 +31,7 @@ except ImportError:  # pragma: no cover - redis is a dependency of channels-redi
 
 
 def base_window_s() -> float:
-    return float(getattr(settings, "MC_REDIS_RETRY_S", 5))
+    return settings.MC_REDIS_RETRY_S
 
 
 class Outage:

@@ -15,8 +15,9 @@ import dj_database_url
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Local files (the embedded SQLite database, collected static files, demo state). Made at start-up
+# (mission_control.apps), not here: importing settings has no side effects.
 VAR_DIR = Path(os.environ.get("MC_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -308,7 +309,6 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "staticfiles"))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -419,6 +419,14 @@ MC_ABORT_GRACE_S = int(os.environ.get("MC_ABORT_GRACE_S", "30"))
 # Pending work no agent took within this long fails (freeing its budget hold); 0 waits forever.
 MC_START_TIMEOUT_S = int(os.environ.get("MC_START_TIMEOUT_S", "3600"))
 MC_PUSH_TIMEOUT_S = float(os.environ.get("MC_PUSH_TIMEOUT_S", "10"))
+# Delivery attempts of one push execution (backoff 2, 4, 8 s...) before it fails as undeliverable.
+MC_PUSH_MAX_ATTEMPTS = int(os.environ.get("MC_PUSH_MAX_ATTEMPTS", "5"))
+# The address agents reach this server at (e.g. https://mc.example.com), for the absolute
+# ``report_url`` of push payloads. Unset: the URL is relative (/api/v1/executions/<id>) and the
+# agent joins it to the base URL it was configured with (the SDK reports to its own base URL).
+MC_PUBLIC_URL = os.environ.get("MC_PUBLIC_URL", "").strip().rstrip("/")
+if MC_PUBLIC_URL and not MC_PUBLIC_URL.startswith(("http://", "https://")):
+    raise RuntimeError(f"MC_PUBLIC_URL must start with http:// or https:// (got {MC_PUBLIC_URL!r}).")
 # Push endpoints and alert webhooks may only reach public addresses (mission_control/outbound.py),
 # except networks listed here (CIDRs), e.g. agents inside your own network. The test suite runs its
 # push agents and webhooks on loopback, so it (and only it) allows loopback unless told otherwise.

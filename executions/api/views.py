@@ -43,21 +43,21 @@ from mission_control.params import param, parse_choices
 MAX_BATCH = 1000
 
 
-def limit(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
+def limit(name: str) -> int:
+    """The byte limit named by a view's ``max_body_setting`` (declared in settings)."""
+    return getattr(settings, name)
 
 
 class BodyLimit:
     """Answer 413 ``payload_too_large`` before parsing a body over ``max_body_bytes``."""
 
     max_body_setting = "MC_MAX_REPORT_BYTES"
-    max_body_default = 1024 * 1024
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if request.method not in ("POST", "PATCH", "PUT"):
             return
-        bound = limit(self.max_body_setting, self.max_body_default)
+        bound = limit(self.max_body_setting)
         try:
             size = int(request.META.get("CONTENT_LENGTH") or -1)
         except ValueError:
@@ -153,7 +153,6 @@ class BatchView(BodyLimit, APIView):
 
     permission_classes = [AgentsOnly]
     max_body_setting = "DATA_UPLOAD_MAX_MEMORY_SIZE"
-    max_body_default = 10 * 1024 * 1024
 
     @extend_schema(
         request=BatchSerializer,
@@ -213,7 +212,6 @@ class ExecutionLogsView(BodyLimit, GenericAPIView):
     serializer_class = ExecutionLogSerializer
     queryset = ExecutionLog.objects.none()  # for the schema; reads go through the execution
     max_body_setting = "MC_MAX_LOG_BYTES"
-    max_body_default = 5 * 1024 * 1024
 
     @extend_schema(operation_id="executions_logs_list", responses=ExecutionLogSerializer(many=True))
     def get(self, request, pk: int):
@@ -320,7 +318,6 @@ class HookView(BodyLimit, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     max_body_setting = "MC_MAX_HOOK_BYTES"
-    max_body_default = 256 * 1024
 
     @extend_schema(
         request=inline_serializer("HookInput", {}),

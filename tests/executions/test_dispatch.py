@@ -125,3 +125,18 @@ def test_duplicate_messages_arriving_together_post_once(make_agent, push_server,
     assert len(server.requests) == 1
     execution.refresh_from_db()
     assert execution.status == "running" and execution.delivery_attempts == 1
+
+
+@pytest.mark.django_db
+def test_it_sends_a_relative_report_url_without_a_public_url(push_agent, django_capture_on_commit_callbacks):
+    execution = start(push_agent, django_capture_on_commit_callbacks)
+    [request] = push_agent.server.requests
+    assert request["json"]["report_url"] == f"/api/v1/executions/{execution.pk}"
+
+
+@pytest.mark.django_db
+@override_settings(MC_PUBLIC_URL="https://mc.example.com")
+def test_it_sends_an_absolute_report_url_with_a_public_url(push_agent, django_capture_on_commit_callbacks):
+    execution = start(push_agent, django_capture_on_commit_callbacks)
+    [request] = push_agent.server.requests
+    assert request["json"]["report_url"] == f"https://mc.example.com/api/v1/executions/{execution.pk}"
