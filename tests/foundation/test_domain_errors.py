@@ -31,6 +31,7 @@ def test_it_answers_400_for_a_code_missing_from_the_table():
 # named in REST_FRAMEWORK): they belong to the API layer although they sit beside the services.
 DRF_ADAPTERS = {
     "agents/auth.py",
+    "agents/heartbeat_gate.py",  # the heartbeat view's own authentication and throttle classes
     "governance/auth.py",
     "governance/permissions.py",
     "governance/throttling.py",
