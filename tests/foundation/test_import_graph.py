@@ -33,7 +33,7 @@ LAYERS: list[set[str]] = [
     {"mission_control"},
     {"governance"},
     {"agents"},
-    {"executions"},
+    {"executions", "brain"},  # the brain left agents (issue 14): documents of a business or an agent
     {"board", "workflows"},  # the board left workflows (issue 14): peers, neither imports the other
     {"observability", "autoscaling"},  # read the apps below (autoscaling scales through agents)
     {"intelligence"},  # failure prediction: reads the ledger, presence and observability
