@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "intelligence",  # failure prediction and advice: reads the ledger, presence, observability
     "telemetry",  # OTLP traces in, Prometheus metrics out: on top of the apps above, imported by none
     "console",  # the operator pages: sits on top of everything
+    "simulator",  # a tool, not a domain app: the SDK-driven fleet of `manage.py simulate`
 ]
 
 MIDDLEWARE = [

@@ -39,6 +39,7 @@ LAYERS: list[set[str]] = [
     {"intelligence"},  # failure prediction: reads the ledger, presence and observability
     {"telemetry"},  # OTLP traces in, Prometheus metrics out: on top of the apps above
     {"console"},  # the operator pages: on top of everything
+    {"simulator"},  # a tool beside bench/: drives the server over HTTP through the SDK
 ]
 
 # The one upward arrow the review found (issue 14 item 4 moves these agent-scoped execution views to

@@ -13,8 +13,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from agents.demo import fleet_path
-from agents.simulation import Profile, run_fleet
 from mission_control_sdk import Client, MissionControlError
+from simulator.fleet import Profile, run_fleet
 
 
 class Command(BaseCommand):

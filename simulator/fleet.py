@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents import simulation_content as content
 from mission_control_sdk import (
     AuthenticationError,
     BudgetExceeded,
@@ -31,6 +30,7 @@ from mission_control_sdk import (
     NotFound,
     RateLimited,
 )
+from simulator import content
 
 logger = logging.getLogger("mission_control.simulate")
 STOP_GRACE_S = 2.5  # a stopping fleet waits this long for its agents

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from agents.simulation_content import WORK, plan
+from simulator.content import WORK, plan
 
 
 @pytest.mark.parametrize("capability", sorted(WORK))
