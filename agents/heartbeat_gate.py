@@ -87,6 +87,10 @@ def _check_key(key_hash: str) -> KeyEntry | None:
     if key is None:
         return None
     identity = KeyIdentity(key.pk, key.agent_id, key.agent.business_id)
+    if key.last_used_at is None or timezone.now() - key.last_used_at > LAST_USED_RESOLUTION:
+        AgentKey.objects.filter(pk=key.pk).update(
+            last_used_at=timezone.now()
+        )  # later uses: buffered (_ask_redis)
     rate = parse_rate(agent_rate(key.agent_id, identity.business_id) or default_rate("agent"))
     return KeyEntry(identity=identity, rate=rate)
 
@@ -103,7 +107,8 @@ def _ask_redis(
     client, entry: KeyEntry, key_hash: str, note_beat: bool, now
 ) -> tuple[tuple | None, int | None]:
     """One pipeline: the three counters, the key's last use, the rate counter, the presence note.
-    Returns (versions, count); records ``last_used_at`` when this is the key's first use in a minute."""
+    Returns (versions, count). A key's first use in a minute goes to the presence buffer, whose flush
+    writes ``last_used_at`` (a fleet's keys would otherwise be a burst of row writes every minute)."""
     names = [cache.make_key(f"ctlv:{scope}") for scope in _scopes(entry.identity)]
     pipe = client.pipeline(transaction=False)
     pipe.mget(names)
@@ -123,8 +128,12 @@ def _ask_redis(
     answers = pipe.execute()
     raw = answers[0]
     versions = None if any(v is None for v in raw) else tuple(int(v) for v in raw)
-    if answers[1]:  # first use this minute, whichever process
-        AgentKey.objects.filter(pk=entry.identity.pk).update(last_used_at=now)
+    if answers[1]:  # first use this minute, whichever process: written with the next presence flush
+        from agents import presence
+
+        CACHE.or_default(
+            "heartbeats", lambda: client.hset(presence.KEYS_USED, entry.identity.pk, now.timestamp()), None
+        )
     count = int(answers[2]) if window_key else None
     return versions, count
 

@@ -19,8 +19,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Q
 
-from agents.models import Agent
+from agents.models import Agent, AgentKey
 from mission_control.conflicts import retrying
 from mission_control.redis_client import redis_client
 from mission_control.redis_outage import CACHE
@@ -28,6 +29,7 @@ from mission_control.redis_outage import CACHE
 logger = logging.getLogger(__name__)
 
 KEY = "mc:presence"
+KEYS_USED = "mc:presence:keys"  # agent key id -> when the heartbeat gate last saw it (per minute)
 FLUSHED_KEY = "mc:presence:flushed_at"
 FLUSH_S = 5
 # A flush is late after two of its periods; then beats are written at once until one runs again.
@@ -80,32 +82,48 @@ def note(agent_id: int, at: datetime) -> bool:
 
 
 def flush() -> int:
-    """Write every buffered beat to the database; returns how many agents it moved on."""
+    """Write every buffered beat (and key use) to the database; returns how many agents moved on."""
     client = redis_client()
     if client is None or CACHE.down():
         return 0
-    taken = f"{KEY}:flushing:{uuid.uuid4().hex}"
-
-    def take() -> dict:
-        if not client.exists(KEY):
-            return {}
-        client.rename(KEY, taken)  # atomic: beats from now on go to a fresh hash
-        return client.hgetall(taken)
-
-    raw = CACHE.or_default("presence", take, {})
+    key_uses = _take(client, KEYS_USED)
+    if key_uses:
+        write_key_uses({int(k): datetime.fromtimestamp(float(v), UTC) for k, v in key_uses.items()})
+    raw = _take(client, KEY)
     CACHE.or_default("presence", lambda: client.set(FLUSHED_KEY, time.time()), None)
     if not raw:
         return 0
     beats = {int(k): datetime.fromtimestamp(float(v), UTC) for k, v in raw.items()}
     try:
-        moved = write_beats(beats)
+        return write_beats(beats)
     except Exception:
         # Put them back (a newer beat already there wins) so the next flush writes them.
         CACHE.or_default("presence", lambda: [client.hsetnx(KEY, k, v) for k, v in raw.items()], None)
         raise
-    finally:
-        CACHE.or_default("presence", lambda: client.delete(taken), None)
-    return moved
+
+
+def _take(client, key: str) -> dict:
+    """Everything in the hash ``key``, which starts again empty (RENAME is atomic)."""
+    taken = f"{key}:flushing:{uuid.uuid4().hex}"
+
+    def take() -> dict:
+        if not client.exists(key):
+            return {}
+        client.rename(key, taken)
+        values = client.hgetall(taken)
+        client.delete(taken)
+        return values
+
+    return CACHE.or_default("presence", take, {})
+
+
+def write_key_uses(uses: dict[int, datetime]) -> None:
+    """``last_used_at`` of the agent keys the heartbeat gate saw (to the minute)."""
+    with transaction.atomic():
+        for key_id, at in sorted(uses.items()):
+            AgentKey.objects.filter(pk=key_id).filter(
+                Q(last_used_at__isnull=True) | Q(last_used_at__lt=at)
+            ).update(last_used_at=at)
 
 
 @retrying

@@ -1,0 +1,161 @@
+"""Claim latency with many agents waiting: from ``pending`` (committed) to claimed, in the same run
+as the database's own idea of a fast path (one claim of work already there).
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/9 \\
+        .venv/bin/python -m bench claims [--agents 1000] [--work 200] [--every 0.05]
+
+Serves the product with daphne (the Procfile's ``web``, production settings); ``--agents`` pull
+agents each hold one long-polling claim (``wait_seconds: 30``, renewed when it ends), so that many
+claims wait in the web process at once. This process then queues ``--work`` executions one at a
+time for random agents through the service (as the API, cron or a workflow would), every
+``--every`` seconds, and measures from the commit to the moment the agent's claim answer arrives.
+Baseline: claims of work that is already pending (no wait at all), in the same run.
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from bench._loadgen import Connection, Tally
+from bench._setup import throwaway_database
+from bench.heartbeat import SITE, URLS, free_port, serve, server_env
+
+
+def make_agents(size: int) -> list[tuple[object, str]]:
+    from agents.models import AgentMode
+    from agents.services import create_agent, issue_key
+    from governance.models import Business
+
+    business = Business.objects.create(slug="bench-claims", name="Bench claims")
+    agents = [create_agent(business=business, name=f"p{n}", mode=AgentMode.PULL) for n in range(size)]
+    return [(agent, issue_key(agent=agent, name="bench")[1]) for agent in agents]
+
+
+async def waiters(port: int, fleet, claimed: dict, stop: asyncio.Event, wait_s: int) -> Tally:
+    """One long-poll per agent, each on its own connection, renewed until ``stop``."""
+    tally = Tally()
+
+    async def one(agent, key) -> None:
+        conn = Connection("127.0.0.1", port)
+        body = json.dumps({"wait_seconds": wait_s}).encode()
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                answer = await conn.request(
+                    "POST", "/api/v1/agent/executions/claim", body, {"Authorization": f"Bearer {key}"}
+                )
+            except OSError:
+                tally.errors += 1
+                conn.close()
+                await asyncio.sleep(0.1)
+                continue
+            tally.add(answer.status, time.perf_counter() - started)
+            if answer.status == 200:
+                claimed[json.loads(answer.body)["id"]] = time.perf_counter()
+        conn.close()
+
+    await asyncio.gather(*(one(agent, key) for agent, key in fleet))
+    return tally
+
+
+def queue_one(agent) -> tuple[int, float]:
+    from executions.services import start_execution
+
+    execution = start_execution(agent=agent, trigger="manual", input={"bench": True})
+    return execution.pk, time.perf_counter()  # start_execution returns after its commit
+
+
+async def measure(port: int, fleet, work: int, every: float, wait_s: int) -> tuple[list[float], Tally]:
+    claimed: dict[int, float] = {}
+    stop = asyncio.Event()
+    task = asyncio.create_task(waiters(port, fleet, claimed, stop, wait_s))
+    await asyncio.sleep(5 + len(fleet) / 200)  # every agent's claim is in and waiting
+    queued: dict[int, float] = {}
+    for _ in range(work):
+        agent, _ = random.choice(fleet)
+        pk, at = await asyncio.to_thread(queue_one, agent)
+        queued[pk] = at
+        await asyncio.sleep(every)
+    deadline = time.monotonic() + 30
+    while len([pk for pk in queued if pk in claimed]) < len(queued) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    stop.set()
+    tally = await task
+    latencies = [claimed[pk] - at for pk, at in queued.items() if pk in claimed]
+    missing = len(queued) - len(latencies)
+    if missing:
+        print(f"  {missing} queued executions were not claimed within 30 s")
+    return latencies, tally
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="bench claims")
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--work", type=int, default=200)
+    parser.add_argument("--every", type=float, default=0.05)
+    args = parser.parse_args(argv)
+    with throwaway_database("mc_bench_claims"):
+        run(args)
+
+
+def run(args) -> None:
+    from django.db import connection
+
+    fleet = make_agents(args.agents)
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "bench_site.py").write_text(SITE)
+    (tmp / "bench_urls.py").write_text(URLS)
+    port = free_port()
+    proc = serve("daphne", port, server_env(tmp))
+    try:
+        latencies, tally = asyncio.run(measure(port, fleet, args.work, args.every, 30))
+        # Baseline: work already pending, claimed with no wait by agents that are not waiting.
+        few = fleet[: min(50, len(fleet))]
+        for agent, _ in few:
+            queue_one(agent)
+        connection.close()
+
+        async def claim_now() -> list[float]:
+            times = []
+            for _, key in few:
+                conn = Connection("127.0.0.1", port)
+                started = time.perf_counter()
+                answer = await conn.request(
+                    "POST",
+                    "/api/v1/agent/executions/claim",
+                    b'{"wait_seconds": 0}',
+                    {"Authorization": f"Bearer {key}"},
+                )
+                times.append(time.perf_counter() - started)
+                conn.close()
+                assert answer.status == 200, answer.status
+            return times
+
+        baseline = asyncio.run(claim_now())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    bad = {s: n for s, n in tally.statuses.items() if s not in (200, 204)}
+    print(f"{args.agents} agents waiting in one daphne process; {args.work} executions queued one by one")
+    print(
+        f"  pending -> claimed: p50 {percentile(latencies, 50) * 1000:.1f} ms,"
+        f" p99 {percentile(latencies, 99) * 1000:.1f} ms, max {max(latencies or [0]) * 1000:.1f} ms"
+        f" ({len(latencies)} claimed; other answers {bad or 'none'}, {tally.errors} connection errors)"
+    )
+    print(
+        f"  baseline, a claim of work already pending (no wait): p50 {percentile(baseline, 50) * 1000:.1f} ms,"
+        f" p99 {percentile(baseline, 99) * 1000:.1f} ms"
+    )

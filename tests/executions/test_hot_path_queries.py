@@ -1,0 +1,60 @@
+"""What the agents' hot paths cost in queries, whatever the fleet or ledger size (the heartbeat's
+pin is in tests/agents/test_heartbeat_cache.py: no query at all in steady state)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from executions.services import start_execution
+
+pytestmark = pytest.mark.django_db
+
+
+def report(n: int, **extra) -> dict:
+    return {
+        "external_id": f"ext-{n}",
+        "status": "success",
+        "model": "gpt-4o-mini",
+        "model_provider": "openai",
+        "input_tokens": 1200,
+        "output_tokens": 150,
+        "duration_ms": 2300,
+        **extra,
+    }
+
+
+def count(call) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        call()
+    return len(queries)
+
+
+def claim(client):
+    return client.post("/api/v1/agent/executions/claim", {"wait_seconds": 0}, format="json")
+
+
+def test_a_claim_costs_a_fixed_number_of_queries(pull_agent, pull_api):
+    assert claim(pull_api).status_code == 204  # the key and its rate are cached from here on
+    start_execution(agent=pull_agent, trigger="manual")
+    # The agent row; in a savepoint: lock the oldest pending row (SKIP LOCKED), mark it running,
+    # its event; then the row read back for the answer.
+    assert count(lambda: claim(pull_api)) == 7
+
+
+def test_an_empty_claim_costs_the_agent_and_one_look(pull_api):
+    claim(pull_api)
+    assert count(lambda: claim(pull_api)) == 4  # the agent row, and a savepoint around one SELECT
+
+
+def test_a_report_costs_a_fixed_number_of_queries(agent_api):
+    agent_api.post("/api/v1/executions/", report(0), format="json")
+    # The agent, the idempotency look-up, the row, the budget settlement (reservation, lines,
+    # budgets in scope), the event, the row read back, and their savepoints.
+    assert count(lambda: agent_api.post("/api/v1/executions/", report(1), format="json")) == 16
+
+
+def test_a_batch_of_1000_costs_a_fixed_number_of_queries(agent_api):
+    agent_api.post("/api/v1/executions/batch", {"executions": [report(0)]}, format="json")
+    body = {"executions": [report(n) for n in range(1, 1001)]}
+    # Whatever the batch size: bulk statements for rows, events and settlements.
+    assert count(lambda: agent_api.post("/api/v1/executions/batch", body, format="json")) == 17
