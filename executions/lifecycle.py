@@ -115,6 +115,7 @@ def start_execution(
     retry_of: Execution | None = None,
     attempt: int = 1,
     not_before=None,
+    routing: dict | None = None,
 ) -> Execution:
     """Queue work for ``agent``: a ``pending`` row, budget held, dispatched after commit.
 
@@ -146,6 +147,7 @@ def start_execution(
             heartbeat_timeout_s=silence,
             retry_policy=validate_retry_policy(policy) if policy else None,
             not_before=not_before,
+            routing=routing,
             estimate_usd=estimate,
             dispatch_task_id=str(uuid.uuid4()),
         )

@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -130,6 +131,12 @@ class Execution(models.Model):
     )
     # The agent's id for the claim that took this row: a retried claim gets the same execution.
     claim_id = models.CharField(max_length=64, null=True, blank=True)
+    # Work that named a capability, not an agent: the router's decision (executions/routing.py).
+    routing = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Why this agent: the candidates, their figures and scores, the reason.",
+    )
 
     objects = ExecutionQuerySet.as_manager()
 
@@ -308,3 +315,29 @@ class AgentRunSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Run settings of {self.agent}"
+
+
+class RoutingSettings(models.Model):
+    """A business's routing knobs (one row, made when first set)."""
+
+    business = models.OneToOneField(Business, on_delete=models.CASCADE, related_name="routing_settings")
+    explore_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal("0.5"))],
+        help_text="Share of routed work sent to another eligible agent than the best, so its figures stay current (0: never).",
+    )
+    updated_by = models.CharField(max_length=150, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "routing settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(explore_share__gte=0, explore_share__lte=Decimal("0.5")),
+                name="routing_explore_share_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Routing of {self.business}"

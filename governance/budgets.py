@@ -131,6 +131,34 @@ def _fits(window: BudgetWindow, limit: Decimal, estimate: Decimal) -> bool:
     return used + estimate <= limit if estimate > 0 else used < limit
 
 
+def short_budgets(
+    *, business: Business, estimates: dict[int, Decimal], model: str = "", now=None
+) -> dict[int, str]:
+    """For many agents at once (routing): ``{agent_id: why}`` for each whose estimate some budget in
+    scope cannot cover now (the rule of :func:`reserve`, without holding anything). A fixed number of
+    queries whatever the number of agents."""
+    now = now or timezone.now()
+    budgets = list(
+        Budget.objects.filter(business_id=business.pk, enabled=True)
+        .filter(Q(agent_id__isnull=True) | Q(agent_id__in=list(estimates)))
+        .filter(Q(model="") | Q(model__iexact=model) if model else Q(model=""))
+        .order_by("pk")
+    )
+    short: dict[int, str] = {}
+    for budget in budgets:
+        window = window_for(budget, now, business.timezone)
+        left = max(budget.limit_usd - window.spent_usd - window.reserved_usd, Decimal(0))
+        for agent_id, estimate in estimates.items():
+            if agent_id in short or budget.agent_id not in (None, agent_id):
+                continue
+            if not _fits(window, budget.limit_usd, money(estimate)):
+                short[agent_id] = (
+                    f"the {budget.period} budget of {money_text(budget.limit_usd)} cannot cover it "
+                    f"({money_text(left)} left, {money_text(estimate)} needed)"
+                )
+    return short
+
+
 def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, model: str = "") -> None:
     """Hold ``estimate`` against every budget in scope, or raise 402 ``budget_exceeded``.
 

@@ -49,23 +49,48 @@ def check_can_start(
             stop=stop.pk,
             reason=stop.reason,
         )
-    for policy in policies_for(business_id=business.pk, agent_id=agent.pk):
+    refusal = policy_refusal(
+        business=business,
+        policies=policies_for(business_id=business.pk, agent_id=agent.pk),
+        trigger=trigger,
+        model=model,
+        provider=provider,
+        actor=actor,
+    )
+    if refusal is not None:
+        raise refusal
+    budget = exhausted_budget(business_id=business.pk, agent_id=agent.pk, model=model)
+    if budget is not None:
+        raise DomainError(
+            "budget_exceeded",
+            f"{describe(budget)} is exhausted: no new work until its next window or a higher limit.",
+            budget=budget.pk,
+            limit_usd=str(budget.limit_usd),
+        )
+
+
+def policy_refusal(
+    *, business: Business, policies, trigger: str, model: str = "", provider: str = "", actor=None
+) -> DomainError | None:
+    """The refusal the first of ``policies`` (the business's, then the agent's) gives this work, or
+    None. For callers that judge many agents at once from policies they loaded together (routing)."""
+    for policy in policies:
         if not _allowed(trigger, policy.allowed_triggers):
-            raise _refuse(
+            return _refuse(
                 "trigger",
                 f"The policy of {_scope(policy)} does not allow '{trigger}' runs.",
                 policy,
                 allowed=policy.allowed_triggers,
             )
         if not _allowed(model, policy.allowed_models):
-            raise _refuse(
+            return _refuse(
                 "model",
                 f"The policy of {_scope(policy)} does not allow the model '{model}'.",
                 policy,
                 allowed=policy.allowed_models,
             )
         if not _allowed(provider, policy.allowed_providers):
-            raise _refuse(
+            return _refuse(
                 "provider",
                 f"The policy of {_scope(policy)} does not allow the provider '{provider}'.",
                 policy,
@@ -75,20 +100,13 @@ def check_can_start(
         if policy.min_run_role and _is_person(actor):
             role = role_in(actor, business.pk)
             if not at_least(role, policy.min_run_role):
-                raise _refuse(
+                return _refuse(
                     "role",
                     f"Only {policy.min_run_role}s and above may run {_scope(policy)}'s work.",
                     policy,
                     required=policy.min_run_role,
                 )
-    budget = exhausted_budget(business_id=business.pk, agent_id=agent.pk, model=model)
-    if budget is not None:
-        raise DomainError(
-            "budget_exceeded",
-            f"{describe(budget)} is exhausted: no new work until its next window or a higher limit.",
-            budget=budget.pk,
-            limit_usd=str(budget.limit_usd),
-        )
+    return None
 
 
 def check_usage(

@@ -55,6 +55,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_rerunnable": 409,
     "run_active": 409,
     "version_conflict": 409,
+    "no_eligible_agent": 409,
     "insufficient_history": 409,  # too little history to train and test a failure model on
     "suggestion_not_open": 409,  # applied or dismissed already
     "suggestion_stale": 409,  # what it would change has changed since it was made

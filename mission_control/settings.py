@@ -461,3 +461,9 @@ MC_PREDICTION_MIN_SAMPLES = int(os.environ.get("MC_PREDICTION_MIN_SAMPLES", "200
 # Autoscaling (autoscaling/): how often the sweep evaluates every enabled policy; one decision per
 # agent per period, however many workers run the sweep.
 MC_AUTOSCALE_PERIOD_S = int(os.environ.get("MC_AUTOSCALE_PERIOD_S", "15"))
+# Cost-aware routing (executions/routing.py): the share of routed work that explores another eligible
+# agent than the cheapest (a business may set its own), the window of history the figures cover, and
+# how many executions' worth of the fleet's figures an agent's own are blended with.
+MC_ROUTING_EXPLORE_SHARE = os.environ.get("MC_ROUTING_EXPLORE_SHARE", "0.05")
+MC_ROUTING_WINDOW_H = int(os.environ.get("MC_ROUTING_WINDOW_H", "24"))
+MC_ROUTING_PRIOR_WEIGHT = int(os.environ.get("MC_ROUTING_PRIOR_WEIGHT", "10"))

@@ -13,10 +13,13 @@ class ObservabilityConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from executions.routing import use_figures
         from governance.selectors import use_burn_rates
 
         # tasks: registers the Celery entry points, which services enqueue by name (see executions).
         from observability import receivers, tasks  # noqa: F401  (connects to execution_finished)
         from observability.projections import burn_rates
+        from observability.routing_figures import agent_figures
 
         use_burn_rates(burn_rates)  # budgets everywhere project at the rollups' trailing burn rate
+        use_figures(agent_figures)  # the router reads the rollups, not the ledger (executions/routing.py)

@@ -202,6 +202,7 @@ class ExecutionSerializer(serializers.ModelSerializer):
             "retry_policy",
             "abort_requested_at",
             "requested_by",
+            "routing",
         ]
         read_only_fields = fields
 

@@ -1,10 +1,14 @@
-from executions.api import agent_settings, views
+from executions.api import agent_settings, routing, views
 from mission_control.api.routing import api_path
 
 urlpatterns = [
     api_path("executions", views.ExecutionListView.as_view(), name="execution-list"),
     api_path("executions/batch", views.BatchView.as_view(), name="execution-batch"),
     api_path("executions/export", views.ExportView.as_view(), name="execution-export"),
+    api_path("executions/route", routing.RouteView.as_view(), name="execution-route"),
+    api_path(
+        "businesses/<slug:slug>/routing", routing.RoutingSettingsView.as_view(), name="business-routing"
+    ),
     api_path("executions/<int:pk>", views.ExecutionDetailView.as_view(), name="execution-detail"),
     api_path("executions/<int:pk>/logs", views.ExecutionLogsView.as_view(), name="execution-logs"),
     api_path("executions/<int:pk>/abort", views.AbortView.as_view(), name="execution-abort"),
