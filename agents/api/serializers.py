@@ -120,10 +120,6 @@ class ScaleSerializer(StrictSerializer):
     replicas = serializers.IntegerField(min_value=0, max_value=10_000)
 
 
-class RunSerializer(StrictSerializer):
-    input = serializers.DictField(required=False, default=dict)
-
-
 class CommandSerializer(serializers.ModelSerializer):
     class Meta:
         model = AgentCommand

@@ -8,7 +8,6 @@ urlpatterns = [
     api_path("agents/<int:pk>/stop", views.AgentStopView.as_view(), name="agent-stop"),
     api_path("agents/<int:pk>/restart", views.AgentRestartView.as_view(), name="agent-restart"),
     api_path("agents/<int:pk>/scale", views.AgentScaleView.as_view(), name="agent-scale"),
-    api_path("agents/<int:pk>/run", views.AgentRunView.as_view(), name="agent-run"),
     api_path("agents/<int:pk>/commands", views.AgentCommandListView.as_view(), name="agent-commands"),
     api_path("agents/<int:pk>/keys", views.AgentKeyListView.as_view(), name="agent-keys"),
     api_path("agents/<int:pk>/keys/<int:key_id>", views.AgentKeyDetailView.as_view(), name="agent-key"),

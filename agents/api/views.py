@@ -1,12 +1,12 @@
-"""The agent registry for people: list, create, read, edit, lifecycle, manual run, keys.
+"""The agent registry for people: list, create, read, edit, lifecycle, keys (a manual run,
+``/agents/{id}/run``, starts an execution: executions/api/agent_runs.py).
 
 Roles: a viewer reads, an operator starts, stops, restarts, scales and runs, an admin registers
 and edits agents and manages their keys. Agent keys get 403 here (their side is ``agent_side``).
 """
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import GenericAPIView, ListAPIView
@@ -24,7 +24,6 @@ from agents.api.serializers import (
     KeyIssuedSerializer,
     KeySerializer,
     LifecycleSerializer,
-    RunSerializer,
     ScaleSerializer,
 )
 from governance.access import get_business, visible_businesses
@@ -134,35 +133,6 @@ class AgentRestartView(_LifecycleView):
 class AgentScaleView(_LifecycleView):
     action = "scale"
     request_serializer = ScaleSerializer
-
-
-class AgentRunView(APIView):
-    """Manual run (operator): ``202`` with the new ``pending`` execution (``trigger: manual``).
-
-    The contract puts manual runs under the agent, but the ledger belongs to the executions app,
-    above this one in the import table: the view asks it at call time and never at import time,
-    so the agents app still loads and works without it.
-    """
-
-    permission_classes = [PeopleOnly]
-
-    @extend_schema(
-        request=RunSerializer,
-        responses={
-            202: OpenApiResponse(OpenApiTypes.OBJECT, description="The execution, as in /executions/{id}.")
-        },
-    )
-    def post(self, request, pk: int):
-        from executions.api.serializers import ExecutionSerializer
-        from executions.services import start_execution
-
-        agent = selectors.get_agent(user=request.user, pk=pk, role=Role.OPERATOR)
-        data = RunSerializer(data=request.data or {})
-        data.is_valid(raise_exception=True)
-        execution = start_execution(
-            agent=agent, trigger="manual", input=data.validated_data["input"], actor=request.user
-        )
-        return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
 
 
 class AgentCommandListView(GenericAPIView):

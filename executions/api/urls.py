@@ -1,4 +1,4 @@
-from executions.api import agent_settings, routing, views
+from executions.api import agent_runs, agent_settings, routing, views
 from mission_control.api.routing import api_path
 
 urlpatterns = [
@@ -15,6 +15,7 @@ urlpatterns = [
     api_path("executions/<int:pk>/replay", views.ReplayView.as_view(), name="execution-replay"),
     api_path("agent/executions/claim", views.ClaimView.as_view(), name="execution-claim"),
     api_path("hooks/<str:token>", views.HookView.as_view(), name="execution-hook"),
+    api_path("agents/<int:pk>/run", agent_runs.AgentRunView.as_view(), name="agent-run"),
     api_path("agents/<int:pk>/webhook", agent_settings.AgentWebhookView.as_view(), name="agent-webhook"),
     api_path(
         "agents/<int:pk>/signing-secret",
