@@ -8,9 +8,12 @@ Workflows advance their runs on it; rollups and alerts listen too.
 ``executions_batch_finished(sender, executions)``: once per batch report, with its terminal rows.
 A receiver that can handle many rows at once (rollups) may listen here and skip ``batch`` rows
 above: a per-row receiver costs every row of a 1000-row batch one more transaction.
+
+``cost_corrected(sender, correction)``: a terminal execution got a better cost (a ``CostCorrection``).
 """
 
 from django.dispatch import Signal
 
 execution_finished = Signal()
 executions_batch_finished = Signal()
+cost_corrected = Signal()

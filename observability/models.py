@@ -134,6 +134,16 @@ class RolledUpExecution(models.Model):
         return f"execution {self.execution_id}"
 
 
+class RolledUpCorrection(models.Model):
+    """Marks a cost correction as added to the rollups (observability/corrections.py), like
+    ``RolledUpExecution`` does an execution: each is applied once whoever applies it."""
+
+    correction_id = models.BigIntegerField(primary_key=True)
+
+    def __str__(self) -> str:
+        return f"correction {self.correction_id}"
+
+
 class RollupCursor(models.Model):
     """Where the catch-up sweep resumes: ids below ``next_id`` were seen for good (``open_ids`` were
     then still running and are looked at again)."""

@@ -15,8 +15,15 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.db.models.functions import Coalesce
 
-from executions.models import TERMINAL, Execution
-from observability.models import DailyRollup, HourlyRollup, RolledUpExecution, SourceRollup
+from executions.models import TERMINAL, CostCorrection, Execution
+from observability.corrections import apply_corrections
+from observability.models import (
+    DailyRollup,
+    HourlyRollup,
+    RolledUpCorrection,
+    RolledUpExecution,
+    SourceRollup,
+)
 from observability.rollups import (
     DAILY_KEYS,
     FIELDS,
@@ -59,20 +66,29 @@ def rebuild(
         _lock(shared=False)  # wait for in-flight roll-ups, hold new ones until the slate is clean
         if business_ids is None and since_day is None and connection.vendor == "postgresql":
             # Everything goes: TRUNCATE leaves no dead rows for the refill to step over.
-            tables = [m._meta.db_table for m in (HourlyRollup, DailyRollup, SourceRollup, RolledUpExecution)]
+            tables = [
+                m._meta.db_table
+                for m in (HourlyRollup, DailyRollup, SourceRollup, RolledUpExecution, RolledUpCorrection)
+            ]
             with connection.cursor() as cursor:
                 cursor.execute(f"TRUNCATE {', '.join(tables)}")
         for model, field in ((HourlyRollup, "hour"), (DailyRollup, "day"), (SourceRollup, "hour")):
             model.objects.filter(scope, **({f"{field}__gte": since_day} if since_day else {})).delete()
         markers = RolledUpExecution.objects.all()
+        # The corrections of the executions recounted are applied again after them.
+        corrections = CostCorrection.objects.all()
         if business_ids is not None or since_day:
             markers = markers.filter(execution_id__in=ledger.values("pk"))
+            corrections = corrections.filter(execution_id__in=ledger.values("pk"))
         markers.delete()
+        correction_ids = list(corrections.values_list("pk", flat=True))
+        RolledUpCorrection.objects.filter(correction_id__in=correction_ids).delete()
     use_sql = engine == "sql" or (engine == "auto" and connection.vendor == "postgresql")
     if use_sql:
         counted = _rebuild_sql(business_ids, since_day, batch or 2000, progress)
     else:
         counted = _rebuild_python(ledger, since_day, batch or 5000, progress)
+    apply_corrections(correction_ids)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # fresh statistics for the planner after a bulk rewrite
             for model in (HourlyRollup, DailyRollup, SourceRollup):

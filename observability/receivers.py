@@ -6,6 +6,7 @@ from django.dispatch import receiver
 
 from executions import signals
 from executions.models import TERMINAL, Execution
+from observability.corrections import apply_corrections
 from observability.rollups import FIELDS, roll_up_execution, roll_up_rows
 
 logger = logging.getLogger(__name__)
@@ -34,3 +35,11 @@ def roll_up_finished_batch(sender, executions, **kwargs) -> None:
 
 if batch_finished is not None:
     batch_finished.connect(roll_up_finished_batch, dispatch_uid="observability.roll_up_batch")
+
+
+@receiver(signals.cost_corrected, dispatch_uid="observability.apply_correction")
+def apply_cost_correction(sender, correction, **kwargs) -> None:
+    try:
+        apply_corrections([correction.pk])
+    except Exception:
+        logger.exception("could not apply cost correction %s; the catch-up sweep will", correction.pk)

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDay, TruncHour
 
-from executions.models import TERMINAL, Execution
+from executions.models import TERMINAL, CostCorrection, Execution
 from observability.models import DailyRollup, HourlyRollup, cost_from_e8
-from observability.rollups import floor_day
+from observability.rollups import floor_day, floor_hour
 
 FIGURES = ("executions", "total_tokens", "cost_usd")
 
@@ -50,15 +50,33 @@ def ledger_rows(*, business_ids: list[int] | None = None, since: datetime | None
 
 
 def ledger_totals(*, business_ids: list[int] | None = None, since: datetime | None = None) -> dict:
-    """``{"executions", "total_tokens", "cost_usd"}`` summed straight from the ledger."""
+    """``{"executions", "total_tokens", "cost_usd"}`` summed straight from the ledger; the cost is
+    the one that counts (the latest correction's where there is one), as the explorer and export show."""
     found = ledger_rows(business_ids=business_ids, since=since).aggregate(
         executions=Count("pk"), total_tokens=Sum("total_tokens"), cost_usd=Sum("cost_usd")
     )
+    corrected = sum(_corrections(business_ids, since, None).values(), Decimal(0))
     return {
         "executions": found["executions"],
         "total_tokens": found["total_tokens"] or 0,
-        "cost_usd": Decimal(found["cost_usd"] or 0),
+        "cost_usd": Decimal(found["cost_usd"] or 0) + corrected,
     }
+
+
+def _corrections(business_ids, since, trunc) -> dict:
+    """``{(business id, bucket): latest correction - own cost}`` of the corrected rows in the window
+    (few: corrections are rare), so the big sums stay plain sums of ``cost_usd``."""
+    latest = CostCorrection.objects.filter(execution_id=OuterRef("pk")).order_by("-pk").values("cost_usd")[:1]
+    rows = (
+        ledger_rows(business_ids=business_ids, since=since)
+        .filter(pk__in=CostCorrection.objects.values("execution_id"))
+        .annotate(latest=Subquery(latest))
+    )
+    found: dict = defaultdict(Decimal)
+    for row in rows.values("business_id", "bucket", "latest", "cost_usd"):
+        at = trunc(row["bucket"]) if trunc else None
+        found[(row["business_id"], at)] += Decimal(row["latest"]) - Decimal(row["cost_usd"])
+    return found
 
 
 def _ledger_by(trunc, business_ids, since) -> dict[tuple, dict]:
@@ -69,7 +87,7 @@ def _ledger_by(trunc, business_ids, since) -> dict[tuple, dict]:
         .annotate(executions=Count("pk"), total_tokens=Sum("total_tokens"), cost_usd=Sum("cost_usd"))
         .order_by()
     )
-    return {
+    found = {
         (r["business_id"], r["at"]): {
             "executions": r["executions"],
             "total_tokens": r["total_tokens"] or 0,
@@ -77,6 +95,9 @@ def _ledger_by(trunc, business_ids, since) -> dict[tuple, dict]:
         }
         for r in rows
     }
+    for key, delta in _corrections(business_ids, since, _FLOOR[trunc]).items():
+        found[key]["cost_usd"] += delta
+    return found
 
 
 def _rollups_by(model, field: str, business_ids, since) -> dict[tuple, dict]:
@@ -100,6 +121,9 @@ def _rollups_by(model, field: str, business_ids, since) -> dict[tuple, dict]:
             "cost_usd": cost_from_e8(r["cost_e8"]),
         }
     return found
+
+
+_FLOOR = {TruncHour: floor_hour, TruncDay: floor_day}
 
 
 def differences(*, business_ids: list[int] | None = None, since: datetime | None = None) -> list[Difference]:

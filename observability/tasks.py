@@ -2,12 +2,12 @@
 
 from celery import shared_task
 
-from observability import alerts, anomalies, notify, rollups
+from observability import alerts, anomalies, corrections, notify, rollups
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=660, expires=600)
 def catch_up_rollups() -> int:
-    return rollups.catch_up()
+    return rollups.catch_up() + corrections.catch_up_corrections()
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)

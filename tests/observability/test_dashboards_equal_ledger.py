@@ -1,6 +1,7 @@
 """Every dashboard window equals a direct sum over the ledger: across hour and day boundaries of a
 moving clock, for late arrivals (long runs, last week's batch), and after the catch-up sweep."""
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -142,3 +143,62 @@ def test_check_rollups_names_an_hour_that_differs(agent, report):
     with pytest.raises(CommandError, match="1 hour"):
         call_command("check_rollups", stdout=out)
     assert "hourly business" in out.getvalue()
+
+
+def test_it_counts_the_corrected_cost_as_the_explorer_and_export_do(
+    viewer_api, agent, business, report, django_capture_on_commit_callbacks
+):
+    from executions.management.commands.recompute_unknown_costs import correct
+    from executions.models import Execution
+
+    client = agent_client(agent)
+    now = datetime(2025, 3, 10, 12, 30, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        first = report(client, trigger="cron", cost_usd="0.5")
+        second = report(client, finished_at=now - timedelta(days=3), cost_usd="0")
+        with django_capture_on_commit_callbacks(execute=True):
+            correct(Execution.objects.get(pk=first["id"]), Decimal("2"), "v2")
+            correct(Execution.objects.get(pk=first["id"]), Decimal("0.25"), "v3")  # the latest counts
+            correct(Execution.objects.get(pk=second["id"]), Decimal("1.5"), "v2")
+
+        assert_dashboards_equal_ledger(viewer_api, business)
+        export = viewer_api.get(f"/api/v1/executions/export?format=jsonl&business={business.slug}")
+        lines = b"".join(export.streaming_content).decode().splitlines()
+        assert sum(Decimal(json.loads(line)["cost_usd"]) for line in lines) == Decimal("1.75")
+        week = viewer_api.get(f"/api/v1/dashboard/summary?business={business.slug}&window=7d").json()
+        assert week["cost_usd"] == "1.75000000"
+
+
+def test_a_rebuild_keeps_the_corrections(
+    viewer_api, agent, business, report, django_capture_on_commit_callbacks
+):
+    from executions.management.commands.recompute_unknown_costs import correct
+    from executions.models import Execution
+    from observability.rebuild import rebuild
+
+    now = datetime(2025, 3, 10, 12, 30, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        done = report(agent_client(agent), cost_usd="0")
+        with django_capture_on_commit_callbacks(execute=True):
+            correct(Execution.objects.get(pk=done["id"]), Decimal("3"), "v2")
+        rebuild()
+        rebuild(since=now)
+        assert_dashboards_equal_ledger(viewer_api, business)
+        assert (
+            viewer_api.get(f"/api/v1/dashboard/summary?business={business.slug}").json()["cost_usd"]
+            == "3.00000000"
+        )
+
+
+def test_the_sweep_applies_a_correction_no_receiver_applied(viewer_api, agent, business, report):
+    from executions.models import CostCorrection
+    from observability.tasks import catch_up_rollups
+
+    done = report(agent_client(agent), cost_usd="1")
+    CostCorrection.objects.create(execution_id=done["id"], cost_usd=Decimal("4"), cost_source="computed")
+    assert reconcile.differences() != []
+
+    catch_up_rollups()
+    catch_up_rollups()  # once only
+
+    assert_dashboards_equal_ledger(viewer_api, business)

@@ -8,7 +8,7 @@ Run it after upgrading genai-prices; it is idempotent (a corrected execution is 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from executions import pricing
+from executions import pricing, signals
 from executions.models import CostCorrection, CostSource, Execution
 from governance import budgets
 
@@ -71,5 +71,8 @@ def correct(execution: Execution, cost, version: str) -> CostCorrection:
         ref=f"cost-correction:{correction.pk}",
         actual=cost,
         model=execution.model,
+    )
+    transaction.on_commit(
+        lambda: signals.cost_corrected.send_robust(sender=CostCorrection, correction=correction)
     )
     return correction
