@@ -67,16 +67,25 @@ def run(*cmd: str, **kwargs) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT, **kwargs)
 
 
+def install_stamp() -> str:
+    """What .venv was installed from: a change to either file installs again."""
+    return (ROOT / "requirements.lock").read_text() + (ROOT / "sdk" / "pyproject.toml").read_text()
+
+
 def install(argv: list[str] | None = None) -> None:
     if argv:
         raise UsageError(f"install takes no arguments (got {' '.join(argv)})")
     if not PY.exists():
         print("Creating .venv …", flush=True)
         venv.create(VENV, with_pip=True)
-    lock = (ROOT / "requirements.lock").read_text()
+    lock = install_stamp()
     if STAMP.exists() and STAMP.read_text() == lock:
         return
-    run(str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.lock")
+    # The server's pinned dependencies, then the agent SDK (its own package in sdk/, used by the
+    # simulated fleet and the tests) as an editable install: its dependency, httpx, is in the lock.
+    pip = (str(PY), "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
+    run(*pip, "-r", "requirements.lock")
+    run(*pip, "--no-deps", "-e", "./sdk")
     STAMP.write_text(lock)
 
 

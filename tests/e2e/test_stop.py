@@ -4,6 +4,7 @@ within 5 s, children included, with no traceback, leaving the port free and no p
 """
 
 import contextlib
+import importlib.util
 import os
 import re
 import signal
@@ -207,8 +208,10 @@ def up_var(tmp_path_factory):
     """One var/ for the dev.py runs: the first migrates and seeds the demo, the others reuse it."""
     venv_python = ROOT / ".venv" / "bin" / "python"
     stamp = ROOT / ".venv" / ".installed-lock"
-    lock = (ROOT / "requirements.lock").read_text()
-    if not venv_python.exists() or not stamp.exists() or stamp.read_text() != lock:
+    spec = importlib.util.spec_from_file_location("dev", ROOT / "dev.py")
+    dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dev)
+    if not venv_python.exists() or not stamp.exists() or stamp.read_text() != dev.install_stamp():
         pytest.skip("dev.py up would install .venv first: run `python3 dev.py install`")
     return tmp_path_factory.mktemp("up")
 

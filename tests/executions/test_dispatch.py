@@ -3,8 +3,9 @@ import threading
 
 import pytest
 from django.test import override_settings
+from mission_control_sdk import SIGNATURE_HEADER, verify_signature
 
-from executions.dispatch import SIGNATURE_HEADER, deliver, signing_secret, verify
+from executions.dispatch import deliver, signing_secret
 from executions.services import start_execution
 from executions.tasks import dispatch_execution
 from mission_control.models import Event
@@ -29,7 +30,7 @@ def test_a_push_agent_gets_a_signed_post_and_the_execution_runs(
 ):
     execution = start(push_agent, django_capture_on_commit_callbacks)
     [request] = push_agent.server.requests
-    assert verify(signing_secret(push_agent), request["body"], request["headers"][SIGNATURE_HEADER])
+    assert verify_signature(signing_secret(push_agent), request["body"], request["headers"][SIGNATURE_HEADER])
     assert request["json"]["execution"]["id"] == execution.pk
     assert request["json"]["execution"]["input"] == {"task": "go"}
     execution.refresh_from_db()
@@ -42,7 +43,7 @@ def test_a_tampered_body_does_not_verify(push_agent, django_capture_on_commit_ca
     start(push_agent, django_capture_on_commit_callbacks)
     [request] = push_agent.server.requests
     tampered = json.dumps({**request["json"], "delivery": 99}).encode()
-    assert not verify(signing_secret(push_agent), tampered, request["headers"][SIGNATURE_HEADER])
+    assert not verify_signature(signing_secret(push_agent), tampered, request["headers"][SIGNATURE_HEADER])
 
 
 @pytest.mark.django_db

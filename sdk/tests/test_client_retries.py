@@ -4,7 +4,6 @@ import json
 
 import httpx
 import pytest
-
 from mission_control_sdk import (
     BudgetExceeded,
     Client,

@@ -18,6 +18,9 @@ No Django here: only ``httpx``. The paths follow the API contract (``/api/v1/...
             client.update_execution(work["id"], status="success", model="gpt-4o",
                                     input_tokens=1200, output_tokens=300, output={"answer": "..."})
 
+    # push agents: check a delivered execution's signature before trusting it
+    verify_signature(signing_secret, body, headers.get(SIGNATURE_HEADER))
+
     # work the agent did on its own, reported in one call (idempotent: an external_id is added)
     client.report_execution(status="success", model="claude-sonnet-4", model_provider="anthropic",
                             input_tokens=900, output_tokens=250, logs=[...])
@@ -28,7 +31,7 @@ Requests are retried with exponential backoff and jitter on connection errors, 4
 ``RateLimited`` (429), ``Immutable`` (409), ``AuthenticationError`` (401), ...
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from mission_control_sdk.client import Client
 from mission_control_sdk.errors import (
@@ -47,8 +50,10 @@ from mission_control_sdk.errors import (
     ValidationError,
 )
 from mission_control_sdk.heartbeat import Heartbeat
+from mission_control_sdk.signatures import SIGNATURE_HEADER, signature, verify_signature
 
 __all__ = [
+    "SIGNATURE_HEADER",
     "AuthenticationError",
     "BudgetExceeded",
     "Client",
@@ -65,4 +70,6 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "__version__",
+    "signature",
+    "verify_signature",
 ]
