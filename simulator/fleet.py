@@ -30,6 +30,7 @@ from mission_control_sdk import (
     NotFound,
     RateLimited,
 )
+
 from simulator import content
 
 logger = logging.getLogger("mission_control.simulate")

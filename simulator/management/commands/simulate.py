@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from mission_control_sdk import Client, MissionControlError
 
 from agents.demo import fleet_path
-from mission_control_sdk import Client, MissionControlError
 from simulator.fleet import Profile, run_fleet
 
 
