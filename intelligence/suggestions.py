@@ -71,7 +71,9 @@ def refresh_all(*, now: datetime | None = None) -> dict:
 
 
 def _open(suggestion: Suggestion) -> Suggestion:
-    locked = Suggestion.objects.select_for_update().select_related("business").get(pk=suggestion.pk)
+    locked = (
+        Suggestion.objects.select_for_update(of=("self",)).select_related("business").get(pk=suggestion.pk)
+    )
     if locked.state != SuggestionState.OPEN:
         raise DomainError(
             "suggestion_not_open", f"This suggestion was {locked.state} already.", state=locked.state

@@ -8,18 +8,9 @@ against starts in the same business. This scan keeps every such query honest.
 import ast
 from pathlib import Path
 
+from tests.foundation.apps import project_apps
+
 ROOT = Path(__file__).resolve().parents[2]
-APPS = (
-    "agents",
-    "board",
-    "brain",
-    "console",
-    "executions",
-    "governance",
-    "mission_control",
-    "observability",
-    "workflows",
-)
 LOOKUPS = {"in", "isnull", "lt", "lte", "gt", "gte", "exact", "iexact", "contains", "icontains",
            "startswith", "istartswith", "endswith", "range", "date", "year"}  # fmt: skip
 QUERY_METHODS = {"filter", "exclude", "get", "get_or_create", "update_or_create"}
@@ -49,7 +40,7 @@ def _joins(calls: list[ast.Call]) -> bool:
 
 def _unscoped_locks() -> list[str]:
     found = []
-    for app in APPS:
+    for app in project_apps():
         for path in (ROOT / app).rglob("*.py"):
             if "migrations" in path.parts:
                 continue

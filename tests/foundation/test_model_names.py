@@ -4,17 +4,7 @@ import re
 
 from django.apps import apps
 
-OURS = {
-    "mission_control",
-    "governance",
-    "agents",
-    "brain",
-    "executions",
-    "board",
-    "workflows",
-    "observability",
-    "console",
-}
+from tests.foundation.apps import project_apps
 
 
 def english_plural(name: str) -> str:
@@ -27,9 +17,10 @@ def english_plural(name: str) -> str:
 
 def test_it_names_every_model_in_the_plural_properly():
     wrong = {}
+    ours = set(project_apps())
     for model in apps.get_models():
         meta = model._meta
-        if meta.app_label not in OURS:
+        if meta.app_label not in ours:
             continue
         plural = str(meta.verbose_name_plural)
         # Names that are already plural ("agent run settings") stay as they are.

@@ -3,11 +3,9 @@ server does not talk to itself through it. Its one user inside this repository i
 tool beside bench/, issue 14). Every import statement counts, at module level or inside a function."""
 
 import ast
-from pathlib import Path
 
-from django.conf import settings
+from tests.foundation.apps import ROOT, project_apps
 
-ROOT = Path(__file__).resolve().parents[2]
 SDK = "mission_control_sdk"
 TOOLS = {"simulator"}  # project apps that are tools, not domain: they may use the SDK
 
@@ -29,8 +27,7 @@ def sdk_imports(package: str) -> list[str]:
 
 
 def domain_apps() -> list[str]:
-    local = [app for app in settings.INSTALLED_APPS if "." not in app and (ROOT / app).is_dir()]
-    return [app for app in local if app not in TOOLS]
+    return [app for app in project_apps() if app not in TOOLS]
 
 
 def test_it_finds_no_sdk_import_in_any_domain_app():
