@@ -30,6 +30,7 @@ EDITABLE = (
     "timezone",
     "agent",
     "workflow",
+    "capability",
     "input",
     "enabled",
     "overlap",
@@ -51,8 +52,8 @@ def validate(job: CronJob) -> None:
         schedules.validate_timezone(job.timezone)
     except schedules.ScheduleError as exc:
         raise invalid(exc.field, exc.message) from None
-    if (job.agent_id is None) == (job.workflow_id is None):
-        raise invalid("agent", "Give exactly one target: an agent or a workflow.")
+    if [job.agent_id is not None, job.workflow_id is not None, bool(job.capability)].count(True) != 1:
+        raise invalid("agent", "Give exactly one target: an agent, a workflow or a capability.")
     if job.agent_id and job.agent.business_id != job.business_id:
         raise invalid("agent", "No such agent in this business.")
     if job.workflow_id and job.workflow.business_id != job.business_id:
@@ -115,6 +116,7 @@ def snapshot(job: CronJob) -> dict:
         "timezone": job.timezone,
         "agent": job.agent_id,
         "workflow": job.workflow_id,
+        "capability": job.capability,
         "enabled": job.enabled,
         "overlap": job.overlap,
         "grace_seconds": job.grace_seconds,
@@ -167,10 +169,16 @@ def update_job(*, job: CronJob, actor=None, **changes) -> CronJob:
     before = snapshot(job)
     if "schedule" in changes:
         changes["schedule"] = " ".join(changes["schedule"].split())
+    # A new target replaces the old one, whichever kind it was.
     if "agent" in changes and changes["agent"] is not None:
         changes.setdefault("workflow", None)
+        changes.setdefault("capability", "")
     if "workflow" in changes and changes["workflow"] is not None:
         changes.setdefault("agent", None)
+        changes.setdefault("capability", "")
+    if changes.get("capability"):
+        changes.setdefault("agent", None)
+        changes.setdefault("workflow", None)
     for name, value in changes.items():
         setattr(job, name, value)
     validate(job)

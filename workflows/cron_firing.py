@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from executions.models import Execution, Trigger
+from executions.routing import route_execution
 from executions.services import abort_execution, start_execution
 from governance import audit
 from governance.audit import actor_name
@@ -129,6 +130,17 @@ def _launch(job: CronJob, run: CronRun, *, actor, raise_refusal: bool = False) -
             if job.agent_id:
                 run.execution = start_execution(
                     agent=job.agent,
+                    trigger=Trigger.CRON,
+                    input=job.input,
+                    actor=actor,
+                    cron_job_id=job.pk,
+                    timeout_s=job.max_runtime_s,
+                    retry_policy=job.retry_policy,
+                )
+            elif job.capability:
+                run.execution = route_execution(
+                    business=job.business,
+                    capability=job.capability,
                     trigger=Trigger.CRON,
                     input=job.input,
                     actor=actor,

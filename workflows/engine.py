@@ -17,6 +17,7 @@ from jmespath.exceptions import JMESPathError
 
 from agents.models import Agent, DesiredState
 from executions.models import Trigger
+from executions.routing import route_execution
 from executions.services import abort_execution, start_execution
 from mission_control.errors import DomainError
 from mission_control.events import publish
@@ -140,46 +141,46 @@ def _falsy(value) -> bool:
     return value is None or value is False or (isinstance(value, (str, list, dict)) and not value)
 
 
-def _pick_agent(run: WorkflowRun, definition: dict) -> Agent | None:
-    agents = Agent.objects.filter(business_id=run.business_id, desired_state=DesiredState.RUNNING)
-    if definition["agent"] is not None:
-        return agents.filter(pk=definition["agent"]).first()
-    able = [a for a in agents.order_by("id") if definition["capability"] in (a.capabilities or [])]
-    # Prefer agents that are online, then the least busy.
-    able.sort(key=lambda a: (a.is_offline(), a.executions.active().count()))
-    return able[0] if able else None
+def _named_agent(run: WorkflowRun, definition: dict) -> Agent | None:
+    return Agent.objects.filter(
+        business_id=run.business_id, desired_state=DesiredState.RUNNING, pk=definition["agent"]
+    ).first()
 
 
 def _start_step(run: WorkflowRun, step: StepRun, definition: dict, rendered, now) -> None:
     step.attempt += 1
     step.next_attempt_at = None
-    agent = _pick_agent(run, definition)
-    if agent is None:
-        target = (
-            f"agent {definition['agent']}"
-            if definition["agent"]
-            else f"capability '{definition['capability']}'"
-        )
-        _attempt_failed(run, step, definition, now, f"no running agent for {target}")
-        return
+    start = {
+        "trigger": Trigger.WORKFLOW,
+        "input": rendered,
+        "actor": run.requested_by or None,
+        "workflow_run_id": run.pk,
+        "workflow_step": step.step_id,
+        "retry_count": step.attempt - 1,
+        "timeout_s": definition["timeout_s"],
+        "retry_policy": NO_LEDGER_RETRY,
+    }
     try:
         with transaction.atomic():
-            execution = start_execution(
-                agent=agent,
-                trigger=Trigger.WORKFLOW,
-                input=rendered,
-                actor=run.requested_by or None,
-                workflow_run_id=run.pk,
-                workflow_step=step.step_id,
-                retry_count=step.attempt - 1,
-                timeout_s=definition["timeout_s"],
-                retry_policy=NO_LEDGER_RETRY,
-            )
+            if definition["agent"] is None:
+                # A capability: the cheapest agent that may take it now (executions/routing.py).
+                execution = route_execution(
+                    business=run.business, capability=definition["capability"], **start
+                )
+            else:
+                agent = _named_agent(run, definition)
+                if agent is None:
+                    _attempt_failed(
+                        run, step, definition, now, f"no running agent for agent {definition['agent']}"
+                    )
+                    return
+                execution = start_execution(agent=agent, **start)
     except DomainError as exc:
-        # A stop ends the run's hopes; a budget or restriction refusal may pass, so it retries.
+        # A stop ends the run's hopes; a budget, restriction or no eligible agent may pass, so it retries.
         retry = exc.code != "emergency_stop"
         _attempt_failed(run, step, definition, now, f"{exc.code}: {exc.detail}", retry=retry)
         return
+    agent = execution.agent
     step.status = StepStatus.RUNNING
     step.execution = execution
     step.agent_id = agent.pk

@@ -38,6 +38,8 @@ class PullAgent:
     def __init__(self, agent):
         self.agent = agent
         self.api = agent_client(agent)
+        # Online, as a running pull agent is: steps that name a capability are routed to online agents.
+        assert self.api.post("/api/v1/agent/heartbeat", {"status": "idle"}, format="json").status_code == 200
 
     def claim(self) -> dict | None:
         response = self.api.post("/api/v1/agent/executions/claim", {}, format="json")

@@ -29,6 +29,7 @@ class CronJobSerializer(serializers.ModelSerializer):
     business = serializers.CharField(source="business.slug", read_only=True)
     agent = serializers.IntegerField(source="agent_id", read_only=True, allow_null=True)
     workflow = serializers.IntegerField(source="workflow_id", read_only=True, allow_null=True)
+    capability = serializers.CharField(read_only=True, help_text="Empty unless the job routes by capability.")
     schedule_description = serializers.CharField(source="describe", read_only=True)
     state = serializers.SerializerMethodField(help_text="active, paused, or held (by an emergency stop).")
     next_run_at = serializers.SerializerMethodField()
@@ -49,6 +50,7 @@ class CronJobSerializer(serializers.ModelSerializer):
             "timezone",
             "agent",
             "workflow",
+            "capability",
             "input",
             "enabled",
             "held_by_stop",
@@ -109,6 +111,12 @@ class _CronJobFields(StrictSerializer):
     timezone = serializers.CharField(max_length=64, required=False, help_text="IANA zone; default UTC.")
     agent = serializers.IntegerField(required=False, allow_null=True)
     workflow = serializers.IntegerField(required=False, allow_null=True)
+    capability = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="Instead of agent or workflow: routed at each run.",
+    )
     input = serializers.JSONField(required=False)
     enabled = serializers.BooleanField(required=False)
     overlap = serializers.ChoiceField(choices=Overlap.choices, required=False)

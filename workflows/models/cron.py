@@ -53,6 +53,11 @@ class CronJob(models.Model):
     workflow = models.ForeignKey(
         "workflows.Workflow", null=True, blank=True, on_delete=models.PROTECT, related_name="cron_jobs"
     )
+    capability = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Instead of an agent: the cheapest agent with it, routed at each run.",
+    )
     input = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     # Set by the emergency stop on jobs it paused, so that releasing it resumes exactly those.
@@ -92,8 +97,9 @@ class CronJob(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["business", "name"], name="uniq_cron_job_name"),
             models.CheckConstraint(
-                condition=models.Q(agent__isnull=False, workflow__isnull=True)
-                | models.Q(agent__isnull=True, workflow__isnull=False),
+                condition=models.Q(agent__isnull=False, workflow__isnull=True, capability="")
+                | models.Q(agent__isnull=True, workflow__isnull=False, capability="")
+                | (models.Q(agent__isnull=True, workflow__isnull=True) & ~models.Q(capability="")),
                 name="cron_job_one_target",
             ),
         ]
