@@ -1,14 +1,33 @@
-"""Demo seed for intelligence: train each demo business's failure model on the history the earlier
-seeds wrote, score it, and refresh the advice, through the same services as beat and the command
-(nothing here is made up: a business whose history cannot train a model is told so)."""
+"""Demo seed for intelligence: four days of a simulated fleet in the first demo business (incidents of
+every scenario, harmless deploys, background failures), reported through the batch ingestion service
+like live work, with two incidents under way now (an agent degrading, a bad deploy); then each demo
+business's failure model is trained, scored and its advice refreshed through the same services as
+beat and the command. A business whose history cannot train a model is told so, not given one."""
 
-from intelligence import scoring, suggestions, training
+import random
+from datetime import timedelta
+
+from django.utils import timezone
+
+from executions.demo import MODELS
+from executions.models import Execution
+from intelligence import scenario_history, scenarios, scoring, suggestions, training
 from mission_control.errors import DomainError
+
+DAYS = 4
+EVERY_S = 300
+AGENTS = 6
+KEY = "scenario"
 
 
 def seed(context: dict) -> None:
     out = context["stdout"]
-    for business in context.get("businesses", []):
+    businesses = context.get("businesses", [])
+    if businesses:
+        _history(
+            businesses[0], [a for a in context.get("agents", []) if a.business_id == businesses[0].pk], out
+        )
+    for business in businesses:
         try:
             model, _ = training.train(business=business)
         except DomainError as exc:
@@ -20,3 +39,40 @@ def seed(context: dict) -> None:
             f"  {business.slug}: failure model v{model.version} ({model.verdict}); {scored['scored']} subjects "
             f"scored, {scored['at_risk']} at risk; {advice['found']} suggestions"
         )
+
+
+def _history(business, agents, out) -> None:
+    agents = sorted(agents, key=lambda a: a.pk)[:AGENTS]
+    if len(agents) < 3:
+        return
+    if Execution.objects.filter(agent__in=agents, external_id__startswith=f"{KEY}-").exists():
+        out.write("  Intelligence: kept the existing scenario history")
+        return
+    rng = random.Random(f"mission-control-scenarios-{business.slug}")
+    fleet = [(a, *reversed(MODELS.get(a.name, ("gpt-4o-mini", "openai")))) for a in agents]
+    length = DAYS * 86400
+    timeline = scenarios.plan(
+        [(a.name, provider) for a, provider, _ in fleet],
+        length_s=length,
+        rng=rng,
+        incidents_per_day=3,
+        quiet_end_s=4 * 3600,
+    )
+    # Under way now: one agent that degraded for 90 min and has been failing for 25, one whose new
+    # version went out 45 min ago and whose failures have clustered for 20.
+    scenarios.incident_at(timeline, "slow_degradation", agents[0].name, length - 25 * 60)
+    scenarios.incident_at(timeline, "bad_deploy", agents[1].name, length - 20 * 60)
+    start = timezone.now() - timedelta(seconds=length)
+    written = scenario_history.write(
+        agents=[(a, provider, model) for a, provider, model in fleet],
+        timeline=timeline,
+        start=start,
+        every_s=EVERY_S,
+        rng=rng,
+        key=KEY,
+        until_s=length,
+    )
+    out.write(
+        f"  Intelligence: {written} executions of a simulated fleet over {DAYS} days "
+        f"({len(timeline.incidents)} incidents; {agents[0].name} degrading and {agents[1].name} on a bad deploy now)"
+    )

@@ -148,6 +148,13 @@ def _rate(values: np.ndarray) -> float:
     return float(values.mean()) if len(values) else math.nan
 
 
+PRIOR = 3
+
+
+def _shrunk(window: np.ndarray, towards: float) -> float:
+    return float((window.sum() + PRIOR * towards) / (len(window) + PRIOR))
+
+
 def _known(values: np.ndarray) -> np.ndarray:
     return values[~np.isnan(values)]
 
@@ -185,10 +192,10 @@ def compute(tl: Timeline, t: float, *, presence: Presence, providers: Providers)
     i2h, i30, i24 = tl.before(t - RECENT), tl.before(t - 30 * MINUTE), tl.before(t - BASELINE)
     rate_24h = _rate(failed[i24:n])
     rate_24h = last20 if math.isnan(rate_24h) else rate_24h
-    rate_2h = _rate(failed[i2h:n])
-    rate_2h = rate_24h if math.isnan(rate_2h) else rate_2h
-    rate_30m = _rate(failed[i30:n])
-    rate_30m = rate_2h if math.isnan(rate_30m) else rate_30m
+    # Short windows hold few executions: 1 failure out of 1 is not a 100 % failure rate. Each window's
+    # rate is shrunk towards the next longer one by PRIOR pseudo-executions (none left: that rate).
+    rate_2h = _shrunk(failed[i2h:n], rate_24h)
+    rate_30m = _shrunk(failed[i30:n], rate_2h)
     streak = 0
     while streak < min(n, 10) and tl.failed[n - 1 - streak]:
         streak += 1

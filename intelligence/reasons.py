@@ -49,15 +49,17 @@ def _ratio(now: float, usual: float) -> str:
 def sentence(group: str, values: dict) -> str | None:
     raw = values["_raw"]
     if group == "failures":
+        usual = _pct(values["fail_rate_24h"])
         if raw["executions_30m"]:
+            rate = raw["failures_30m"] / raw["executions_30m"]
             return (
-                f"failure rate 30 min {_pct(values['fail_rate_30m'])} vs {_pct(values['fail_rate_24h'])} usual "
+                f"failure rate 30 min {_pct(rate)} vs {usual} usual "
                 f"({raw['failures_30m']} of {raw['executions_30m']} failed)"
             )
-        return (
-            f"failure rate 2 h {_pct(values['fail_rate_2h'])} vs {_pct(values['fail_rate_24h'])} usual; "
-            f"last 20 runs {_pct(values['fail_rate_last20'])}"
-        )
+        if raw["executions_2h"]:
+            rate = raw["failures_2h"] / raw["executions_2h"]
+            return f"failure rate 2 h {_pct(rate)} vs {usual} usual ({raw['failures_2h']} of {raw['executions_2h']} failed)"
+        return f"last 20 runs {_pct(values['fail_rate_last20'])} failed vs {usual} usual"
     if group == "streak":
         streak = int(values["consecutive_failures"])
         return f"{streak} failure{'' if streak == 1 else 's'} in a row"

@@ -23,6 +23,20 @@ logger = logging.getLogger(__name__)
 LOOKBACK = timedelta(hours=25)  # the features' longest window (24 h) and a margin
 
 
+def record_version(*, agent: Agent, version: str, seen_at: datetime) -> bool:
+    """Remember that ``agent`` reported ``version`` from ``seen_at`` on (once per change)."""
+    latest = (
+        AgentVersionSeen.objects.filter(agent=agent, seen_at__lte=seen_at)
+        .order_by("-seen_at")
+        .values_list("version", flat=True)
+        .first()
+    )
+    if latest == version:
+        return False
+    AgentVersionSeen.objects.get_or_create(agent=agent, version=version, seen_at=seen_at)
+    return True
+
+
 def note_versions(*, business: Business, now: datetime) -> int:
     """Remember each agent's version when it changes (the ledger keeps none): a deploy is a feature."""
     latest: dict[int, str] = {}

@@ -31,6 +31,7 @@ from mission_control_sdk import (
     RateLimited,
 )
 
+from intelligence import scenarios
 from simulator import content
 
 logger = logging.getLogger("mission_control.simulate")
@@ -86,9 +87,20 @@ class SimulatedAgent:
     """One agent: a heartbeat plus ``scale`` workers, all over HTTP."""
 
     def __init__(
-        self, profile: Profile, url: str, *, stop: threading.Event, stats: Stats, speed: float, seed: int
+        self,
+        profile: Profile,
+        url: str,
+        *,
+        stop: threading.Event,
+        stats: Stats,
+        speed: float,
+        seed: int,
+        scenario: scenarios.Timeline | None = None,
     ):
         self.profile = profile
+        # A scenario's clock runs at ``speed`` from the moment the fleet starts.
+        self.scenario = scenario
+        self.began = time.monotonic()
         self.stop_event = stop
         self.stats = stats
         self.speed = speed
@@ -242,10 +254,30 @@ class SimulatedAgent:
 
     # --- doing work ---------------------------------------------------------------------------------
 
-    def _autonomous(self, client: Client, given: dict | None = None) -> None:
+    def _plan(self, given: dict | None) -> dict:
+        """The next piece of work, bent by the scenario when one runs (failures, durations, tokens,
+        the version the heartbeat reports)."""
         work = content.plan(
             self.rng, self.profile.capabilities, self.profile.model, self.profile.provider, given
         )
+        if self.scenario is None:
+            return work
+        t = (time.monotonic() - self.began) * self.speed
+        shape = self.scenario.shape(self.profile.name, self.profile.provider, t)
+        self.heartbeat.version = self.scenario.version(self.profile.name, t, base=self.profile.version)
+        tokens = shape.tokens_factor
+        input_tokens = int(work["input_tokens"] * tokens)
+        return {
+            **work,
+            "failure": shape.error if self.rng.random() < shape.fail_p else None,
+            "input_tokens": input_tokens,
+            "output_tokens": int(work["output_tokens"] * tokens),
+            "cache_read_tokens": min(int(work["cache_read_tokens"] * tokens), input_tokens),
+            "duration_factor": shape.duration_factor,
+        }
+
+    def _autonomous(self, client: Client, given: dict | None = None) -> None:
+        work = self._plan(given)
         if self.rng.random() < 0.3:  # done already: one terminal report carrying its logs
             self._report_done(client, work, given)
             return
@@ -260,7 +292,7 @@ class SimulatedAgent:
         self._perform(client, execution["id"], given or {}, work)
 
     def _report_done(self, client: Client, work: dict, given: dict | None) -> None:
-        seconds = self.rng.uniform(1, 12)
+        seconds = self.rng.uniform(1, 12) * work.get("duration_factor", 1.0)
         failed = work["failure"] is not None
         client.report_execution(
             status="failed" if failed else "success",
@@ -290,14 +322,12 @@ class SimulatedAgent:
         return entries
 
     def _perform(self, client: Client, execution_id: int, given: dict, work: dict | None = None) -> None:
-        work = work or content.plan(
-            self.rng, self.profile.capabilities, self.profile.model, self.profile.provider, given
-        )
+        work = work or self._plan(given)
         with self.lock:
             self.running.add(execution_id)
         try:
             steps = self._logs(work)
-            pause = self.rng.uniform(1.5, 9.0) / self.speed / len(steps)
+            pause = self.rng.uniform(1.5, 9.0) * work.get("duration_factor", 1.0) / self.speed / len(steps)
             for entry in steps:
                 if self._aborted(execution_id):
                     self._finish(client, execution_id, work, aborted=True)
@@ -347,13 +377,21 @@ class SimulatedAgent:
 
 
 def run_fleet(
-    profiles: list[Profile], url: str, *, stop: threading.Event, speed: float = 1.0, seed: int | None = None
+    profiles: list[Profile],
+    url: str,
+    *,
+    stop: threading.Event,
+    speed: float = 1.0,
+    seed: int | None = None,
+    scenario: scenarios.Timeline | None = None,
 ) -> Stats:
     """Run every profile as an agent until ``stop`` is set; returns the counts."""
     stats = Stats()
     rng = random.Random(seed)
     agents = [
-        SimulatedAgent(p, url, stop=stop, stats=stats, speed=speed, seed=rng.randint(0, 2**31))
+        SimulatedAgent(
+            p, url, stop=stop, stats=stats, speed=speed, seed=rng.randint(0, 2**31), scenario=scenario
+        )
         for p in profiles
     ]
     threads = [threading.Thread(target=a.run, name=f"sim-{a.profile.name}", daemon=True) for a in agents]

@@ -64,3 +64,32 @@ def test_the_fleet_claims_queued_work_reports_its_own_and_obeys_a_stop(live_serv
     assert not Execution.objects.filter(agent=parked).exclude(status="pending").exists()
     assert parked.commands.get().acknowledged_at is not None
     assert "Fleet stopped" in out.getvalue()
+
+
+def test_a_provider_outage_scenario_fails_that_providers_work(live_server, business, tmp_path):
+    hit = create_agent(business=business, name="triage-bot", capabilities=["triage"])
+    spared = create_agent(business=business, name="ops-sentinel", capabilities=["ops"])
+    fleet = tmp_path / "fleet.json"
+    profiles = [
+        _profile(hit, "autonomous", "gpt-4o-mini", "openai"),
+        _profile(spared, "autonomous", "claude-sonnet-4", "anthropic"),
+    ]
+    fleet.write_text(json.dumps({"agents": profiles}))
+    out = StringIO()
+
+    # At 300× the outage's 503s run from 6 s to 15 s of wall clock.
+    call_command(
+        "simulate",
+        url=live_server.url,
+        fleet=str(fleet),
+        duration=18,
+        speed=300,
+        seed=3,
+        wait=True,
+        scenario="provider_outage",
+        stdout=out,
+    )
+
+    assert "Scenario provider_outage on openai" in out.getvalue()
+    assert Execution.objects.filter(agent=hit, error_type="provider_unavailable").exists()
+    assert not Execution.objects.filter(agent=spared, error_type="provider_unavailable").exists()

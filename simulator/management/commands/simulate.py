@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from mission_control_sdk import Client, MissionControlError
 
 from agents.demo import fleet_path
+from intelligence import scenarios
 from simulator.fleet import Profile, run_fleet
 
 
@@ -31,9 +32,27 @@ class Command(BaseCommand):
             "--duration", type=float, default=0, help="stop after this many seconds (0: never)"
         )
         parser.add_argument("--seed", type=int, default=None, help="random seed, for a repeatable run")
+        parser.add_argument(
+            "--scenario",
+            choices=scenarios.SCENARIOS,
+            default=None,
+            help="play one incident on the first agent (its provider for an outage), starting 10 min in",
+        )
 
     def handle(
-        self, *args, url, agents, wait, wait_timeout, fleet, speed, duration, seed, verbosity, **options
+        self,
+        *args,
+        url,
+        agents,
+        wait,
+        wait_timeout,
+        fleet,
+        speed,
+        duration,
+        seed,
+        scenario,
+        verbosity,
+        **options,
     ):
         logging.getLogger("mission_control.simulate").setLevel(
             logging.INFO if verbosity >= 1 else logging.WARNING
@@ -43,12 +62,12 @@ class Command(BaseCommand):
         stop = threading.Event()
         previous = self._stop_on_signals(stop)
         try:
-            self._simulate(url, agents, wait, wait_timeout, fleet, speed, duration, seed, stop)
+            self._simulate(url, agents, wait, wait_timeout, fleet, speed, duration, seed, stop, scenario)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _simulate(self, url, agents, wait, wait_timeout, fleet, speed, duration, seed, stop):
+    def _simulate(self, url, agents, wait, wait_timeout, fleet, speed, duration, seed, stop, scenario=None):
         if wait and not self._wait_for(url, wait_timeout, stop):
             return
         path = Path(fleet) if fleet else fleet_path()
@@ -65,13 +84,31 @@ class Command(BaseCommand):
             timer.start()
         names = ", ".join(p.name for p in profiles)
         self.stdout.write(self.style.SUCCESS(f"Simulating {len(profiles)} agents against {url}: {names}"))
+        timeline = self._timeline(scenario, profiles, speed) if scenario else None
         try:
-            stats = run_fleet(profiles, url, stop=stop, speed=speed, seed=seed)
+            stats = run_fleet(profiles, url, stop=stop, speed=speed, seed=seed, scenario=timeline)
         finally:
             stop.set()
             if timer:
                 timer.cancel()
         self.stdout.write(f"Fleet stopped: {stats.line()}")
+
+    def _timeline(self, scenario: str, profiles, speed: float) -> scenarios.Timeline:
+        """One incident on the first agent (or its provider), its trouble starting 10 min in."""
+        first = profiles[0]
+        target = first.provider if scenario == "provider_outage" else first.name
+        onset = 10 * 60 + scenarios.LEAD[scenario]
+        timeline = scenarios.incident_at(scenarios.Timeline(length_s=10**9), scenario, target, onset)
+        incident = timeline.incidents[-1]
+
+        def minutes(t: float) -> str:
+            return f"{t / 60 / speed:.0f} min"
+
+        self.stdout.write(
+            f"Scenario {scenario} on {target}: trouble from {minutes(incident.starts_s)}, failures cluster "
+            f"from {minutes(incident.onset_s)} to {minutes(incident.ends_s)} (wall clock, --speed {speed:g})"
+        )
+        return timeline
 
     def _wait_for(self, url: str, timeout: float, stop: threading.Event) -> bool:
         """True once the server is healthy; False when stopped while waiting."""
