@@ -3,7 +3,7 @@
 Written with bulk inserts (thousands of rows in a few statements), priced with the same price data
 as live reports, and booked into the budgets' windows (``governance.spend_history``) so a budget's
 spent and the ledger's cost agree. Idempotent: an agent that already has demo history is skipped.
-``record`` is also how the work app's demo writes its cron jobs' past runs.
+``record`` is also how the workflows app's demo writes its cron jobs' past runs.
 """
 
 import json
@@ -194,7 +194,7 @@ def _status(rng: random.Random, flaky: bool) -> str:
 
 
 def _trigger(rng: random.Random) -> str:
-    # No "cron" here: cron work exists only as runs of a cron job (the work app's demo writes those).
+    # No "cron" here: cron work exists only as runs of a cron job (the workflows app's demo writes those).
     return rng.choices([Trigger.MANUAL, Trigger.WEBHOOK], weights=[3, 1])[0]
 
 

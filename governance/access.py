@@ -8,7 +8,7 @@ belongs to with too small a role answers 403.
 from django.db.models import QuerySet
 
 from governance.models import Business, Membership
-from governance.roles import RANK, Role, at_least
+from governance.roles import Role, at_least
 from mission_control.errors import DomainError
 from mission_control.events import EventScope
 
@@ -60,16 +60,6 @@ def get_business(user, slug: str, role: str = Role.VIEWER) -> Business:
         raise DomainError("not_found", "Not found.")
     require_role(user, business.pk, role)
     return business
-
-
-def max_role(user) -> str | None:
-    """The highest role the caller has anywhere (for showing or hiding page controls)."""
-    if not getattr(user, "is_authenticated", False) or is_agent(user):
-        return None
-    if user.is_superuser:
-        return Role.OWNER
-    roles = Membership.objects.filter(user=user).values_list("role", flat=True)
-    return max(roles, key=lambda r: RANK[r], default=None)
 
 
 def event_scope(user, business_slug: str | None) -> EventScope:

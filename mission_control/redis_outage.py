@@ -16,18 +16,15 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_WINDOW_S = 60.0
 
-try:  # redis-py's errors (the cache and channels-redis raise them); the embedded default never does
-    from redis.exceptions import RedisError
-
-    REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
-except ImportError:  # pragma: no cover - redis is a dependency of channels-redis
-    REDIS_ERRORS = (OSError, TimeoutError)
+# redis-py's errors (the cache and channels-redis raise them); the embedded default never does.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
 
 
 def base_window_s() -> float:

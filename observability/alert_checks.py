@@ -12,9 +12,11 @@ from django.db.models import Count, Q, Sum
 
 from agents.models import Agent, DesiredState
 from executions.models import TERMINAL, Execution, Status
+from governance.models import BudgetWindow
 from mission_control.display import money
 from mission_control.models import Event
 from observability.models import AlertRule, RuleKind
+from workflows.models import CronJob
 
 
 @dataclass(frozen=True)
@@ -117,10 +119,6 @@ def cron_missed(rule: AlertRule, now: datetime) -> dict[str, Breach]:
 
 def cron_failing(rule: AlertRule, now: datetime) -> dict[str, Breach]:
     """Cron jobs whose last runs failed in a row: ``threshold`` of them, or the job's own setting."""
-    try:
-        from workflows.models import CronJob
-    except ImportError:
-        return {}
     jobs = CronJob.objects.filter(business_id=rule.business_id, consecutive_failures__gt=0)
     if rule.cron_job_id:
         jobs = jobs.filter(pk=rule.cron_job_id)
@@ -138,10 +136,6 @@ def cron_failing(rule: AlertRule, now: datetime) -> dict[str, Breach]:
 
 def budget_soft_limit(rule: AlertRule, now: datetime) -> dict[str, Breach]:
     """Budgets whose current window's spend is past the soft limit (the next window recovers)."""
-    try:
-        from governance.models import BudgetWindow
-    except ImportError:
-        return {}
     windows = BudgetWindow.objects.filter(
         budget__business_id=rule.business_id, budget__enabled=True, window_start__lte=now, window_end__gt=now
     ).select_related("budget")

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import F
 from django.utils import timezone
 
-from governance.models import Business
+from governance.models import Budget, BudgetWindow, Business
 from governance.selectors import projected as project
 from governance.windows import bounds
 from observability.dashboards import Scope, money, window_rows
@@ -23,14 +23,6 @@ TRAILING = timedelta(days=7)
 
 def _hours(delta: timedelta) -> Decimal:
     return Decimal(delta.total_seconds()) / Decimal(3600)
-
-
-def _budget_models():
-    try:
-        from governance.models import Budget, BudgetWindow
-    except ImportError:  # budgets not installed: projections without them
-        return None, None
-    return Budget, BudgetWindow
 
 
 def month_end(scope: Scope, *, now: datetime | None = None) -> dict:
@@ -92,17 +84,16 @@ def _figures(businesses: list, months: dict, trailing_since: datetime, now: date
 
 
 def _budgets(scope: Scope, businesses: list, now: datetime) -> dict[int, list]:
-    budget_model, window_model = _budget_models()
-    if budget_model is None or not businesses:
+    if not businesses:
         return {}
     budgets = list(
-        budget_model.objects.filter(scope.filter(), enabled=True).order_by(
+        Budget.objects.filter(scope.filter(), enabled=True).order_by(
             F("agent_id").asc(nulls_first=True), "model", "pk"
         )
     )
     windows = {
         w.budget_id: w
-        for w in window_model.objects.filter(
+        for w in BudgetWindow.objects.filter(
             budget_id__in=[b.pk for b in budgets], window_start__lte=now, window_end__gt=now
         )
     }

@@ -10,11 +10,6 @@ def catch_up_rollups() -> int:
     return rollups.catch_up() + corrections.catch_up_corrections()
 
 
-@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def roll_up_execution(execution_id: int) -> bool:
-    return rollups.roll_up_execution(execution_id)
-
-
 @shared_task(bind=True, acks_late=True, max_retries=notify.MAX_ATTEMPTS, soft_time_limit=30, time_limit=60)
 def deliver_notification(self, notification_id: int) -> str:
     try:

@@ -11,23 +11,15 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from agents.models import Agent
+from board.models import Task
 from executions.models import Execution, Status
 from mission_control.params import id_or_none
 from observability.dashboards import Scope, average, money, rate, window_bounds, window_rows
 from observability.models import SourceKind, SourceRollup, cost_from_e8
+from workflows.models import CronJob, Workflow
 
 TOP = 5
 STUCK_LIMIT = 20
-
-
-def _work_models():
-    """The board's and workflows app's models, when installed (observability reads them, never the reverse)."""
-    try:
-        from board.models import Task
-        from workflows.models import CronJob, Workflow
-    except ImportError:
-        return None, None, None
-    return CronJob, Task, Workflow
 
 
 def report(scope: Scope, *, window: timedelta, stuck_after: timedelta, now: datetime | None = None) -> dict:
@@ -121,11 +113,9 @@ def _performance(agent: Agent, f: dict) -> dict:
 
 
 def _ready_tasks(scope: Scope) -> list[list]:
-    _, task_model, _ = _work_models()
-    if task_model is None:
-        return []
-    ready = task_model.objects.ready() if hasattr(task_model.objects, "ready") else task_model.objects.none()
-    return list(ready.filter(scope.filter()).values_list("required_capabilities", flat=True)[:10_000])
+    return list(
+        Task.objects.ready().filter(scope.filter()).values_list("required_capabilities", flat=True)[:10_000]
+    )
 
 
 def _capability(by_capability: dict, name: str) -> dict:
@@ -214,18 +204,13 @@ def _sources(scope: Scope, since: datetime) -> tuple[list[dict], list[dict]]:
 
 
 def _names(rows: list[dict]) -> tuple[dict, dict]:
-    cron_model, _, workflow_model = _work_models()
-    if cron_model is None:
-        return {}, {}
     cron_ids = {int(r["key"]) for r in rows if r["kind"] == SourceKind.CRON}
     workflow_ids = {
         w for r in rows if r["kind"] == SourceKind.STEP for w in [id_or_none(r["key"].partition(":")[0])] if w
     }
-    crons = dict(cron_model.objects.filter(pk__in=cron_ids).values_list("pk", "name")) if cron_ids else {}
+    crons = dict(CronJob.objects.filter(pk__in=cron_ids).values_list("pk", "name")) if cron_ids else {}
     flows = (
-        dict(workflow_model.objects.filter(pk__in=workflow_ids).values_list("pk", "name"))
-        if workflow_ids
-        else {}
+        dict(Workflow.objects.filter(pk__in=workflow_ids).values_list("pk", "name")) if workflow_ids else {}
     )
     return crons, flows
 
@@ -251,14 +236,11 @@ def _stuck_executions(scope: Scope, cutoff: datetime, now: datetime) -> list[dic
 
 
 def _stuck_tasks(scope: Scope, cutoff: datetime, now: datetime) -> list[dict]:
-    _, task_model, _ = _work_models()
-    if task_model is None:
-        return []
-    fields = {f.name for f in task_model._meta.get_fields()}
+    fields = {f.name for f in Task._meta.get_fields()}
     # The time of the last status change where the board keeps it; its last update otherwise.
     changed = "status_changed_at" if "status_changed_at" in fields else "updated_at"
     rows = (
-        task_model.objects.filter(scope.filter(), **{f"{changed}__lt": cutoff})
+        Task.objects.filter(scope.filter(), **{f"{changed}__lt": cutoff})
         .exclude(status="done")
         .order_by(changed)
         .values("pk", "title", "status", "assignee_id", changed)[:STUCK_LIMIT]

@@ -1,4 +1,4 @@
-"""Celery entry points of the work app: they load ids, call services and hold no logic."""
+"""Celery entry points of the workflows app: they load ids, call services and hold no logic."""
 
 from datetime import datetime
 

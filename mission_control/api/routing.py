@@ -1,7 +1,6 @@
 """URL helpers: every API path answers with or without a trailing slash, never redirecting."""
 
 from django.urls import re_path
-from rest_framework.routers import SimpleRouter
 
 
 def api_path(route: str, view, name: str | None = None):
@@ -17,8 +16,3 @@ def api_path(route: str, view, name: str | None = None):
             end = pattern.index(">", start)
             pattern = pattern[:start] + regex.format(pattern[start + len(conv) : end]) + pattern[end + 1 :]
     return re_path(rf"^{pattern}/?$", view, name=name)
-
-
-class OptionalSlashRouter(SimpleRouter):
-    def __init__(self):
-        super().__init__(trailing_slash="/?")

@@ -1,4 +1,4 @@
-"""Small pieces the work app's views share."""
+"""Small pieces the workflows API views share."""
 
 from mission_control.params import parse_flag
 
