@@ -9,6 +9,7 @@ class AutoscalingConfig(AppConfig):
     name = "autoscaling"
     verbose_name = "Autoscaling"
     default_auto_field = "django.db.models.BigAutoField"
+    demo_seed = "autoscaling.demo.seed"  # after workflows' seed: the burst is a workflow on a cron job
     periodic_tasks = [
         ("autoscaling.evaluate", "autoscaling.tasks.evaluate_policies", settings.MC_AUTOSCALE_PERIOD_S)
     ]
