@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from console.pages import PAGES
 from tests.browser.conftest import PASSWORD, ROOT, sign_in
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Each violation fires this event (and a console error); collected from the first script on.
 WATCH = """window.__csp = [];

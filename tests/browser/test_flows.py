@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import shoot, wait_live
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_it_replays_a_failed_execution(page, server):

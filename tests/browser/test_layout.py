@@ -7,7 +7,7 @@ import pytest
 from console.pages import PAGES
 from tests.browser.conftest import shoot
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 WIDTHS = (1280, 1440)
 

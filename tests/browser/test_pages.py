@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from console.pages import PAGES
 from tests.browser.conftest import shoot, sign_in, wait_live
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 # Every visible form control must have an accessible name (a label, aria-label or aria-labelledby).

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import free_port
 from tests.e2e.production import PASSWORD, start_production_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SETUPS = {
     "plain-http": {"MC_HTTPS": "0"},

@@ -17,6 +17,8 @@ import pytest
 from tests.e2e.conftest import free_port
 from tests.e2e.production import PASSWORD, ROOT, production_env, start_production_server
 
+pytestmark = pytest.mark.slow  # real server processes
+
 HSTS = "max-age=31536000; includeSubDomains"
 
 

@@ -10,6 +10,8 @@ import httpx
 import pytest
 import websockets
 
+pytestmark = pytest.mark.slow  # real server processes
+
 
 async def _first_event(ws_url: str, timeout: float) -> dict:
     async with websockets.connect(ws_url) as ws:

@@ -21,6 +21,8 @@ from django.conf import settings
 
 from tests.e2e.conftest import ROOT, free_port
 
+pytestmark = pytest.mark.slow  # real server processes
+
 STOP_WITHIN_S = 5.0
 
 

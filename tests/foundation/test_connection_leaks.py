@@ -31,7 +31,11 @@ FAILING = [
     "/global/executions/999999",
 ]
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+]  # daphne processes
 
 
 def _free_port() -> int:

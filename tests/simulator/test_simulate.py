@@ -10,7 +10,8 @@ from agents.services import create_agent, issue_key, stop_agent
 from executions.models import Execution, ExecutionLog
 from executions.services import start_execution
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Each runs a fleet against a live server for 10-15 s of wall clock.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def _profile(agent, style, model, provider):
