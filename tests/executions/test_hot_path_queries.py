@@ -58,3 +58,22 @@ def test_a_batch_of_1000_costs_a_fixed_number_of_queries(agent_api):
     body = {"executions": [report(n) for n in range(1, 1001)]}
     # Whatever the batch size: bulk statements for rows, events and settlements.
     assert count(lambda: agent_api.post("/api/v1/executions/batch", body, format="json")) == 17
+
+
+def test_an_update_costs_a_fixed_number_of_queries(pull_agent, pull_api):
+    for _ in range(2):
+        start_execution(agent=pull_agent, trigger="manual")
+    first, second = claim(pull_api).json(), claim(pull_api).json()
+    done = {"status": "success", "model": "gpt-4o-mini", "input_tokens": 1200, "output_tokens": 150}
+    assert pull_api.patch(f"/api/v1/executions/{first['id']}", done, format="json").status_code == 200
+    answers = []
+    # The visible row; in a savepoint: the budget windows to lock, the row locked, its update, the
+    # settlement (reservation, lines, budgets in scope, the reservation closed), the event; then the
+    # row read back for the answer.
+    assert (
+        count(
+            lambda: answers.append(pull_api.patch(f"/api/v1/executions/{second['id']}", done, format="json"))
+        )
+        == 14
+    )
+    assert answers[0].status_code == 200 and answers[0].json()["status"] == "success"
