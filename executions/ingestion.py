@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from executions.abort import abort_execution
+from executions.estimates import estimate_for
 from executions.lifecycle import (
     TERMINAL_EVENTS,
     after_terminal,
@@ -22,14 +23,13 @@ from executions.lifecycle import (
     apply_cost,
     budget_ref,
     deadlines,
-    estimate_for,
     fill_terminal_fields,
     finish,
     finished_callback,
     lock_execution,
     log_failures,
+    mark_running,
     run_settings,
-    running_fields,
 )
 from executions.logs import build_entries
 from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger
@@ -208,9 +208,8 @@ def _apply_update(pk: int, data: dict, logs: list, actor) -> Execution:
                 cost_source=data.get("cost_source"),
             )
         else:
-            if status == Status.RUNNING and row.status == Status.PENDING:
-                running_fields(row, now)
-                announce(row, "execution.started", actor=actor, message=f"Execution #{row.pk} started")
+            if status == Status.RUNNING:
+                mark_running(row, actor=actor, save=False)  # saved below with the reported changes
             row.last_seen_at = now
             apply_cost(row, data.get("cost_usd"), data.get("cost_source"))
             row.save()

@@ -6,7 +6,6 @@ whose retry policy allows it gets its next attempt as a new, linked ledger row.
 """
 
 import logging
-import math
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -18,6 +17,7 @@ from django.utils import timezone
 
 from agents.models import Agent, AgentMode
 from executions import claim_wakeups, pricing
+from executions.estimates import estimate_for
 from executions.models import (
     AgentRunSettings,
     CostSource,
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 # Enqueued by name: ``tasks.py`` sits on top of the app and imports the services, never the reverse.
 DISPATCH_TASK = "executions.tasks.dispatch_execution"
-ESTIMATE_SAMPLE = 50  # recent runs whose p90 cost is held when the agent declares no maximum
 
 TERMINAL_EVENTS = {
     Status.SUCCESS: "execution.succeeded",
@@ -62,25 +61,6 @@ def announce(execution: Execution, kind: str, *, actor=None, message: str = "", 
         message=message or f"Execution #{execution.pk} {execution.status}",
         data=payload,
     )
-
-
-def estimate_for(agent: Agent) -> Decimal:
-    """What to hold against budgets when ``agent`` starts: the execution policy's cap, else its
-    declared maximum per execution, else the 90th percentile of its last runs' costs, else nothing."""
-    cap = budgets.policy_cost_cap(business_id=agent.business_id, agent_id=agent.pk)
-    if cap is not None:
-        return cap
-    if agent.max_cost_per_execution_usd is not None:
-        return Decimal(agent.max_cost_per_execution_usd)
-    costs = sorted(
-        Execution.objects.terminal()
-        .filter(agent_id=agent.pk)
-        .order_by("-id")
-        .values_list("cost_usd", flat=True)[:ESTIMATE_SAMPLE]
-    )
-    if not costs:
-        return Decimal(0)
-    return costs[max(0, math.ceil(0.9 * len(costs)) - 1)]
 
 
 def run_settings(agent: Agent) -> AgentRunSettings | None:
@@ -209,13 +189,16 @@ def running_fields(execution: Execution, now) -> list[str]:
     return ["status", "started_at", "last_seen_at", "deadline_at"]
 
 
-def mark_running(execution: Execution, *, actor=None, via: str = "") -> bool:
-    """``pending`` -> ``running`` for a row the caller has locked (or just won). Publishes."""
+def mark_running(execution: Execution, *, actor=None, via: str = "", save: bool = True) -> bool:
+    """``pending`` -> ``running`` for a row the caller has locked (or just won). Publishes.
+
+    ``save=False``: the caller saves the row itself, with the other changes it makes (one UPDATE)."""
     if execution.status != Status.PENDING:
         return False
     now = timezone.now()
     fields = running_fields(execution, now)
-    execution.save(update_fields=fields)
+    if save:
+        execution.save(update_fields=fields)
     announce(
         execution,
         "execution.started",

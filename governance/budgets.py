@@ -16,8 +16,6 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Round
@@ -30,11 +28,10 @@ from governance.models import (
     BudgetWindow,
     Business,
     ExecutionPolicy,
-    Membership,
     ReservationLine,
     ReservationStatus,
 )
-from governance.roles import Role
+from governance.signals import budget_crossed
 from mission_control import control_versions
 from mission_control.display import money as money_text
 from mission_control.errors import DomainError
@@ -43,8 +40,6 @@ from mission_control.events import publish
 logger = logging.getLogger(__name__)
 
 MICRO = Decimal("0.000001")
-# How many recent settled runs of an agent make its fallback estimate.
-HISTORY_SAMPLE = 20
 
 
 def money(value) -> Decimal:
@@ -107,24 +102,6 @@ def policy_cost_cap(*, business_id: int, agent_id: int) -> Decimal | None:
     return None
 
 
-def estimate_for(*, business: Business, agent_id: int, agent=None) -> Decimal:
-    """What to hold for one run: the policy's max cost per execution, else the agent's own, else
-    the most expensive of its recent settled runs, else nothing."""
-    cap = policy_cost_cap(business_id=business.pk, agent_id=agent_id)
-    if cap is not None:
-        return cap
-    own = getattr(agent, "max_cost_per_execution_usd", None)
-    if own is not None:
-        return money(own)
-    recent = (
-        BudgetReservation.objects.filter(agent_id=agent_id, status=ReservationStatus.SETTLED)
-        .order_by("-id")
-        .values_list("actual_usd", flat=True)[:HISTORY_SAMPLE]
-    )
-    top = max((a for a in recent if a is not None), default=None)
-    return money(top) if top is not None else Decimal(0)
-
-
 def _fits(window: BudgetWindow, limit: Decimal, estimate: Decimal) -> bool:
     used = window.spent_usd + window.reserved_usd
     # A zero estimate still needs something left: an exhausted budget refuses all new work.
@@ -164,7 +141,7 @@ def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, m
 
     All or nothing: either every budget holds it or none does. Idempotent per ``ref``.
     """
-    estimate = money(estimate if estimate is not None else estimate_for(business=business, agent_id=agent_id))
+    estimate = money(estimate)  # the caller's (executions.estimates): governance does not guess one
     now = timezone.now()
     with transaction.atomic():
         if BudgetReservation.objects.filter(ref=ref).exists():
@@ -363,7 +340,7 @@ def _announce_crossings(window_ids: list[int], now) -> None:
                     "soft_limit_pct": budget.soft_limit_pct,
                 },
             )
-            transaction.on_commit(lambda b=budget, m=message: _alert(b, m))
+            transaction.on_commit(lambda b=budget, k=kind, m=message: _tell_listeners(b, k, m))
 
 
 def describe(budget: Budget) -> str:
@@ -372,16 +349,12 @@ def describe(budget: Budget) -> str:
     return f"The {budget.period} budget of {scope}{model}"
 
 
-def _alert(budget: Budget, message: str) -> None:
-    """Mail the business's owners and admins (best effort: the event is already recorded)."""
-    recipients = list(
-        Membership.objects.filter(business_id=budget.business_id, role__in=[Role.OWNER, Role.ADMIN])
-        .exclude(user__email="")
-        .values_list("user__email", flat=True)
-    )
-    if not recipients:
-        return
-    try:
-        send_mail(f"[Mission Control] {message}"[:150], message, settings.DEFAULT_FROM_EMAIL, recipients)
-    except Exception:
-        logger.warning("could not mail the budget alert for budget %s", budget.pk, exc_info=True)
+def _tell_listeners(budget: Budget, kind: str, message: str) -> None:
+    """Send ``budget_crossed`` (after commit). A listener that fails is logged: the event stands."""
+    for receiver, result in budget_crossed.send_robust(
+        sender=Budget, budget=budget, kind=kind, message=message
+    ):
+        if isinstance(result, Exception):
+            logger.warning(
+                "budget alert receiver %r failed for budget %s", receiver, budget.pk, exc_info=result
+            )

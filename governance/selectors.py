@@ -138,6 +138,15 @@ def audit_for(user, business_id: int | None = None) -> QuerySet[AuditEntry]:
     return entries.filter(Q(business_id__in=scope))
 
 
+def alert_recipients(*, business_id: int) -> list[str]:
+    """Who is mailed when the business's budgets cross a threshold: its owners and admins."""
+    return list(
+        Membership.objects.filter(business_id=business_id, role__in=[Role.OWNER, Role.ADMIN])
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+
+
 def agent_business_id(agent_id: int) -> int | None:
     """The business an agent id belongs to, or None. Read through the app registry, not an import:
     agents sit above governance, which stores agent ids as plain numbers."""

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from governance.audit import actor_name, record
+from governance.selectors import alert_recipients
 from mission_control import outbound
 from mission_control.errors import DomainError
 from mission_control.events import publish
@@ -187,6 +188,22 @@ def _announce(alert: Alert, kind: str, text: str) -> None:
             alert=alert, event=kind, channel=channel, target=target, text=text
         )
         transaction.on_commit(lambda pk=notification.pk: _enqueue(pk))
+
+
+def notify_budget_crossing(*, budget, kind: str, message: str) -> int:
+    """Mail the business's owners and admins that a budget crossed a threshold (``kind``
+    ``budget.soft_limit`` or ``budget.exceeded``): notification rows, delivered and retried by the
+    notification task like alerts'. Returns how many were queued."""
+    with transaction.atomic():
+        rows = [
+            Notification.objects.create(
+                alert=None, event=kind, channel=Channel.EMAIL, target=address, text=message
+            )
+            for address in alert_recipients(business_id=budget.business_id)
+        ]
+        for row in rows:
+            transaction.on_commit(lambda pk=row.pk: _enqueue(pk))
+    return len(rows)
 
 
 def _enqueue(notification_id: int) -> None:

@@ -258,10 +258,15 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Notification(models.Model):
-    """One message about an alert (fired or resolved) to one channel, with its delivery outcome."""
+    """One message about an alert (fired or resolved) or a budget crossing to one channel, with its
+    delivery outcome."""
 
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
-    event = models.CharField(max_length=16, help_text="alert.fired or alert.resolved")
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )  # none for a budget crossing (governance's budget_crossed)
+    event = models.CharField(
+        max_length=32, help_text="alert.fired, alert.resolved, budget.soft_limit or budget.exceeded"
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     target = models.CharField(max_length=500)
     text = models.TextField()

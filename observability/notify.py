@@ -1,4 +1,4 @@
-"""Delivering alert notifications: email through Django's mail backend, webhooks as Slack-style JSON."""
+"""Delivering notifications (alerts, budget crossings): email through Django's mail backend, webhooks as Slack-style JSON."""
 
 import logging
 

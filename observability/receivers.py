@@ -6,6 +6,9 @@ from django.dispatch import receiver
 
 from executions import signals
 from executions.models import TERMINAL, Execution
+from governance.models import Budget
+from governance.signals import budget_crossed
+from observability.alerts import notify_budget_crossing
 from observability.corrections import apply_corrections
 from observability.rollups import FIELDS, roll_up_execution, roll_up_rows
 
@@ -23,6 +26,11 @@ def roll_up_finished_execution(sender, execution, batch=False, **kwargs) -> None
         roll_up_execution(execution.pk)
     except Exception:
         logger.exception("could not roll up execution %s; the catch-up sweep will", execution.pk)
+
+
+@receiver(budget_crossed, sender=Budget, dispatch_uid="observability.budget_mail")
+def mail_budget_crossing(sender, budget, kind, message, **kwargs) -> None:
+    notify_budget_crossing(budget=budget, kind=kind, message=message)
 
 
 def roll_up_finished_batch(sender, executions, **kwargs) -> None:

@@ -2,10 +2,10 @@ from decimal import Decimal
 
 import pytest
 
-from executions.lifecycle import estimate_for
+from executions.estimates import estimate_for
 from executions.models import Execution
 from executions.services import start_execution
-from governance.models import AuditEntry, Budget, BudgetReservation
+from governance.models import AuditEntry, Budget, BudgetReservation, ExecutionPolicy
 from mission_control.errors import DomainError
 from mission_control.models import Event
 from tests.executions.conftest import finished, report
@@ -44,13 +44,17 @@ def test_it_refuses_work_a_budget_cannot_cover(agent, business):
 
 
 @pytest.mark.django_db
-def test_the_estimate_is_the_declared_maximum_else_the_p90_of_recent_costs(agent, agent_api):
+def test_the_estimate_is_the_policy_cap_else_the_declared_maximum_else_the_p90_of_recent_costs(
+    agent, agent_api
+):
     assert estimate_for(agent) == Decimal(0)
     for cost in range(1, 11):
         report(agent_api, **finished(cost_usd=str(cost)))
     assert estimate_for(agent) == Decimal(9)
     agent.max_cost_per_execution_usd = Decimal("0.25")
     assert estimate_for(agent) == Decimal("0.25")
+    ExecutionPolicy.objects.create(business=agent.business, max_cost_per_execution_usd=Decimal("2"))
+    assert estimate_for(agent) == Decimal("2")  # the policy's cap first
 
 
 @pytest.mark.django_db

@@ -130,17 +130,3 @@ def test_crossing_the_soft_limit_and_the_limit_publish_one_event_each_per_window
     assert kinds == ["budget.soft_limit", "budget.exceeded"]
     assert len(mailoutbox) == 2
     assert mailoutbox[0].to == ["boss@example.com"]
-
-
-@pytest.mark.django_db
-def test_the_estimate_comes_from_the_policy_then_the_agent_then_history(business, agent):
-    from governance.models import ExecutionPolicy
-
-    assert budgets.estimate_for(business=business, agent_id=agent.pk) == 0
-    budgets.settle(business=business, agent_id=agent.pk, ref="a", actual=D("0.2"))
-    budgets.settle(business=business, agent_id=agent.pk, ref="b", actual=D("0.7"))
-    assert budgets.estimate_for(business=business, agent_id=agent.pk) == D("0.7")
-    agent.max_cost_per_execution_usd = D("1.25")
-    assert budgets.estimate_for(business=business, agent_id=agent.pk, agent=agent) == D("1.25")
-    ExecutionPolicy.objects.create(business=business, max_cost_per_execution_usd=D("2"))
-    assert budgets.estimate_for(business=business, agent_id=agent.pk, agent=agent) == D("2")
