@@ -1,12 +1,13 @@
 """The admin for the task board. Saving a task goes through the board's services, as the API
 does, so dependencies refuse cycles and edits are audited; comments and dependencies are read-only."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.db import transaction
 
 from board import services
 from board.models import Epic, Task, TaskComment, TaskDependency
 from governance.admin import BoundedCountPaginator
-from mission_control.errors import DomainError
+from mission_control.service_admin import ServiceAdmin
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -36,15 +37,38 @@ class BlockerInline(ReadOnlyInline):
 
 
 @admin.register(Epic)
-class EpicAdmin(admin.ModelAdmin):
+class EpicAdmin(ServiceAdmin):
     list_display = ["title", "business", "status", "created_at"]
     list_filter = ["business", "status"]
     search_fields = ["title", "description"]
     list_select_related = ["business"]
+    fields = ["business", "title", "description", "status"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["business"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        # The API's services: the epic.* events, and the audit of a deletion.
+        fields = {name: form.cleaned_data[name] for name in ("title", "description", "status")}
+        if change:
+            changed = {name: fields[name] for name in form.changed_data if name in fields}
+            services.update_epic(epic=obj, actor=request.user, **changed)
+        else:
+            obj.pk = services.create_epic(
+                business=form.cleaned_data["business"], actor=request.user, **fields
+            ).pk
+
+    def delete_model(self, request, obj):
+        services.delete_epic(epic=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for epic in queryset.select_related("business"):
+                services.delete_epic(epic=epic, actor=request.user)
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(ServiceAdmin):
     list_display = [
         "title",
         "business",
@@ -66,17 +90,15 @@ class TaskAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in services.TASK_FIELDS if name in form.cleaned_data}
-        try:
-            if change:
-                changed = {name: fields[name] for name in form.changed_data if name in fields}
-                services.update_task(task=obj, actor=request.user, **changed)
-            else:
-                created = services.create_task(
-                    business=form.cleaned_data["business"], actor=request.user, **fields
-                )
-                obj.pk = created.pk
-        except DomainError as exc:
-            self.message_user(request, f"{obj}: {exc.detail}", messages.ERROR)
+        # A refusal (a cycle, a task of another business) shows on the form (ServiceAdmin).
+        if change:
+            changed = {name: fields[name] for name in form.changed_data if name in fields}
+            services.update_task(task=obj, actor=request.user, **changed)
+        else:
+            created = services.create_task(
+                business=form.cleaned_data["business"], actor=request.user, **fields
+            )
+            obj.pk = created.pk
 
 
 @admin.register(TaskComment)

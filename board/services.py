@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from board.models import Epic, EpicStatus, Task, TaskComment, TaskDependency, TaskStatus
+from governance import audit
 from governance.audit import actor_name
 from governance.controls import emergency_stop_active
 from governance.models import Business
@@ -92,6 +93,29 @@ def update_epic(*, epic: Epic, actor=None, **changes) -> Epic:
         data={"epic": epic.pk, "changed": sorted(changes)},
     )
     return epic
+
+
+@transaction.atomic
+def delete_epic(*, epic: Epic, actor=None) -> None:
+    """Delete an epic, audited and announced; its tasks stay on the board, without an epic."""
+    before = {"title": epic.title, "status": epic.status, "tasks": epic.tasks.count()}
+    pk = epic.pk
+    epic.delete()
+    audit.record(
+        actor=actor,
+        action="epic.delete",
+        business=epic.business,
+        target_type="epic",
+        target_id=pk,
+        before=before,
+    )
+    publish(
+        kind="epic.deleted",
+        business=epic.business,
+        actor=actor_name(actor),
+        message=f"Epic {epic.title} deleted",
+        data={"epic": pk},
+    )
 
 
 def _check_relations(task: Task) -> None:

@@ -10,6 +10,9 @@ from django.utils.html import format_html, format_html_join
 from executions import services
 from executions.models import AgentRunSettings, CostCorrection, Execution, ExecutionLog
 from mission_control.errors import DomainError
+from mission_control.service_admin import ServiceAdmin
+
+RUN_SETTINGS = ("timeout_s", "heartbeat_timeout_s", "retry_policy")
 
 LOG_PREVIEW = 20
 
@@ -125,7 +128,7 @@ class CostCorrectionAdmin(ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(AgentRunSettings)
-class AgentRunSettingsAdmin(admin.ModelAdmin):
+class AgentRunSettingsAdmin(ServiceAdmin):
     list_display = ["agent", "timeout_s", "heartbeat_timeout_s", "retry_policy", "hook_token_prefix"]
     list_select_related = ["agent", "agent__business"]
     search_fields = ["agent__name", "agent__business__slug"]
@@ -140,6 +143,15 @@ class AgentRunSettingsAdmin(admin.ModelAdmin):
     ]
     readonly_fields = ["hook_token_prefix", "hook_rotated_at"]
     actions = ["rotate_webhook", "rotate_signing_secret"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["agent", *self.readonly_fields] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        # configure_runs, as the API: the retry policy validated and completed, the change audited.
+        agent = obj.agent if change else form.cleaned_data["agent"]
+        values = {name: form.cleaned_data[name] for name in RUN_SETTINGS if name in form.cleaned_data}
+        obj.pk = services.configure_runs(agent=agent, actor=request.user, **values).pk
 
     @admin.action(description="Rotate the webhook URL (shown once)")
     def rotate_webhook(self, request, queryset):

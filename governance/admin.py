@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef
-from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
@@ -29,12 +28,18 @@ from governance.roles import Role
 from governance.selectors import agent_business_id, live_spend
 from governance.signin_forms import AdminSignInForm
 from governance.stop_admin import EmergencyStopAdmin
+from governance.throttling import parse_rate
 from mission_control.display import money, money_exact
 from mission_control.errors import DomainError
+from mission_control.service_admin import ServiceAdmin
 
 admin.site.register(EmergencyStop, EmergencyStopAdmin)
 # Says "too many attempts" when the sign-in limits (governance.signin) refuse one.
 admin.site.login_form = AdminSignInForm
+
+
+# What a budget's change page may change: its scope (business, agent, model, period) is its identity.
+BUDGET_EDITABLE = ("limit_usd", "soft_limit_pct", "enabled")
 
 
 def _dollars(value) -> str:
@@ -161,7 +166,7 @@ class BudgetChangeList(ChangeList):
 
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(ServiceAdmin):
     form = BudgetForm
     list_display = [
         "business",
@@ -241,16 +246,23 @@ class BudgetAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        before = services.budget_snapshot(Budget.objects.get(pk=obj.pk)) if change else None
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        services.record_budget_change(
-            budget=obj,
-            actor=request.user,
-            action="budget.update" if change else "budget.create",
-            before=before,
-            after=services.budget_snapshot(obj),
-        )
+        # The API's services: the row lock, normalisation, budget_exists, audit and event.
+        data = form.cleaned_data
+        if change:
+            editable = {name: data[name] for name in BUDGET_EDITABLE if name in data}
+            saved = services.update_budget(budget=obj, actor=request.user, **editable)
+        else:
+            saved = services.create_budget(
+                business=data["business"],
+                actor=request.user,
+                agent_id=data.get("agent_id"),
+                model=data.get("model") or "",
+                period=data["period"],
+                limit_usd=data["limit_usd"],
+                soft_limit_pct=data["soft_limit_pct"],
+                enabled=data["enabled"],
+            )
+        obj.pk, obj.model, obj.updated_at = saved.pk, saved.model, saved.updated_at
 
     def delete_model(self, request, obj):
         services.delete_budget(budget=obj, actor=request.user)
@@ -267,8 +279,6 @@ class PolicyForm(forms.ModelForm):
         fields = ["business", "agent_id", *policies.FIELDS]
 
     def clean_rate_limit(self):
-        from governance.throttling import parse_rate
-
         value = self.cleaned_data.get("rate_limit", "")
         if value and parse_rate(value) is None:
             raise ValidationError("Use <number>/<sec|min|hour|day>, e.g. 600/min.")
@@ -286,7 +296,7 @@ class PolicyForm(forms.ModelForm):
 
 
 @admin.register(ExecutionPolicy)
-class ExecutionPolicyAdmin(admin.ModelAdmin):
+class ExecutionPolicyAdmin(ServiceAdmin):
     form = PolicyForm
     list_display = [
         "business",
@@ -312,12 +322,18 @@ class ExecutionPolicyAdmin(admin.ModelAdmin):
         return ["business", "agent_id"] if obj else []
 
     def save_model(self, request, obj, form, change):
-        before = policies.snapshot(ExecutionPolicy.objects.get(pk=obj.pk)) if change else None
-        obj.updated_at = timezone.now()
-        super().save_model(request, obj, form, change)
-        policies.record_policy_change(
-            obj, request.user, "policy.update" if change else "policy.create", before
-        )
+        # The API's services: the row lock, policy_exists, audit, event and the rate cache.
+        fields = {name: form.cleaned_data[name] for name in policies.FIELDS if name in form.cleaned_data}
+        if change:
+            saved = policies.update_policy(policy=obj, actor=request.user, **fields)
+        else:
+            saved = policies.create_policy(
+                business=form.cleaned_data["business"],
+                agent_id=form.cleaned_data.get("agent_id"),
+                actor=request.user,
+                **fields,
+            )
+        obj.pk, obj.updated_at = saved.pk, saved.updated_at
 
     def delete_model(self, request, obj):
         policies.delete_policy(policy=obj, actor=request.user)

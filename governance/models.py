@@ -10,6 +10,10 @@ from django.utils import timezone as dj_timezone
 from governance.roles import Role
 from mission_control.models import AppendOnlyModel
 
+# Refusals a constraint below makes true, in the words the API (409) and the admin's form both use.
+BUDGET_EXISTS = "A budget for this scope and period exists already; change its limit instead."
+POLICY_EXISTS = "That scope already has a policy; change it instead."
+
 
 class Business(models.Model):
     """A tenant: every agent, execution, job and event belongs to exactly one."""
@@ -133,15 +137,20 @@ class Budget(models.Model):
         ordering = ["business__name", "agent_id", "model", "period"]
         constraints = [
             # Two partial constraints because NULL agent ids are distinct in a plain unique index.
+            # The code and sentence: the admin's form says what the API's 409 says.
             models.UniqueConstraint(
                 fields=["business", "model", "period"],
                 condition=models.Q(agent_id__isnull=True),
                 name="uniq_business_budget",
+                violation_error_code="budget_exists",
+                violation_error_message=BUDGET_EXISTS,
             ),
             models.UniqueConstraint(
                 fields=["business", "agent_id", "model", "period"],
                 condition=models.Q(agent_id__isnull=False),
                 name="uniq_agent_budget",
+                violation_error_code="budget_exists",
+                violation_error_message=BUDGET_EXISTS,
             ),
             models.CheckConstraint(condition=models.Q(limit_usd__gte=0), name="budget_limit_non_negative"),
             models.CheckConstraint(
@@ -279,12 +288,18 @@ class ExecutionPolicy(models.Model):
         verbose_name_plural = "execution policies"
         constraints = [
             models.UniqueConstraint(
-                fields=["business"], condition=models.Q(agent_id__isnull=True), name="uniq_business_policy"
+                fields=["business"],
+                condition=models.Q(agent_id__isnull=True),
+                name="uniq_business_policy",
+                violation_error_code="policy_exists",
+                violation_error_message=POLICY_EXISTS,
             ),
             models.UniqueConstraint(
                 fields=["business", "agent_id"],
                 condition=models.Q(agent_id__isnull=False),
                 name="uniq_agent_policy",
+                violation_error_code="policy_exists",
+                violation_error_message=POLICY_EXISTS,
             ),
         ]
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.audit import actor_name
-from governance.models import Business, ExecutionPolicy
+from governance.models import POLICY_EXISTS, Business, ExecutionPolicy
 from mission_control.errors import DomainError
 from mission_control.events import publish
 from mission_control.redis_outage import CACHE
@@ -74,7 +74,7 @@ def create_policy(*, business: Business, agent_id: int | None, actor, **fields) 
         with transaction.atomic():
             policy = ExecutionPolicy.objects.create(business=business, agent_id=agent_id, **fields)
     except IntegrityError:
-        raise DomainError("policy_exists", "That scope already has a policy; change it instead.") from None
+        raise DomainError("policy_exists", POLICY_EXISTS) from None
     record_policy_change(policy, actor, "policy.create", None)
     return policy
 
@@ -107,7 +107,7 @@ def delete_policy(*, policy: ExecutionPolicy, actor) -> None:
 
 
 def record_policy_change(policy: ExecutionPolicy, actor, action: str, before: dict | None) -> None:
-    """Audit and publish a policy change, and drop the cached rates (the admin calls it too)."""
+    """Audit and publish a policy change, and drop the cached rates (inside the service that made it)."""
     after = snapshot(policy)
     audit.record(
         actor=actor,

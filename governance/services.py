@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from governance import audit
 from governance.audit import actor_name
-from governance.models import Budget, Business, Membership, OperatorToken
+from governance.models import BUDGET_EXISTS, Budget, Business, Membership, OperatorToken
 from governance.roles import Role
 from mission_control.errors import DomainError
 from mission_control.events import publish
@@ -137,7 +137,7 @@ def budget_snapshot(budget: Budget) -> dict:
 def record_budget_change(
     *, budget: Budget, actor, action: str, before: dict | None, after: dict | None
 ) -> None:
-    """Audit and publish a budget change (the admin saves through its own form, then calls this)."""
+    """Audit and publish a budget change (inside the service that made it)."""
     audit.record(
         actor=actor,
         action=action,
@@ -184,7 +184,7 @@ def create_budget(
     except IntegrityError:
         raise DomainError(
             "budget_exists",
-            "A budget for this scope and period exists already; change its limit instead.",
+            BUDGET_EXISTS,
         ) from None
     record_budget_change(
         budget=budget, actor=actor, action="budget.create", before=None, after=budget_snapshot(budget)

@@ -1,10 +1,12 @@
 from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, transaction
 from django.utils.functional import cached_property
 
 from mission_control import outbound
+from mission_control.service_admin import ServiceAdmin
+from observability import alerts
 from observability.models import (
     Alert,
     AlertRule,
@@ -64,7 +66,7 @@ class AlertRuleForm(forms.ModelForm):
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(ServiceAdmin):
     form = AlertRuleForm
     list_display = [
         "name",
@@ -81,6 +83,25 @@ class AlertRuleAdmin(admin.ModelAdmin):
     search_fields = ["name", "business__slug"]
     raw_id_fields = ["agent"]
     readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        # The API's services: the webhook's public-address check (SSRF) and the audit.
+        fields = {name: form.cleaned_data[name] for name in alerts.RULE_FIELDS if name in form.cleaned_data}
+        if change:
+            changed = {name: fields[name] for name in form.changed_data if name in fields}
+            alerts.update_rule(rule=obj, actor=request.user, **changed)
+        else:
+            obj.pk = alerts.create_rule(
+                business=form.cleaned_data["business"], actor=request.user, **fields
+            ).pk
+
+    def delete_model(self, request, obj):
+        alerts.delete_rule(rule=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for rule in queryset.select_related("business"):
+                alerts.delete_rule(rule=rule, actor=request.user)
 
 
 class NotificationInline(admin.TabularInline):

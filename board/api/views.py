@@ -192,7 +192,7 @@ class EpicDetailView(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request, pk: int):
         epic = selectors.get_epic(user=request.user, pk=pk, role=Role.OPERATOR)
-        Epic.objects.filter(pk=epic.pk).delete()  # its tasks stay, without an epic
+        services.delete_epic(epic=epic, actor=request.user)  # its tasks stay, without an epic
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from board.models import Task, TaskComment, TaskDependency
+from governance.models import AuditEntry
 from mission_control.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -102,3 +103,13 @@ def test_deleting_a_blocker_readies_its_dependents(operator_api):
     assert operator_api.delete(f"/api/v1/tasks/{a['id']}").status_code == 204
     assert Task.objects.get(pk=b["id"]).status == "inbox"
     assert not TaskComment.objects.filter(task_id=a["id"]).exists()
+
+
+def test_deleting_an_epic_is_audited_and_announced_and_keeps_its_tasks(operator_api):
+    epic = operator_api.post("/api/v1/epics/", {"business": "acme", "title": "Launch"}, format="json").json()
+    task = new_task(operator_api, "spec", epic=epic["id"])
+    assert operator_api.delete(f"/api/v1/epics/{epic['id']}").status_code == 204
+    assert Task.objects.get(pk=task["id"]).epic_id is None
+    entry = AuditEntry.objects.get(action="epic.delete")
+    assert (entry.target_id, entry.before["tasks"]) == (str(epic["id"]), 1)
+    assert Event.objects.filter(kind="epic.deleted", data__epic=epic["id"]).exists()

@@ -58,3 +58,27 @@ def test_the_abort_action_goes_through_the_service(root, pull_agent):
     )
     assert response.status_code == 302
     assert Execution.objects.get(pk=execution.pk).status == "aborted"
+
+
+@pytest.mark.django_db
+def test_run_settings_saved_in_the_admin_are_validated_and_audited_like_the_api(root, agent):
+    from executions.models import AgentRunSettings
+    from governance.models import AuditEntry
+
+    form = {
+        "agent": agent.pk,
+        "timeout_s": "60",
+        "heartbeat_timeout_s": "",
+        "retry_policy": '{"max_attempts": 0}',
+    }
+    response = root.post("/admin/executions/agentrunsettings/add/", form)
+    assert response.status_code == 200  # the form again, with configure_runs' own sentence
+    assert "An integer from 1 to 100." in response.content.decode()
+    assert not AgentRunSettings.objects.exists()
+    assert not AuditEntry.objects.filter(action="agent.run_settings").exists()
+
+    form["retry_policy"] = '{"max_attempts": 3}'
+    assert root.post("/admin/executions/agentrunsettings/add/", form).status_code == 302
+    row = AgentRunSettings.objects.get(agent=agent)
+    assert (row.timeout_s, row.retry_policy["max_attempts"], row.retry_policy["backoff"]) == (60, 3, 2.0)
+    assert AuditEntry.objects.get(action="agent.run_settings").actor == "root"

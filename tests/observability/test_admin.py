@@ -26,3 +26,27 @@ def test_it_shows_an_alert_with_its_notifications(admin_client, business):
     body = admin_client.get(f"/admin/observability/alert/{alert.pk}/change/").content.decode()
 
     assert "ops@example.com" in body
+
+
+def rule_form(business, **overrides):
+    form = {"business": business.pk, "name": "burn", "kind": "cost_burn", "agent": "", "cron_job_id": ""}
+    form |= {"threshold": "5", "window_minutes": "60", "min_executions": "1", "email_to": "ops@example.com"}
+    form |= {"webhook_url": "", "enabled": "on"}
+    return {**form, **overrides}
+
+
+def test_it_adds_changes_and_deletes_a_rule_through_the_services_audited(admin_client, business):
+    from governance.models import AuditEntry
+
+    assert admin_client.post("/admin/observability/alertrule/add/", rule_form(business)).status_code == 302
+    rule = AlertRule.objects.get()
+    assert rule.created_by == "admin"  # create_rule sets who made it
+    response = admin_client.post(
+        f"/admin/observability/alertrule/{rule.pk}/change/", rule_form(business, threshold="7")
+    )
+    assert response.status_code == 302
+    admin_client.post(f"/admin/observability/alertrule/{rule.pk}/delete/", {"post": "yes"})
+    assert not AlertRule.objects.exists()
+    actions = list(AuditEntry.objects.order_by("id").values_list("action", flat=True))
+    assert actions == ["alert_rule.create", "alert_rule.update", "alert_rule.delete"]
+    assert AuditEntry.objects.get(action="alert_rule.update").after["threshold"].startswith("7")
