@@ -27,6 +27,7 @@ ERRORS = {
     "provider_outage": ("rate_limit", "Provider rate limit hit (429): retry later."),
     "provider_down": ("provider_unavailable", "Provider unavailable (503)."),
     "bad_deploy": ("bad_output", "Output failed validation: missing required field 'answer'."),
+    "nightly": ("lock_timeout", "Could not lock the reports table: the nightly export holds it."),
 }
 
 
@@ -62,6 +63,10 @@ class Timeline:
     length_s: float
     incidents: list[Incident] = field(default_factory=list)
     deploys: dict[str, list[float]] = field(default_factory=dict)  # agent -> times of new versions
+    # agent -> (UTC hour, failure probability then): a nightly job that breaks it every day. The hour
+    # is read from ``t0`` (the epoch second the timeline starts at).
+    failing_hours: dict[str, tuple[int, float]] = field(default_factory=dict)
+    t0: float = 0.0
 
     def version(self, agent: str, t: float, base: str = "1.0.0") -> str:
         n = sum(1 for d in self.deploys.get(agent, []) if d <= t)
@@ -90,6 +95,10 @@ class Timeline:
                 if burst:
                     return Shape(0.8, 1.2, 1.3, ERRORS["bad_deploy"])
                 return Shape(NORMAL_FAIL + 0.45 * ramp, 1.1, 1.3, ERRORS["bad_deploy"])
+        if agent in self.failing_hours:
+            hour, fail_p = self.failing_hours[agent]
+            if int((self.t0 + t) % 86400 // 3600) == hour:
+                return Shape(fail_p, 1.0, 1.0, ERRORS["nightly"])
         return Shape()
 
 

@@ -64,3 +64,11 @@ def test_the_history_goes_through_batch_ingestion_once(business):
         agents=agents, timeline=timeline, start=start, every_s=300, rng=random.Random(2), key="t"
     )
     assert again == written and Execution.objects.count() == written
+
+
+def test_a_nightly_failing_hour_is_read_in_utc_from_the_timeline_start():
+    timeline = scenarios.Timeline(length_s=86400, t0=datetime(2025, 3, 1, 1, 0, tzinfo=UTC).timestamp())
+    timeline.failing_hours["a"] = (2, 0.6)
+    assert timeline.shape("a", "openai", 3600 + 60).fail_p == 0.6  # 02:01 UTC
+    assert timeline.shape("a", "openai", 60) == scenarios.Shape()  # 01:01 UTC
+    assert timeline.shape("b", "openai", 3600 + 60) == scenarios.Shape()
