@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Local files (the embedded SQLite database, collected static files, demo state). Made at start-up
@@ -83,6 +84,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "mission_control.middleware.RequestContextMiddleware",
+    "telemetry.middleware.RequestMetricsMiddleware",  # /metrics' request counts and latencies
     "mission_control.middleware.QueryTextMiddleware",  # NUL in a query parameter: 400, not a DB error
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -301,6 +303,11 @@ MC_MAX_HOOK_BYTES = int(os.environ.get("MC_MAX_HOOK_BYTES", 256 * 1024))  # POST
 # POST /otel/v1/traces: the body as sent and once gunzipped (an OTLP batch of 512 spans with
 # captured messages is a few MB).
 MC_MAX_OTLP_BYTES = int(os.environ.get("MC_MAX_OTLP_BYTES", 8 * 1024 * 1024))
+# GET /metrics: a token for the Prometheus server alone (``mcs_`` and at least 32 more characters),
+# so it needs no operator account. Empty: only operator tokens read /metrics.
+MC_METRICS_TOKEN = os.environ.get("MC_METRICS_TOKEN", "")
+if MC_METRICS_TOKEN and (not MC_METRICS_TOKEN.startswith("mcs_") or len(MC_METRICS_TOKEN) < 36):
+    raise ImproperlyConfigured("MC_METRICS_TOKEN must start with mcs_ and hold at least 32 more characters.")
 
 # --- I18N, static -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

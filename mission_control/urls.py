@@ -30,6 +30,7 @@ redoc = csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]})(
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("telemetry.urls")),  # /metrics, for Prometheus
     path("api/v1/", include(api_v1)),
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script under the CSP.

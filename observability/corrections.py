@@ -14,11 +14,20 @@ from collections import defaultdict
 from django.db import connection, transaction
 
 from executions.models import CostCorrection, Execution
-from observability.models import DailyRollup, HourlyRollup, RolledUpCorrection, SourceRollup, cost_to_e8
+from observability.models import (
+    DailyRollup,
+    HourlyRollup,
+    LifetimeRollup,
+    RolledUpCorrection,
+    SourceRollup,
+    cost_to_e8,
+)
 from observability.rollups import (
     DAILY_KEYS,
     HOURLY_COUNTERS,
     HOURLY_KEYS,
+    LIFETIME_COUNTERS,
+    LIFETIME_KEYS,
     SOURCE_COUNTERS,
     SOURCE_KEYS,
     _lock,
@@ -67,6 +76,7 @@ def apply_corrections(correction_ids: list[int]) -> int:
             earlier[c.execution_id].append((c.pk, c.cost_usd))
         hourly: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(HOURLY_COUNTERS, 0))
         sources: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(SOURCE_COUNTERS, 0))
+        totals: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(LIFETIME_COUNTERS, 0))
         step_keys = _workflow_ids(list(rows.values()))
         for c in corrections:
             row = rows[c["execution_id"]]
@@ -76,9 +86,13 @@ def apply_corrections(correction_ids: list[int]) -> int:
             hourly[(row["business_id"], row["agent_id"], row["model"] or "", hour)]["cost_e8"] += delta
             for key in _source_keys(row, step_keys):
                 sources[(row["business_id"], *key, hour)]["cost_e8"] += delta
+            totals[(row["business_id"], row["agent_id"], row["model"] or "", row["status"])]["cost_e8"] += (
+                delta
+            )
         _upsert(HourlyRollup, HOURLY_KEYS, HOURLY_COUNTERS, hourly)
         _upsert(DailyRollup, DAILY_KEYS, HOURLY_COUNTERS, daily(hourly))
         _upsert(SourceRollup, SOURCE_KEYS, SOURCE_COUNTERS, sources)
+        _upsert(LifetimeRollup, LIFETIME_KEYS, LIFETIME_COUNTERS, totals)
     return len(claimed)
 
 
@@ -87,6 +101,7 @@ _FIELDS = (
     "business_id",
     "agent_id",
     "model",
+    "status",
     "created_at",
     "started_at",
     "finished_at",

@@ -124,6 +124,51 @@ class SourceRollup(RollupCounters):
         return f"{self.kind}:{self.key} @ {self.hour:%Y-%m-%d %H}:00"
 
 
+# Upper bounds (seconds) of the execution-duration histogram Prometheus reads (``/metrics``).
+DURATION_BUCKETS_S = (1, 5, 15, 30, 60, 300, 900, 1800, 3600, 21600)
+
+
+class LifetimeRollup(models.Model):
+    """Per business, agent, model and terminal status, since the ledger began: the counters
+    ``/metrics`` serves (Prometheus wants running totals; summing every daily row of 10,000 agents
+    at each scrape would not do). Written with the hourly and daily rows, in the same transaction,
+    under the same marker; a rebuild recomputes it from the counted ledger."""
+
+    business = models.ForeignKey(Business, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    model = models.CharField(max_length=120, blank=True)
+    status = models.CharField(max_length=10)
+    executions = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_e8 = models.BigIntegerField(default=0, help_text="Cost in units of 1e-8 USD.")
+    duration_ms_sum = models.BigIntegerField(default=0)
+    duration_count = models.BigIntegerField(default=0)
+    # Executions whose duration fell in each bucket (not cumulative): le_1 is (0, 1 s], le_5 (1, 5 s]...
+    le_1 = models.BigIntegerField(default=0)
+    le_5 = models.BigIntegerField(default=0)
+    le_15 = models.BigIntegerField(default=0)
+    le_30 = models.BigIntegerField(default=0)
+    le_60 = models.BigIntegerField(default=0)
+    le_300 = models.BigIntegerField(default=0)
+    le_900 = models.BigIntegerField(default=0)
+    le_1800 = models.BigIntegerField(default=0)
+    le_3600 = models.BigIntegerField(default=0)
+    le_21600 = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["business", "agent", "model", "status"], name="uniq_lifetime_rollup"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}/{self.model or '-'}/{self.status}"
+
+
 class RolledUpExecution(models.Model):
     """Marks an execution as counted: inserting this row and adding its figures happen in one
     transaction, so a redelivered signal, the catch-up and a rebuild never count it twice."""

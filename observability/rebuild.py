@@ -8,6 +8,7 @@ the same in one statement per 2,000 ids (claim markers, aggregate, split busy ti
 were slower (their aggregates outgrow work_mem).
 """
 
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -18,22 +19,29 @@ from django.db.models.functions import Coalesce
 from executions.models import TERMINAL, CostCorrection, Execution
 from observability.corrections import apply_corrections
 from observability.models import (
+    DURATION_BUCKETS_S,
     DailyRollup,
     HourlyRollup,
+    LifetimeRollup,
     RolledUpCorrection,
     RolledUpExecution,
     SourceRollup,
 )
 from observability.rollups import (
+    BUCKET_COLUMNS,
     DAILY_KEYS,
     FIELDS,
     HOURLY_COUNTERS,
     HOURLY_KEYS,
+    LIFETIME_COUNTERS,
+    LIFETIME_KEYS,
     MAX_BUSY_SPAN,
     SOURCE_COUNTERS,
     SOURCE_KEYS,
     _lock,
+    _upsert,
     floor_day,
+    lifetime,
     roll_up_rows,
     workflow_run_model,
 )
@@ -89,9 +97,11 @@ def rebuild(
     else:
         counted = _rebuild_python(ledger, since_day, batch or 5000, progress)
     apply_corrections(correction_ids)
+    # After the corrections: the totals take each execution's cost as corrected.
+    recount_lifetime(business_ids=business_ids)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # fresh statistics for the planner after a bulk rewrite
-            for model in (HourlyRollup, DailyRollup, SourceRollup):
+            for model in (HourlyRollup, DailyRollup, SourceRollup, LifetimeRollup):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
     return counted
 
@@ -253,3 +263,65 @@ WITH claimed AS (
 SELECT (SELECT COUNT(*) FROM claimed), (SELECT COUNT(*) FROM hourly_written),
   (SELECT COUNT(*) FROM daily_written), (SELECT COUNT(*) FROM sources_written)
 """  # noqa: S608  (identifiers come from the models; every value is a parameter)
+
+
+def recount_lifetime(*, business_ids: list[int] | None = None) -> None:
+    """Recompute the lifetime totals (``/metrics``' counters) of the scope from the counted ledger:
+    every terminal execution holding a marker, by the rules of :func:`observability.rollups.lifetime`,
+    at its cost as corrected by the corrections applied so far.
+
+    Under the exclusive lock, so no roll-up adds to them meanwhile: one statement on PostgreSQL.
+    """
+    scope = Q() if business_ids is None else Q(business_id__in=business_ids)
+    with transaction.atomic():
+        _lock(shared=False)
+        LifetimeRollup.objects.filter(scope).delete()
+        if connection.vendor != "postgresql":
+            counted = Execution.objects.filter(scope, status__in=TERMINAL).filter(
+                pk__in=RolledUpExecution.objects.values("execution_id")
+            )
+            corrected = dict(
+                CostCorrection.objects.filter(pk__in=RolledUpCorrection.objects.values("correction_id"))
+                .order_by("pk")
+                .values_list("execution_id", "cost_usd")
+            )  # the latest applied correction of each execution wins (ordered by id)
+            rows = ({**r, "cost_usd": corrected.get(r["id"], r["cost_usd"])} for r in counted.values(*FIELDS))
+            _upsert(LifetimeRollup, LIFETIME_KEYS, LIFETIME_COUNTERS, lifetime(rows))
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _lifetime_statement(business_ids is not None),
+                {"terminal": list(TERMINAL), "ids": business_ids or []},
+            )
+
+
+def _lifetime_statement(by_business: bool) -> str:
+    ledger = Execution._meta.db_table
+    scope = " AND e.business_id = ANY(%(ids)s)" if by_business else ""
+    bounds = (0, *DURATION_BUCKETS_S)
+    buckets = ", ".join(
+        f"COUNT(*) FILTER (WHERE duration > {lo * 1000} AND duration <= {hi * 1000})"
+        if lo
+        else f"COUNT(*) FILTER (WHERE duration <= {hi * 1000})"
+        for lo, hi in itertools.pairwise(bounds)
+    )
+    columns = ", ".join((*LIFETIME_KEYS, *LIFETIME_COUNTERS))
+    assert len(BUCKET_COLUMNS) == len(DURATION_BUCKETS_S)
+    return f"""
+INSERT INTO {LifetimeRollup._meta.db_table} ({columns})
+SELECT business_id, agent_id, model, status, COUNT(*), SUM(input_tokens), SUM(output_tokens),
+  SUM(cache_read_tokens), SUM(total_tokens), SUM(cost_e8), COALESCE(SUM(duration), 0), COUNT(duration), {buckets}
+FROM (
+  SELECT e.business_id, e.agent_id, COALESCE(e.model, '') AS model, e.status, e.input_tokens, e.output_tokens,
+    e.cache_read_tokens, e.total_tokens, (COALESCE((
+      SELECT c.cost_usd FROM {CostCorrection._meta.db_table} c
+      JOIN {RolledUpCorrection._meta.db_table} rc ON rc.correction_id = c.id
+      WHERE c.execution_id = e.id ORDER BY c.id DESC LIMIT 1
+    ), e.cost_usd) * 100000000)::bigint AS cost_e8,
+    CASE WHEN e.duration_ms IS NOT NULL THEN GREATEST(e.duration_ms, 0)
+         WHEN e.started_at IS NOT NULL AND e.finished_at IS NOT NULL
+         THEN GREATEST(0, {_ms("e.finished_at")} - {_ms("e.started_at")}) END AS duration
+  FROM {ledger} e JOIN {RolledUpExecution._meta.db_table} m ON m.execution_id = e.id
+  WHERE e.status = ANY(%(terminal)s){scope}
+) counted
+GROUP BY 1, 2, 3, 4"""  # noqa: S608 - identifiers from the models, values are parameters

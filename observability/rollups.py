@@ -19,8 +19,10 @@ from django.utils import timezone
 
 from executions.models import TERMINAL, Execution, Trigger
 from observability.models import (
+    DURATION_BUCKETS_S,
     DailyRollup,
     HourlyRollup,
+    LifetimeRollup,
     RolledUpExecution,
     RollupCursor,
     SourceKind,
@@ -81,6 +83,19 @@ HOURLY_COUNTERS = (
     "busy_ms",
 )
 SOURCE_COUNTERS = (*COMMON, "cost_e8")
+LIFETIME_KEYS = ("business_id", "agent_id", "model", "status")
+BUCKET_COLUMNS = tuple(f"le_{bound}" for bound in DURATION_BUCKETS_S)
+LIFETIME_COUNTERS = (
+    "executions",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "total_tokens",
+    "cost_e8",
+    "duration_ms_sum",
+    "duration_count",
+    *BUCKET_COLUMNS,
+)
 MAX_COLUMNS = {"duration_ms_max"}
 
 
@@ -166,6 +181,26 @@ def contributions(rows: Iterable[dict], *, min_hour: datetime | None = None, ste
     return hourly, sources
 
 
+def lifetime(rows: Iterable[dict]) -> dict[tuple, dict]:
+    """Terminal rows added up per business, agent, model and status, with their duration buckets."""
+    totals: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(LIFETIME_COUNTERS, 0))
+    for row in rows:
+        bucket = totals[(row["business_id"], row["agent_id"], row["model"] or "", row["status"])]
+        bucket["executions"] += 1
+        for name in ("input_tokens", "output_tokens", "cache_read_tokens", "total_tokens"):
+            bucket[name] += row[name] or 0
+        bucket["cost_e8"] += cost_to_e8(row["cost_usd"])
+        duration = _duration_ms(row)
+        if duration is not None:
+            bucket["duration_ms_sum"] += duration
+            bucket["duration_count"] += 1
+            for bound, column in zip(DURATION_BUCKETS_S, BUCKET_COLUMNS, strict=True):
+                if duration <= bound * 1000:
+                    bucket[column] += 1
+                    break
+    return totals
+
+
 def _count(bucket: dict, status: str, duration: int | None, cost) -> None:
     bucket["executions"] += 1
     if status in bucket:
@@ -249,7 +284,14 @@ def _claim(ids: list[int]) -> set[int]:
     return claimed
 
 
-_PG_TYPES = {"model": "text", "kind": "text", "key": "text", "hour": "timestamptz", "day": "timestamptz"}
+_PG_TYPES = {
+    "model": "text",
+    "kind": "text",
+    "key": "text",
+    "status": "text",
+    "hour": "timestamptz",
+    "day": "timestamptz",
+}
 
 
 def _upsert(model, keys: tuple[str, ...], counters: tuple[str, ...], rows: dict[tuple, dict]) -> None:
@@ -283,7 +325,8 @@ def _upsert(model, keys: tuple[str, ...], counters: tuple[str, ...], rows: dict[
             chunk = items[start : start + 500]
             params: list = []
             for key, values in chunk:
-                params.extend((*key[:-1], adapt(key[-1])))
+                last = key[-1]
+                params.extend((*key[:-1], adapt(last) if isinstance(last, datetime) else last))
                 params.extend(values[c] for c in counters)
             row_sql = "(" + ", ".join(["%s"] * len(columns)) + ")"
             cursor.execute(  # identifiers come from the model, every value is a parameter
@@ -315,6 +358,7 @@ def roll_up_rows(rows: list[dict], *, min_hour: datetime | None = None) -> int:
         _upsert(HourlyRollup, HOURLY_KEYS, HOURLY_COUNTERS, hourly)
         _upsert(DailyRollup, DAILY_KEYS, HOURLY_COUNTERS, daily(hourly))
         _upsert(SourceRollup, SOURCE_KEYS, SOURCE_COUNTERS, sources)
+        _upsert(LifetimeRollup, LIFETIME_KEYS, LIFETIME_COUNTERS, lifetime(fresh))
     return len(fresh)
 
 

@@ -2,9 +2,10 @@
 
 A trace becomes one execution of the exporting key's agent (``trigger`` autonomous,
 ``external_id`` = the trace id). The first export that shows a trace reports it with
-:func:`executions.services.report_execution`: running if its root span has not ended yet (new
+:func:`executions.services.ingest_batch`: running if its root span has not ended yet (new
 work, so governance may refuse it and its budget is held), terminal if it has (work already done
-is always booked). Later exports move it on with :func:`executions.services.update_execution`;
+is always booked), all new traces of an export in one batch. Later exports move it on with
+:func:`executions.services.update_execution`;
 the export holding the root span ends it, and it settles like any report. Each span's log entries
 carry a ``client_id`` made from its span id, so a span sent twice is counted once: the set of
 span ids already booked is read under the execution's row lock, and the ledger's unique
@@ -20,7 +21,7 @@ from agents.models import Agent
 from executions import pricing
 from executions.lifecycle import lock_execution
 from executions.models import CostSource, Execution, ExecutionLog, Status
-from executions.services import report_execution, update_execution
+from executions.services import ingest_batch, update_execution
 from mission_control.conflicts import retrying
 from mission_control.errors import DomainError
 from telemetry.spans import SpanRecord, conversation, invalid, log_entries, price_provider, usage_of
@@ -51,9 +52,11 @@ class Outcome:
 def ingest_spans(*, agent: Agent, spans: list[SpanRecord], actor=None) -> Outcome:
     """Book ``spans`` (any number of traces) for ``agent``. Returns the spans refused and why.
 
-    A trace governance refuses to start (``emergency_stop``, ``restriction_*``,
-    ``budget_exceeded``) and spans of an execution that already ended are refused, not half
-    written; every other trace is booked in its own transaction.
+    Traces seen for the first time are reported together through the batch path
+    (:func:`executions.services.ingest_batch`: a few bulk statements for the whole export); traces
+    already booked are merged one by one. A trace governance refuses to start (``emergency_stop``,
+    ``restriction_*``, ``budget_exceeded``) and spans of an execution that already ended are
+    refused, not half written.
     """
     outcome = Outcome()
     traces: dict[str, list[SpanRecord]] = defaultdict(list)
@@ -63,27 +66,31 @@ def ingest_spans(*, agent: Agent, spans: list[SpanRecord], actor=None) -> Outcom
             outcome.refuse(1, reason)
         else:
             traces[span.trace_id].append(span)
-    for trace_id, trace_spans in traces.items():
+    for trace_spans in traces.values():
         trace_spans.sort(key=lambda s: (s.start, s.end))
-        try:
-            _ingest_trace(agent, trace_id, trace_spans, actor)
-        except DomainError as refused:
-            outcome.refuse(len(trace_spans), f"trace {trace_id}: {refused.code}: {refused.detail}")
-    return outcome
-
-
-def _ingest_trace(agent: Agent, trace_id: str, spans: list[SpanRecord], actor) -> None:
-    existing = Execution.objects.filter(agent_id=agent.pk, external_id=trace_id).values_list("pk", flat=True)
-    pk = existing.first()
-    if pk is None:
-        report = _report(trace_id, spans)
-        execution, created = report_execution(
-            agent=agent, data=report, body_hash=_trace_hash(agent, trace_id), actor=actor
+    booked = dict(
+        Execution.objects.filter(agent_id=agent.pk, external_id__in=list(traces)).values_list(
+            "external_id", "pk"
         )
-        if created:
-            return
-        pk = execution.pk  # another export of this trace won the race: merge into its row
-    _merge(pk, spans, actor)
+    )
+    fresh = [trace_id for trace_id in traces if trace_id not in booked]
+    if fresh:
+        items = [(i, _report(t, traces[t]), _trace_hash(agent, t)) for i, t in enumerate(fresh)]
+        results = ingest_batch(agent=agent, items=items, actor=actor)
+        for i, trace_id in enumerate(fresh):
+            result = results[i]
+            if result["status"] == 200:
+                booked[trace_id] = result["id"]  # another export of this trace won the race: merge
+            elif "error" in result:
+                outcome.refuse(
+                    len(traces[trace_id]), f"trace {trace_id}: {result['error']}: {result['detail']}"
+                )
+    for trace_id, pk in booked.items():
+        try:
+            _merge(pk, traces[trace_id], actor)
+        except DomainError as refused:
+            outcome.refuse(len(traces[trace_id]), f"trace {trace_id}: {refused.code}: {refused.detail}")
+    return outcome
 
 
 def _trace_hash(agent: Agent, trace_id: str) -> str:

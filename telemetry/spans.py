@@ -266,8 +266,13 @@ def conversation(span: SpanRecord) -> list[tuple[str, object, datetime | None]]:
     return out
 
 
+# Captured messages live in the span's prompt and completion entries; kept once, not twice.
+MESSAGE_ATTRIBUTES = frozenset({"gen_ai.input.messages", "gen_ai.output.messages"})
+
+
 def span_data(span: SpanRecord) -> dict:
-    """Everything the span said, unknown attributes included, for its log entry."""
+    """Everything the span said, unknown attributes included, for its log entry (captured
+    messages go to their own prompt and completion entries)."""
     data = {
         "trace_id": span.trace_id,
         "span_id": span.span_id,
@@ -278,7 +283,7 @@ def span_data(span: SpanRecord) -> dict:
         "end": span.end.isoformat() if span.end else None,
         "duration_ms": _ms(span),
         "status": {0: "unset", 1: "ok", 2: "error"}.get(span.status_code, str(span.status_code)),
-        "attributes": span.attributes,
+        "attributes": {k: v for k, v in span.attributes.items() if k not in MESSAGE_ATTRIBUTES},
     }
     if span.status_message:
         data["status_message"] = span.status_message

@@ -168,6 +168,8 @@ class CronRun(models.Model):
         ]
         indexes = [
             models.Index(fields=["cron_job", "status"], name="cron_run_job_status"),
+            # /metrics' last success per job: one index step per job, however long its history.
+            models.Index(fields=["cron_job", "status", "-scheduled_for"], name="cron_run_job_status_time"),
             models.Index(fields=["scheduled_for"], name="cron_run_scheduled"),
         ]
 
