@@ -8,6 +8,7 @@ import hmac
 
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
@@ -74,7 +75,11 @@ class MetricsView(APIView):
 
     @extend_schema(
         operation_id="metrics",
-        responses={200: OpenApiResponse(description="Prometheus text exposition format 0.0.4.")},
+        responses={
+            (200, "text/plain"): OpenApiResponse(
+                response=OpenApiTypes.STR, description="Prometheus text exposition format 0.0.4."
+            )
+        },
     )
     def get(self, request):
         registry = CollectorRegistry(auto_describe=False)
