@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from agents.heartbeats import record_heartbeat
 from agents.models import Agent
 from executions import pricing
 from executions.lifecycle import lock_execution
@@ -59,6 +60,8 @@ def ingest_spans(*, agent: Agent, spans: list[SpanRecord], actor=None) -> Outcom
     refused, not half written.
     """
     outcome = Outcome()
+    if spans:
+        _sign_of_life(agent, spans[0])
     traces: dict[str, list[SpanRecord]] = defaultdict(list)
     for span in spans:
         reason = invalid(span)
@@ -91,6 +94,21 @@ def ingest_spans(*, agent: Agent, spans: list[SpanRecord], actor=None) -> Outcom
         except DomainError as refused:
             outcome.refuse(len(traces[trace_id]), f"trace {trace_id}: {refused.code}: {refused.detail}")
     return outcome
+
+
+def _sign_of_life(agent: Agent, span: SpanRecord) -> None:
+    """An export is the agent's heartbeat: it is online (and its version and host shown) like an
+    SDK agent while it exports. Its status is left to the ledger (active while it has work
+    running); commands it cannot hear (stop, abort) wait, as for any agent that does not poll."""
+    resource = span.resource
+    version = resource.get("service.version")
+    host = resource.get("host.name")
+    record_heartbeat(
+        agent=agent,
+        status="idle",
+        version=str(version)[:64] if version else None,
+        runtime_location=str(host)[:200] if host else None,
+    )
 
 
 def _trace_hash(agent: Agent, trace_id: str) -> str:

@@ -256,3 +256,14 @@ def test_it_answers_413_above_the_limit_even_once_gunzipped(agent_api, settings)
 def test_it_answers_401_without_a_key_and_403_for_an_operator(client, operator_api):
     assert client.post(URL, b"", content_type=PB).status_code == 401
     assert operator_api.generic("POST", URL, b"", content_type=PB).status_code == 403
+
+
+@pytest.mark.django_db
+def test_it_takes_an_export_as_the_agents_heartbeat(agent_api):
+    _, spans = agent_trace()
+    request = export(*spans)
+    request.resource_spans[0].resource.attributes.add(key="service.version").value.string_value = "2.4.1"
+    post(agent_api, request)
+    agent = agent_api.agent
+    agent.refresh_from_db()
+    assert agent.last_heartbeat is not None and agent.version == "2.4.1"
