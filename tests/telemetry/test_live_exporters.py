@@ -14,6 +14,8 @@ from opentelemetry.trace import Status, StatusCode
 from tests.telemetry.conftest import agent_key
 from tests.telemetry.otlp_payloads import as_json, chat, export, gzipped, span, span_id, trace_id
 
+pytestmark = pytest.mark.slow  # real server processes
+
 
 def exporter_env(monkeypatch, stack, key: str, **more) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"{stack.url}/api/v1/otel")

@@ -12,6 +12,7 @@ from django.conf import settings
 from tests.e2e.conftest import _start, _stop
 from tests.telemetry.conftest import agent_key, port_in_range
 
+pytestmark = pytest.mark.slow  # real server processes (the app and prometheus)
 SCRAPE_TOKEN = "mcs_" + "p" * 40
 
 
