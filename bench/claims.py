@@ -36,15 +36,19 @@ def make_agents(size: int) -> list[tuple[object, str]]:
     return [(agent, issue_key(agent=agent, name="bench")[1]) for agent in agents]
 
 
-async def waiters(port: int, fleet, claimed: dict, stop: asyncio.Event, wait_s: int) -> Tally:
+async def waiters(port: int, fleet, claimed: dict, stop: asyncio.Event, wait_s: int, sent: list) -> Tally:
     """One long-poll per agent, each on its own connection, renewed until ``stop``."""
     tally = Tally()
 
     async def one(agent, key) -> None:
         conn = Connection("127.0.0.1", port)
         body = json.dumps({"wait_seconds": wait_s}).encode()
+        first = True
         while not stop.is_set():
             started = time.perf_counter()
+            if first:
+                sent[0] += 1
+                first = False
             try:
                 answer = await conn.request(
                     "POST", "/api/v1/agent/executions/claim", body, {"Authorization": f"Bearer {key}"}
@@ -64,17 +68,25 @@ async def waiters(port: int, fleet, claimed: dict, stop: asyncio.Event, wait_s: 
 
 
 def queue_one(agent) -> tuple[int, float]:
+    from django.db import connection
+
     from executions.services import start_execution
 
     execution = start_execution(agent=agent, trigger="manual", input={"bench": True})
-    return execution.pk, time.perf_counter()  # start_execution returns after its commit
+    at = time.perf_counter()  # start_execution returns after its commit
+    connection.close()  # this thread's connection; the database is dropped at the end
+    return execution.pk, at
 
 
 async def measure(port: int, fleet, work: int, every: float, wait_s: int) -> tuple[list[float], Tally]:
     claimed: dict[int, float] = {}
     stop = asyncio.Event()
-    task = asyncio.create_task(waiters(port, fleet, claimed, stop, wait_s))
-    await asyncio.sleep(5 + len(fleet) / 200)  # every agent's claim is in and waiting
+    sent = [0]
+    task = asyncio.create_task(waiters(port, fleet, claimed, stop, wait_s, sent))
+    while sent[0] < len(fleet):
+        await asyncio.sleep(0.2)
+    # Every claim is sent; give the server time to take them all in (it answers none: no work).
+    await asyncio.sleep(10 + len(fleet) / 100)
     queued: dict[int, float] = {}
     for _ in range(work):
         agent, _ = random.choice(fleet)
