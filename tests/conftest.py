@@ -111,6 +111,11 @@ def api_as(make_member, business):
 
 
 @pytest.fixture
+def admin_api(api_as):
+    return api_as(Role.ADMIN)
+
+
+@pytest.fixture
 def owner_api(api_as):
     return api_as(Role.OWNER)
 
@@ -128,6 +133,18 @@ def viewer_api(api_as):
 @pytest.fixture
 def agent(business):
     return create_agent(business=business, name="coder-1", capabilities=["code", "review"])
+
+
+@pytest.fixture
+def make_agent(business):
+    """``make_agent()``, ``make_agent("name", on=other_business, capabilities=["code"], mode="push")``:
+    agents of ``business`` (or ``on``), made through the service."""
+    counter = iter(range(10_000))
+
+    def make(name: str | None = None, on=None, **fields):
+        return create_agent(business=on or business, name=name or f"agent-{next(counter)}", **fields)
+
+    return make
 
 
 def agent_client(agent) -> APIClient:

@@ -7,12 +7,6 @@ from agents.models import Agent
 from agents.services import create_agent
 from autoscaling import services
 from executions.services import start_execution
-from governance.roles import Role
-
-
-@pytest.fixture
-def admin_api(api_as):
-    return api_as(Role.ADMIN)
 
 
 def online(agent: Agent) -> Agent:

@@ -19,7 +19,7 @@ def claim(api):
 
 @pytest.mark.django_db
 def test_an_agent_claims_the_most_urgent_ready_task_it_can_do(business, make_agent):
-    coder = make_agent(["code"])
+    coder = make_agent(capabilities=["code"])
     services.create_task(
         business=business, title="needs design", required_capabilities=["design"], priority=3
     )
@@ -37,7 +37,7 @@ def test_an_agent_claims_the_most_urgent_ready_task_it_can_do(business, make_age
 
 @pytest.mark.django_db
 def test_a_task_assigned_to_someone_else_is_not_claimed(business, make_agent):
-    mine, theirs = make_agent(), make_agent()
+    mine, theirs = make_agent(capabilities=["code"]), make_agent(capabilities=["code"])
     services.create_task(business=business, title="for them", assignee=theirs)
     assert claim(agent_client(mine)) is None
     assert claim(agent_client(theirs))["title"] == "for them"
@@ -45,7 +45,7 @@ def test_a_task_assigned_to_someone_else_is_not_claimed(business, make_agent):
 
 @pytest.mark.django_db
 def test_an_agent_updates_only_the_tasks_it_holds(business, make_agent):
-    holder, other = make_agent(), make_agent()
+    holder, other = make_agent(capabilities=["code"]), make_agent(capabilities=["code"])
     task = services.create_task(business=business, title="t")
     api = agent_client(holder)
     claim(api)
@@ -67,7 +67,11 @@ def test_an_agent_updates_only_the_tasks_it_holds(business, make_agent):
 
 @pytest.mark.django_db(transaction=True)
 def test_finishing_a_task_unblocks_and_hands_off_its_dependents(business, make_agent):
-    builder, reviewer, writer = make_agent(["code"]), make_agent(["review"]), make_agent(["docs"])
+    builder, reviewer, writer = (
+        make_agent(capabilities=["code"]),
+        make_agent(capabilities=["review"]),
+        make_agent(capabilities=["docs"]),
+    )
     build = services.create_task(business=business, title="build", required_capabilities=["code"])
     review = services.create_task(business=business, title="review", assignee=reviewer, blocked_by=[build.pk])
     docs = services.create_task(business=business, title="docs", blocked_by=[build.pk])
@@ -89,7 +93,7 @@ def test_finishing_a_task_unblocks_and_hands_off_its_dependents(business, make_a
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_claims_never_hand_out_a_task_twice(business, make_agent):
-    agents = [make_agent(["code"]) for _ in range(8)]
+    agents = [make_agent(capabilities=["code"]) for _ in range(8)]
     for i in range(20):
         services.create_task(business=business, title=f"t{i}", required_capabilities=["code"])
     claimed: list[int] = []
@@ -118,7 +122,7 @@ def test_concurrent_claims_never_hand_out_a_task_twice(business, make_agent):
 def test_no_task_is_claimed_under_the_emergency_stop(business, make_agent):
     from governance.stops import engage_emergency_stop
 
-    coder = make_agent(["code"])
+    coder = make_agent(capabilities=["code"])
     services.create_task(business=business, title="t")
     engage_emergency_stop(business=business, reason="incident", actor="ops")
     response = agent_client(coder).post("/api/v1/agent/tasks/claim")
@@ -128,7 +132,7 @@ def test_no_task_is_claimed_under_the_emergency_stop(business, make_agent):
 
 @pytest.mark.django_db
 def test_a_retried_task_claim_answers_the_task_it_took(business, make_agent):
-    coder = make_agent(["code"])
+    coder = make_agent(capabilities=["code"])
     first = services.create_task(business=business, title="first", priority=2)
     second = services.create_task(business=business, title="second", priority=1)
     api = agent_client(coder)
@@ -143,6 +147,6 @@ def test_a_retried_task_claim_answers_the_task_it_took(business, make_agent):
 
 @pytest.mark.django_db
 def test_a_task_claim_refuses_unknown_fields(business, make_agent):
-    api = agent_client(make_agent())
+    api = agent_client(make_agent(capabilities=["code"]))
     response = api.post("/api/v1/agent/tasks/claim", {"claimid": "x"}, format="json")
     assert response.status_code == 400

@@ -5,24 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from agents.services import create_agent
-from governance.roles import Role
 from tests.conftest import agent_client
-
-
-@pytest.fixture
-def admin_api(api_as):
-    return api_as(Role.ADMIN)
-
-
-@pytest.fixture
-def make_agent(business):
-    counter = iter(range(10_000))
-
-    def make(name: str | None = None, on=None, **fields):
-        return create_agent(business=on or business, name=name or f"worker-{next(counter)}", **fields)
-
-    return make
 
 
 def report(client, **body):

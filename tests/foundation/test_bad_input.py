@@ -21,11 +21,6 @@ def post_raw(client, path: str, text: str):
     return client.generic("POST", path, text, content_type="application/json")
 
 
-@pytest.fixture
-def admin_api(api_as):
-    return api_as(Role.ADMIN)
-
-
 def test_it_creates_an_epic_with_the_documented_status(operator_api):
     response = operator_api.post(
         "/api/v1/epics/", {"business": "acme", "title": "Launch", "status": "done"}, format="json"

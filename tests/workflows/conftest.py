@@ -1,27 +1,8 @@
-"""Fixtures for the work app: admins and operators of ``business``, pull agents with keys."""
+"""Fixtures for the workflows app: admins and operators of ``business``, pull agents with keys."""
 
 import pytest
 
-from agents.services import create_agent
-from governance.roles import Role
 from tests.conftest import agent_client
-
-
-@pytest.fixture
-def admin_api(api_as):
-    return api_as(Role.ADMIN)
-
-
-@pytest.fixture
-def make_agent(business):
-    counter = iter(range(1000))
-
-    def make(capabilities=("code",), name=None, on=None):
-        return create_agent(
-            business=on or business, name=name or f"worker-{next(counter)}", capabilities=list(capabilities)
-        )
-
-    return make
 
 
 @pytest.fixture
@@ -29,7 +10,7 @@ def pull_agent(make_agent):
     """A pull agent with a key: ``.claim()`` its next execution, ``.report(id, **fields)``."""
 
     def make(capabilities=("code",), name=None):
-        return PullAgent(make_agent(capabilities, name))
+        return PullAgent(make_agent(name, capabilities=list(capabilities)))
 
     return make
 

@@ -23,7 +23,7 @@ def agents(business, make_agent):
     made = {}
     now = timezone.now()
     for name, cost in (("dear", "0.10"), ("cheap", "0.01")):
-        agent = make_agent(["digest"], name=name)
+        agent = make_agent(name, capabilities=["digest"])
         Agent.objects.filter(pk=agent.pk).update(last_heartbeat=now, offline_after=now + timedelta(hours=1))
         for _ in range(10):
             done = Execution.objects.create(

@@ -58,7 +58,7 @@ def test_it_needs_exactly_one_target(admin_api, agent):
 
 
 def test_it_refuses_an_agent_of_another_business(admin_api, make_agent, other_business):
-    stranger = make_agent(on=other_business)
+    stranger = make_agent(on=other_business, capabilities=["code"])
     response = admin_api.post("/api/v1/cron-jobs/", body(stranger), format="json")
     assert response.status_code == 400
     assert response.json()["fields"] == {"agent": ["No such agent in this business."]}

@@ -64,7 +64,11 @@ def test_paused_jobs_and_slots_before_a_job_existed_are_not_missed(clock, busine
     cron.pause_job(job=paused)
     clock.move_to(T0 + timedelta(minutes=6))
     later = cron.create_job(
-        business=business, name="late", schedule="0 * * * *", agent=make_agent(), grace_seconds=60
+        business=business,
+        name="late",
+        schedule="0 * * * *",
+        agent=make_agent(capabilities=["code"]),
+        grace_seconds=60,
     )
     assert cron_firing.detect_missed() == []
     cron.resume_job(job=paused)  # resuming starts the accounting afresh

@@ -15,7 +15,7 @@ from workflows.models import StepRun
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_advances_start_each_step_once(business, make_agent):
-    agent = make_agent(["code"])
+    agent = make_agent(capabilities=["code"])
     steps = [{"id": f"s{i}", "agent": agent.pk} for i in range(4)]
     workflow = definitions.create_workflow(business=business, name="wide", definition={"steps": steps})
     with mock.patch("workflows.runs._enqueue_advance"):  # the workers below do the advancing

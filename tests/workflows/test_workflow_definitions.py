@@ -51,7 +51,9 @@ def test_it_refuses_a_bad_definition_naming_the_step(admin_api, steps, step, wor
 
 
 def test_it_refuses_an_agent_of_another_business(admin_api, make_agent, other_business):
-    response = create(admin_api, [{"id": "a", "agent": make_agent(on=other_business).pk}])
+    response = create(
+        admin_api, [{"id": "a", "agent": make_agent(on=other_business, capabilities=["code"]).pk}]
+    )
     assert response.status_code == 400 and response.json()["step"] == "a"
 
 

@@ -172,7 +172,7 @@ def test_a_step_may_fail_without_failing_the_run(admin_api, operator_api, pull_a
 
 
 def test_a_running_run_keeps_its_version(admin_api, operator_api, pull_agent, make_agent):
-    worker, agent = pull_agent(["code"]), make_agent(["other"])
+    worker, agent = pull_agent(["code"]), make_agent(capabilities=["other"])
     workflow_id = define(admin_api, [{"id": "one", "capability": "code"}])
     run = start(operator_api, workflow_id)
     admin_api.patch(f"/api/v1/workflows/{workflow_id}", {"definition": {"steps": [{"id": "two", "agent": agent.pk}]}},
