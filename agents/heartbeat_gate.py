@@ -146,7 +146,7 @@ class HeartbeatKeyAuthentication(AgentKeyAuthentication):
         if raw is None or not raw.startswith(KEY_PREFIX):
             return None
         client = redis_client()
-        if client is None or CACHE.down():
+        if client is None or CACHE.down() or not control_versions.settled():
             return super().authenticate(request)
         key_hash = hash_secret(raw)
         entry = keys.get(key_hash)

@@ -78,6 +78,13 @@ def pay_owed() -> None:
     _bump_now(keys)
 
 
+def settled() -> bool:
+    """No bump is owed by this process (paying what it owes if the cache answers again): only then
+    may it trust counters it reads by other means (the heartbeat gate's pipeline)."""
+    pay_owed()
+    return not _owed
+
+
 def bump(*scopes: str) -> None:
     """Say that what a heartbeat answers changed in ``scopes``: now, and again after commit.
 

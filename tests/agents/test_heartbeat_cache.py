@@ -104,3 +104,19 @@ def test_it_writes_beats_at_once_when_no_flush_runs(agent_api, agent):
     later = timezone.now() + timedelta(seconds=30)
     record_heartbeat(agent=agent, status="idle", now=later)  # no worker flushing: straight to the row
     assert Agent.objects.get(pk=agent.pk).last_heartbeat == later
+
+
+def test_a_change_made_while_the_cache_was_unreachable_shows_once_it_is_back(
+    agent_api, business, make_member, monkeypatch
+):
+    from django.core.cache import cache
+
+    from mission_control import redis_outage
+
+    beat(agent_api)  # answers cached under the current counters
+    with monkeypatch.context() as broken:
+        broken.setattr(cache, "incr", lambda *a, **k: (_ for _ in ()).throw(OSError("unreachable")))
+        broken.setattr(cache, "add", lambda *a, **k: (_ for _ in ()).throw(OSError("unreachable")))
+        engage_emergency_stop(business=business, reason="drill", actor=make_member())
+    redis_outage.CACHE.reset()  # the cache answers again (its counters never saw the stop)
+    assert beat(agent_api).json()["emergency_stop"] is True
