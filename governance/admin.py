@@ -71,12 +71,26 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Business)
-class BusinessAdmin(admin.ModelAdmin):
+class BusinessAdmin(ServiceAdmin):
     list_display = ["name", "slug", "timezone", "members", "stopped", "created_at"]
     search_fields = ["name", "slug"]
     list_filter = ["timezone"]
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["slug", "created_at"] if obj else ["created_at"]
+
+    def save_model(self, request, obj, form, change):
+        # The API's services: a new business gets its creator as owner and its event.
+        data = form.cleaned_data
+        if change:
+            changed = {name: data[name] for name in form.changed_data if name in ("name", "timezone")}
+            services.update_business(business=obj, actor=request.user, **changed)
+        else:
+            obj.pk = services.create_business(
+                name=data["name"], slug=data["slug"], owner=request.user, timezone_name=data["timezone"]
+            ).pk
 
     def get_queryset(self, request):
         active = EmergencyStop.objects.active().filter(business=OuterRef("pk"))

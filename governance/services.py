@@ -37,6 +37,27 @@ def create_business(*, name: str, slug: str, owner, timezone_name: str = "UTC") 
 
 
 @transaction.atomic
+def update_business(*, business: Business, actor, **fields) -> Business:
+    """Rename a business or change its time zone (its slug is its address: it stays). Audited."""
+    business = Business.objects.select_for_update(no_key=True).get(pk=business.pk)
+    before = {name: getattr(business, name) for name in fields}
+    for name, value in fields.items():
+        setattr(business, name, value)
+    business.save(update_fields=list(fields))
+    if fields and before != fields:
+        audit.record(
+            actor=actor,
+            action="business.update",
+            business=business,
+            target_type="business",
+            target_id=business.pk,
+            before=before,
+            after=dict(fields),
+        )
+    return business
+
+
+@transaction.atomic
 def set_member(*, business: Business, username: str, role: str, actor) -> Membership:
     """Add a user to a business or change their role. The last owner cannot be demoted."""
     user = get_user_model().objects.filter(username=username, is_active=True).first()

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from governance.models import AuditEntry, Budget, ExecutionPolicy
+from governance.models import AuditEntry, Budget, Business, ExecutionPolicy
 from mission_control.models import Event
 
 
@@ -125,3 +125,29 @@ def test_it_changes_a_policy_audited_and_announced(root, business):
         "gpt-4o-mini"
     ]
     assert Event.objects.filter(kind="policy.changed").count() == 1
+
+
+def business_form(**fields):
+    inline = {"memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"}
+    return {"name": "Initech", "slug": "initech", "timezone": "UTC", **inline, **fields}
+
+
+@pytest.mark.django_db
+def test_it_adds_a_business_like_the_api_with_its_creator_as_owner(root):
+    assert root.post("/admin/governance/business/add/", business_form()).status_code == 302
+    business = Business.objects.get(slug="initech")
+    assert list(business.memberships.values_list("user__username", "role")) == [("root", "owner")]
+    assert Event.objects.filter(kind="business.created", business_id=business.pk).count() == 1
+
+
+@pytest.mark.django_db
+def test_it_renames_a_business_audited(root, business):
+    response = root.post(
+        f"/admin/governance/business/{business.pk}/change/",
+        business_form(name="Acme Corp", timezone="Europe/Paris"),
+    )
+    assert response.status_code == 302
+    business.refresh_from_db()
+    assert (business.name, business.slug, business.timezone) == ("Acme Corp", "acme", "Europe/Paris")
+    entry = AuditEntry.objects.get(action="business.update")
+    assert (entry.before["name"], entry.after["name"]) == ("Acme", "Acme Corp")
