@@ -12,7 +12,7 @@ An edge ``a -> b`` means module ``a`` imports module ``b`` (``from pkg import na
 importing ``pkg.mod`` first runs ``pkg/__init__`` is not one (``mission_control/__init__`` loads its
 Celery app, Django's standard arrangement, and every module of the package would otherwise "import" it).
 
-Run ``python tests/foundation/test_import_graph.py`` for the figures: cycles (strongly connected
+Run ``python -m tests.foundation.test_import_graph`` (from the repository) for the figures: cycles (strongly connected
 components with more than one module, or a module importing itself), function-level imports, upward
 arrows.
 """
@@ -24,6 +24,8 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.foundation.apps import project_apps
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,12 +48,6 @@ LAYERS: list[set[str]] = [
 # executions for the manual run) moved with its view to executions/api/agent_runs.py (issue 14 item 4).
 # An entry here must exist (the test fails for one that no longer does), so the set only shrinks.
 KNOWN_UPWARD: set[tuple[str, str]] = set()
-
-
-def project_apps() -> list[str]:
-    from django.conf import settings
-
-    return [app for app in settings.INSTALLED_APPS if "." not in app and (ROOT / app).is_dir()]
 
 
 @dataclass
@@ -298,7 +294,6 @@ if __name__ == "__main__":
 
     import django
 
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mission_control.settings")
     django.setup()
     apps = project_apps()
