@@ -57,13 +57,15 @@ def _start(tmp_path: Path, extra_env: dict, port: int | None = None) -> Stack:
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "TEST_DB_NAME"}}
     env.update(
-        DEBUG="1",
-        MC_TESTING="0",
-        CELERY_TASK_ALWAYS_EAGER="0",
-        MC_VAR_DIR=str(tmp_path),
-        PORT=str(port),
-        PYTHONUNBUFFERED="1",
-        **extra_env,
+        {
+            "DEBUG": "1",
+            "MC_TESTING": "0",
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "MC_VAR_DIR": str(tmp_path),
+            "PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+            **extra_env,  # may override the defaults (DEBUG=0 for production settings)
+        }
     )
     log = tmp_path / "serve.log"
     stack = Stack(url=f"http://127.0.0.1:{port}", env=env, process=None, log=log)  # type: ignore[arg-type]

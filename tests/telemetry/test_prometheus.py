@@ -1,5 +1,6 @@
 """A real Prometheus scrapes the live server with the scrape token, and answers a query about it."""
 
+import secrets
 import shutil
 import subprocess
 import time
@@ -11,6 +12,7 @@ from django.conf import settings
 
 from tests.e2e.conftest import _start, _stop
 from tests.telemetry.conftest import agent_key, port_in_range
+from tests.telemetry.otlp_payloads import as_protobuf, chat, export, span, span_id, trace_id
 
 pytestmark = pytest.mark.slow  # real server processes (the app and prometheus)
 SCRAPE_TOKEN = "mcs_" + "p" * 40
@@ -29,7 +31,16 @@ def prometheus_binary() -> str:
 @pytest.fixture
 def scraped(tmp_path, prometheus_binary):
     """The app, and a Prometheus of our own (own port, config and storage) scraping it every second."""
-    app = _start(tmp_path / "app", {"MC_METRICS_TOKEN": SCRAPE_TOKEN}, port=port_in_range())
+    # Production settings (DEBUG=0, plain HTTP): /metrics and the OTLP endpoint as deployed.
+    production = {
+        "DEBUG": "0",
+        "MC_HTTPS": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "MC_METRICS_TOKEN": SCRAPE_TOKEN,
+    }
+    (tmp_path / "app").mkdir()
+    app = _start(tmp_path / "app", production, port=port_in_range())
     port = port_in_range(range(8148, 8150))
     (tmp_path / "token").write_text(SCRAPE_TOKEN)
     (tmp_path / "prometheus.yml").write_text(
@@ -89,6 +100,12 @@ def test_prometheus_scrapes_the_fleet_and_answers_a_query(scraped):
         )
         assert response.status_code == 201, response.text
 
+    # And one agent run over OTLP/HTTP (protobuf), as an OpenTelemetry exporter sends it.
+    trace, root = trace_id(), span_id()
+    body = as_protobuf(export(span(trace, "invoke_agent", sid=root), chat(trace, root, tokens=(100, 13))))
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-protobuf"}
+    assert httpx.post(f"{app.url}/api/v1/otel/v1/traces", content=body, headers=headers).status_code == 200
+
     promql = f'sum(mc_executions_total{{business="{business}",status="success"}})'
     deadline = time.monotonic() + 60
     result = []
@@ -96,9 +113,9 @@ def test_prometheus_scrapes_the_fleet_and_answers_a_query(scraped):
         up = query(prometheus, 'up{job="mission-control"}')
         if up and up[0]["value"][1] == "1":
             result = query(prometheus, promql)
-            if result and float(result[0]["value"][1]) == 3:
+            if result and float(result[0]["value"][1]) == 4:
                 break
         time.sleep(0.5)
-    assert result and float(result[0]["value"][1]) == 3, (up, result)
+    assert result and float(result[0]["value"][1]) == 4, (up, result)
     tokens = query(prometheus, f'sum(mc_execution_tokens_total{{business="{business}",type="output"}})')
-    assert float(tokens[0]["value"][1]) == 33
+    assert float(tokens[0]["value"][1]) == 33 + 13
