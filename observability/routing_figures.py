@@ -10,9 +10,9 @@ from observability.models import HourlyRollup, cost_from_e8
 from observability.rollups import floor_hour
 
 
-def agent_figures(agent_ids: list[int], since: datetime) -> dict[int, AgentFigures]:
+def agent_figures(business_id: int, since: datetime) -> dict[int, AgentFigures]:
     rows = (
-        HourlyRollup.objects.filter(agent_id__in=agent_ids, hour__gte=floor_hour(since))
+        HourlyRollup.objects.filter(business_id=business_id, hour__gte=floor_hour(since))
         .values("agent_id")
         .annotate(
             n=Sum("executions"),
