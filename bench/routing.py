@@ -2,7 +2,7 @@
 per successful execution against round robin over the same work.
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/postgres .venv/bin/python -m bench routing \\
-        [--candidates 1000] [--repeat 50] [--work 600]
+        [--candidates 1000] [--repeat 30] [--work 400]
 
 1. Decision time: 1,000 online agents with one capability, each with 24 h of rolled-up history
    (hourly rollup rows, as observability keeps them). Timed: the scoring and choice alone
@@ -60,7 +60,13 @@ def decision_time(candidates: int, repeat: int) -> dict:
     RoutingSettings.objects.create(business=business, explore_share=Decimal("0.05"))
     rng = random.Random(7)
     agents = Agent.objects.bulk_create(
-        Agent(business=business, name=f"a{n}", capabilities=["summarise"], scale=rng.randint(1, 4))
+        Agent(
+            business=business,
+            name=f"a{n}",
+            capabilities=["summarise"],
+            scale=rng.randint(1, 4),
+            heartbeat_timeout_s=86400,
+        )
         for n in range(candidates)
     )
     _online(agents)
@@ -111,7 +117,10 @@ def cost_per_success(mode: str, work: int, seed: int) -> dict:
 
     business = Business.objects.create(slug=f"bench-{mode}", name=f"Bench {mode}")
     RoutingSettings.objects.create(business=business, explore_share=Decimal("0.05"))
-    agents = [create_agent(business=business, name=name, capabilities=["summarise"]) for name, _, _ in FLEET]
+    agents = [
+        create_agent(business=business, name=name, capabilities=["summarise"], heartbeat_timeout_s=86400)
+        for name, _, _ in FLEET
+    ]
     _online(agents)
     truth = {a.pk: (Decimal(cost), rate) for a, (_, cost, rate) in zip(agents, FLEET, strict=True)}
     draws = {a.pk: random.Random(f"{seed}-{a.name}") for a in agents}  # same outcomes per agent either way
@@ -146,8 +155,8 @@ def cost_per_success(mode: str, work: int, seed: int) -> dict:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench routing")
     parser.add_argument("--candidates", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=50)
-    parser.add_argument("--work", type=int, default=600)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--work", type=int, default=400)
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args(argv)
     with throwaway_database("mc_bench_routing"):
