@@ -107,6 +107,29 @@ def exercise_the_console(visitor: Visitor) -> None:
         json={"business": server.seed["business"], "title": "Shipped under DEBUG=0"},
     )
     assert created.status_code == 201, created.text
+    # Issue 17: an autoscaling policy set from the agent page's form, the section that shows it, and
+    # a routed run (202 with its routing, or 409 naming each candidate's reason if none may take it).
+    api_headers = {"X-CSRFToken": visitor.cookies["csrftoken"], "Accept": "application/json"}
+    agent_id = server.seed["agent_id"]
+    policy = visitor.request(
+        "PUT",
+        f"/api/v1/agents/{agent_id}/autoscale",
+        headers=api_headers,
+        json={"enabled": True, "min_replicas": 1, "max_replicas": 1, "target_pending_per_replica": 5},
+    )
+    assert policy.status_code == 200 and policy.json()["enabled"] is True, policy.text
+    assert "on: 1..1 replicas" in visitor.request("GET", f"/agents/{agent_id}").text
+    routed = visitor.request(
+        "POST",
+        "/api/v1/executions/route",
+        headers=api_headers,
+        json={"business": server.seed["business"], "capability": "code", "input": {}},
+    )
+    assert routed.status_code in (202, 409), routed.text
+    if routed.status_code == 202:
+        assert "Routing" in visitor.request("GET", f"/global/executions/{routed.json()['id']}").text
+    else:
+        assert routed.json()["error"] == "no_eligible_agent" and routed.json()["candidates"]
     signed_out = visitor.request("POST", "/logout/", data={"csrfmiddlewaretoken": token})
     assert signed_out.status_code in (200, 302)
     assert visitor.request("GET", "/control").status_code == 302  # to the sign-in page
