@@ -1,7 +1,7 @@
 import pytest
+from mission_control_sdk import Client
 
 from agents.services import issue_key
-from mission_control_sdk import Client
 
 
 @pytest.fixture

@@ -3,10 +3,10 @@
 import threading
 
 import pytest
+from mission_control_sdk import AuthenticationError, Client, Heartbeat, NotFound
 
 from agents.models import Agent, AgentCommand
 from agents.services import queue_command, revoke_key, scale_agent, stop_agent
-from mission_control_sdk import AuthenticationError, Client, Heartbeat, NotFound
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

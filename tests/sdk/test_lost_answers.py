@@ -3,11 +3,11 @@ appends, and the server answers a retry with what the lost answer said, over rea
 
 import httpx
 import pytest
+from mission_control_sdk import Client
 
 from agents.services import issue_key
 from executions.models import Execution, ExecutionLog, Status
 from executions.services import start_execution
-from mission_control_sdk import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

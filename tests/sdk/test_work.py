@@ -1,10 +1,10 @@
 """Claiming and reporting work through the SDK, over real HTTP."""
 
 import pytest
+from mission_control_sdk import Immutable
 
 from executions.models import Execution, ExecutionLog
 from executions.services import start_execution
-from mission_control_sdk import Immutable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
