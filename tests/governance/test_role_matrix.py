@@ -216,6 +216,15 @@ MATRIX: dict[str, dict[str, Rule]] = {
     "dashboard-workload": {"get": read()},
     "anomaly-list": {"get": read()},
     "alert-list": {"get": read()},
+    "agent-autoscale": {"get": Rule(role=V), "put": Rule(role=AD, body={})},
+    "agent-autoscale-decisions": {"get": Rule(role=V)},
+    "business-routing": {"get": Rule(role=V), "put": Rule(role=AD, body={"explore_share": 0.1})},
+    # Past the role check the router answers: 202, or 409 no_eligible_agent (no agent of acme is online).
+    "execution-route": {
+        "post": Rule(
+            role=OP, body={"business": "acme", "capability": "code", "input": {}}, ok=frozenset({202, 409})
+        )
+    },
     "prediction-list": {"get": read()},
     "prediction-model-list": {"get": read()},
     "suggestion-list": {"get": read()},
