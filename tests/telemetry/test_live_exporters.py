@@ -1,6 +1,7 @@
 """Real clients against a live server: the OpenTelemetry SDK's OTLP/HTTP exporter and a
 pydantic-ai agent, configured by the two environment variables and nothing else."""
 
+import concurrent.futures
 import json
 
 import httpx
@@ -122,7 +123,10 @@ def test_a_pydantic_ai_agent_run_lands_as_one_execution(live, monkeypatch):
     def get_weather(city: str) -> str:
         return f"sunny in {city}"
 
-    result = weather.run_sync("What is the weather in Paris?")
+    # On a thread of its own: an earlier async test in the same process may leave this thread's event
+    # loop running, and run_sync refuses to nest in it.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(weather.run_sync, "What is the weather in Paris?").result(timeout=60)
     tp.shutdown()
 
     usage = result.usage
