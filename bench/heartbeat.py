@@ -16,14 +16,13 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
+from bench import http_servers
 from bench._loadgen import closed_loop
 from bench._setup import throwaway_database
 
@@ -40,22 +39,8 @@ URLS = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_up(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server on {port} exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"server on {port} did not start")
+    http_servers.wait_up(port, proc, timeout_s=60)  # Django under load starts slower than a raw app
 
 
 def server_env(extra_path: Path) -> dict:
@@ -151,7 +136,7 @@ def run(args) -> None:
     stop = threading.Event()
     flusher = threading.Thread(target=flush_presence_every, args=(5.0, stop), daemon=True)
     flusher.start()
-    port = free_port()
+    port = http_servers.free_port()
     proc = serve(args.server, port, server_env(tmp))
     rows = {"bare": [], "heartbeat": []}
     try:

@@ -38,8 +38,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_up(port: int, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
+def wait_up(port: int, proc: subprocess.Popen, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server on {port} exited with {proc.returncode}")
