@@ -33,7 +33,7 @@ class PolicyFieldsSerializer(StrictSerializer):
     max_cost_per_execution_usd = serializers.DecimalField(
         required=False, allow_null=True, max_digits=14, decimal_places=6, min_value=0
     )
-    min_run_role = serializers.ChoiceField(choices=["", *Role.values], required=False, allow_blank=True)
+    min_run_role = serializers.ChoiceField(choices=Role.choices, required=False, allow_blank=True)
     rate_limit = serializers.CharField(required=False, allow_blank=True, max_length=20)
 
     def validate_rate_limit(self, value: str) -> str:

@@ -35,3 +35,30 @@ class SessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "apiKey", "in": "cookie", "name": "sessionid", "description": "The pages' session."}
+
+
+class HeartbeatKeyScheme(OpenApiAuthenticationExtension):
+    """The heartbeat's own front door (``agents.heartbeat_gate``) takes the same agent keys: it asks
+    for ``agentKey`` and defines no scheme of its own."""
+
+    target_class = "agents.heartbeat_gate.HeartbeatKeyAuthentication"
+    name = []  # nothing to register: agentKey is AgentKeyScheme's
+
+    def get_security_requirement(self, auto_schema):
+        return {AgentKeyScheme.name: []}
+
+    def get_security_definition(self, auto_schema):
+        return []
+
+
+class ScrapeTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "telemetry.api.metrics.ScrapeTokenAuthentication"
+    name = "scrapeToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "mcs_…",
+            "description": "The MC_METRICS_TOKEN Prometheus scrapes /metrics with.",
+        }
