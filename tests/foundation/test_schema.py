@@ -17,4 +17,6 @@ def test_the_openapi_schema_validates_and_documents_the_contract(tmp_path):
         "/api/v1/dashboard/summary",
     ):
         assert any(p.rstrip("/") == path.rstrip("/") for p in schema["paths"]), path
-    assert {"operatorToken", "agentKey", "session", "scrapeToken"} <= set(schema["components"]["securitySchemes"])
+    assert {"operatorToken", "agentKey", "session", "scrapeToken"} <= set(
+        schema["components"]["securitySchemes"]
+    )
