@@ -384,13 +384,14 @@ def _refuse_what_governance_refuses(agent, fresh, results, actor) -> list[tuple[
 
 def _settle_in_bulk(agent: Agent, finished: list[Execution]) -> None:
     """Book finished work: one settlement per model and local day for the whole batch, not one
-    per row. Every budget window starts at a local midnight, so a day's work shares its windows."""
+    per row. Every budget window starts at a local midnight, so a day's work shares its windows;
+    each row counts in the day it finished, as in the rollups (``budgets.settle``)."""
     if not finished:
         return
     tz = windows.zone(agent.business.timezone)
     groups: dict[tuple[str, str], list[Execution]] = defaultdict(list)
     for row in finished:
-        groups[(row.model, row.created_at.astimezone(tz).strftime("%Y%m%d"))].append(row)
+        groups[(row.model, _booked_at(row).astimezone(tz).strftime("%Y%m%d"))].append(row)
     span = f"{finished[0].pk}-{finished[-1].pk}"
     for (model, day), rows in groups.items():
         budgets.settle(
@@ -399,8 +400,12 @@ def _settle_in_bulk(agent: Agent, finished: list[Execution]) -> None:
             ref=f"executions:{span}:{_short(model)}:{day}",
             actual=sum((row.cost_usd for row in rows), Decimal(0)),
             model=model,
-            at=min(row.created_at for row in rows),
+            at=min(_booked_at(row) for row in rows),
         )
+
+
+def _booked_at(row: Execution):
+    return row.finished_at or row.started_at or row.created_at
 
 
 def _short(model: str) -> str:

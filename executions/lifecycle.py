@@ -343,7 +343,7 @@ def settle_budget(execution: Execution) -> None:
             ref=ref,
             actual=execution.cost_usd,
             model=execution.model,
-            at=execution.created_at,
+            at=execution.finished_at,  # where the rollups count it (now, if it has no end)
         )
 
 

@@ -216,9 +216,11 @@ def settle(
 ) -> None:
     """Free the reservation of ``ref`` and book ``actual`` against every budget in scope.
 
-    Idempotent per ref. Books the spend even over the limit, and without a prior reservation
-    (work reported after the fact) in the windows containing ``at`` (when the work began;
-    default now), which is where the ledger puts it too.
+    Idempotent per ref. Books the spend even over the limit, in the windows containing ``at``:
+    when the work finished (default now), which is the hour the ledger's rollups and every
+    dashboard count it in. So a budget's "spent" and the dashboards' cost for the same window are
+    one figure, also for work that started before a window's edge and finished after it (its hold
+    is freed where it was taken). Work reported after the fact needs no prior reservation.
     """
     actual = money(actual or 0)
     now = timezone.now()
@@ -239,18 +241,20 @@ def settle(
         if reservation.status == ReservationStatus.SETTLED:
             return
         reserved_delta: dict[int, Decimal] = {}
-        budget_window: dict[int, int] = {}
+        held_by_budget: dict[int, BudgetWindow] = {}
         if reservation.status == ReservationStatus.RESERVED:
             for line in reservation.lines.select_related("window"):
                 reserved_delta[line.window_id] = line.amount_usd
-                budget_window[line.window.budget_id] = line.window_id
+                held_by_budget[line.window.budget_id] = line.window
         spent_delta: dict[int, Decimal] = {}
-        # Spend belongs to the window the work started in (where its money was held).
+        # Spend belongs to the window the work finished in, as in the ledger's rollups (most often
+        # the one that held its money: no look-up then).
+        booked_at = min(at or now, now)
         for budget in in_scope(business_id=business.pk, agent_id=agent_id, model=model or reservation.model):
-            window_id = budget_window.get(budget.pk)
-            if window_id is None:
-                window_id = window_for(budget, reservation.created_at, business.timezone).pk
-            spent_delta[window_id] = actual
+            window = held_by_budget.get(budget.pk)
+            if window is None or not window.window_start <= booked_at < window.window_end:
+                window = window_for(budget, booked_at, business.timezone)
+            spent_delta[window.pk] = actual
         for window_id in sorted(set(reserved_delta) | set(spent_delta)):
             BudgetWindow.objects.filter(pk=window_id).update(
                 reserved_usd=_exact(F("reserved_usd") - reserved_delta.get(window_id, Decimal(0))),

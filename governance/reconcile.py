@@ -25,6 +25,7 @@ from mission_control import control_versions
 # Closed windows stay checked this long after they end (a late settle may still land there).
 RECENT = timedelta(days=7)
 ZERO = Decimal(0)
+USD_PLACES = Decimal("0.000001")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,12 @@ def _line_totals(window_ids: list[int]) -> dict[int, tuple[Decimal, Decimal]]:
             booked=Sum("spent_usd", filter=Q(reservation__status=ReservationStatus.SETTLED)),
         )
     )
-    return {r["window_id"]: (r["live"] or ZERO, r["booked"] or ZERO) for r in rows}
+    # Quantized to the windows' own 6 places (SQLite's SUM drops the trailing zeros).
+    return {r["window_id"]: (_usd(r["live"]), _usd(r["booked"])) for r in rows}
+
+
+def _usd(value) -> Decimal:
+    return Decimal(value or 0).quantize(USD_PLACES)
 
 
 def _drift(window: BudgetWindow, totals: dict[int, tuple[Decimal, Decimal]]) -> WindowDrift | None:

@@ -154,8 +154,8 @@ def test_it_shows_each_shared_figure_the_same_everywhere(frozen):
     assert shown["month-end-demo"] == shown[f"budget-projected-{month.pk}"]
     day = Budget.objects.get(business__slug="demo", period="day")
     start = budgets[day.pk]["window_start"]
-    ledger_today = sum(
-        e.cost_usd for e in Execution.objects.filter(business__slug="demo", started_at__gte=start)
+    ledger_today = sum(  # work counts where it finished, in budgets as in the rollups
+        e.cost_usd for e in Execution.objects.filter(business__slug="demo", finished_at__gte=start)
     )
     assert abs(Decimal(budgets[day.pk]["spent_usd"]) - ledger_today) <= Decimal("0.00001")  # 6 places vs 8
 

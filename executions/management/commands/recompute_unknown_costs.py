@@ -71,6 +71,7 @@ def correct(execution: Execution, cost, version: str) -> CostCorrection:
         ref=f"cost-correction:{correction.pk}",
         actual=cost,
         model=execution.model,
+        at=execution.finished_at,  # the rollups add the correction to the execution's own hour
     )
     transaction.on_commit(
         lambda: signals.cost_corrected.send_robust(sender=CostCorrection, correction=correction)
