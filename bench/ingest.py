@@ -16,7 +16,10 @@ Django's bulk INSERT and the events; COPY skips all of them but the write.
 """
 
 import argparse
+import cProfile
 import json
+import os
+import pstats
 import time
 import uuid
 from contextlib import contextmanager
@@ -61,19 +64,30 @@ def via_service(agent, batches: list[list[dict]]) -> float:
     return time.perf_counter() - began
 
 
-def via_http(agent, batches: list[list[dict]]) -> float:
+def via_http(agent, batches: list[list[dict]], profile: str = "") -> float:
     from rest_framework.test import APIClient
 
     from agents.services import issue_key
 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_key(agent=agent)[1]}")
+    bodies = [json.dumps({"executions": items}) for items in batches]  # the client's work, off the clock
+    profiler = cProfile.Profile() if profile else None
     began = time.perf_counter()
-    for items in batches:
-        body = json.dumps({"executions": items})
+    if profiler:
+        profiler.enable()
+    for body in bodies:
         response = client.post("/api/v1/executions/batch", body, content_type="application/json")
         assert response.status_code == 207, response.content[:300]
-    return time.perf_counter() - began
+    elapsed = time.perf_counter() - began
+    if profiler:
+        profiler.disable()
+        if os.environ.get("BENCH_PROFILE_OUT"):
+            profiler.dump_stats(os.environ["BENCH_PROFILE_OUT"])
+        stats = pstats.Stats(profiler).strip_dirs()
+        for order in profile.split(","):
+            stats.sort_stats(order).print_stats(30)
+    return elapsed
 
 
 def via_copy(agent, batches: list[list[dict]]) -> float:
@@ -141,8 +155,16 @@ def main(argv: list[str]) -> None:
         "--deployed-batches", type=int, default=2, help="batches for the as-deployed line (0: skip it)"
     )
     parser.add_argument("--no-http", action="store_true")
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="ORDER",
+        help="cProfile the HTTP line and print the top 30 by these orders (e.g. tottime,cumulative)",
+    )
     args = parser.parse_args(argv)
-    with throwaway_database("bench_mc_ingest"):
+    # Named after DATABASE_URL's database, so benchmarks run from several checkouts do not collide.
+    own = os.environ.get("DATABASE_URL", "").rsplit("/", 1)[-1].split("?")[0] or "postgres"
+    with throwaway_database(f"bench_{own}_ingest"):
         from agents.services import create_agent
         from governance.models import Business
 
@@ -162,7 +184,8 @@ def main(argv: list[str]) -> None:
             lines.append(("service, ledger only (validate + ingest_batch)", service))
             if not args.no_http:
                 agent, data, n = batches(args.batches)
-                lines.append(("HTTP in-process, ledger only (POST /batch)", n / via_http(agent, data)))
+                elapsed = via_http(agent, data, args.profile)
+                lines.append(("HTTP in-process, ledger only (POST /batch)", n / elapsed))
         if args.deployed_batches:
             agent, data, n = batches(args.deployed_batches)
             lines.append(

@@ -33,6 +33,7 @@ from executions.lifecycle import (
 )
 from executions.logs import build_entries
 from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger
+from executions.pricing import Pricer
 from executions.signals import executions_batch_finished
 from governance import budgets, enforcement, windows
 from mission_control.conflicts import retrying
@@ -64,10 +65,16 @@ UPDATE_FIELDS = tuple(f for f in REPORT_FIELDS if f not in ("external_id", "inpu
 
 
 def build_execution(
-    agent: Agent, data: dict, body_hash: str, now, limits: tuple[int | None, int | None] | None = None
+    agent: Agent,
+    data: dict,
+    body_hash: str,
+    now,
+    limits: tuple[int | None, int | None] | None = None,
+    pricer: Pricer | None = None,
 ) -> Execution:
     """An unsaved ledger row for a report, with its times, totals, cost and (when running) its
-    deadlines filled in: ``limits`` from :func:`executions.lifecycle.deadlines`."""
+    deadlines filled in: ``limits`` from :func:`executions.lifecycle.deadlines`; a batch shares
+    one ``pricer``."""
     status = data.get("status") or Status.RUNNING
     execution = Execution(
         business=agent.business,
@@ -92,7 +99,7 @@ def build_execution(
         execution.timeout_s, execution.heartbeat_timeout_s = limits or deadlines(run_settings(agent))
         if execution.timeout_s:
             execution.deadline_at = execution.started_at + timedelta(seconds=execution.timeout_s)
-    apply_cost(execution, data.get("cost_usd"), data.get("cost_source"))
+    apply_cost(execution, data.get("cost_usd"), data.get("cost_source"), pricer=pricer)
     return execution
 
 
@@ -293,7 +300,8 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
 
     fresh = _refuse_what_governance_refuses(agent, fresh, results, actor)
     limits = deadlines(run_settings(agent))
-    rows = [build_execution(agent, data, digest, now, limits) for _, data, digest in fresh]
+    pricer = Pricer()
+    rows = [build_execution(agent, data, digest, now, limits, pricer) for _, data, digest in fresh]
     live = [row for row in rows if row.status == Status.RUNNING]
     if live:
         estimate = estimate_for(agent)

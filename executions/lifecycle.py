@@ -208,7 +208,9 @@ def mark_running(execution: Execution, *, actor=None, via: str = "", save: bool 
     return True
 
 
-def apply_cost(execution: Execution, reported: Decimal | None, source: str | None = None) -> None:
+def apply_cost(
+    execution: Execution, reported: Decimal | None, source: str | None = None, pricer=None
+) -> None:
     """Price the row: a reported cost wins (and sticks); else price data; else unknown.
 
     ``source="computed"``: the caller priced the work itself from the price data, part by part
@@ -231,6 +233,7 @@ def apply_cost(execution: Execution, reported: Decimal | None, source: str | Non
         output_tokens=execution.output_tokens,
         cache_read_tokens=execution.cache_read_tokens,
         at=execution.started_at or execution.created_at,
+        pricer=pricer,
     )
     execution.cost_usd, execution.cost_source, execution.price_data_version = (
         cost.usd,
