@@ -52,7 +52,7 @@ def report(i: int, run: str) -> dict:
 
 
 def via_service(agent, batches: list[list[dict]]) -> float:
-    from executions.api.serializers import validate_reports
+    from executions.api.batch_items import validate_reports
     from executions.services import ingest_batch
 
     began = time.perf_counter()

@@ -30,11 +30,55 @@ def _bad_text(text: str) -> str | None:
     return None
 
 
+def _clean(text: str) -> bool:
+    # A lone surrogate is the one thing UTF-8 cannot encode: C speed instead of a walk per character.
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _acceptable(data, max_depth: int) -> bool:
+    """The same verdict as :func:`check`, without building a path for every value (a 1,000-item
+    batch has ~30,000): True when nothing is wrong, False when :func:`check` must say what."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            if depth > max_depth:
+                return False
+            for key, item in value.items():
+                if isinstance(key, str) and not _clean(key):
+                    return False
+                if isinstance(item, (dict, list)):
+                    stack.append((item, depth + 1))
+                elif isinstance(item, str) and not _clean(item):
+                    return False
+        elif isinstance(value, list):
+            if depth > max_depth:
+                return False
+            for item in value:
+                if isinstance(item, (dict, list)):
+                    stack.append((item, depth + 1))
+                elif isinstance(item, str) and not _clean(item):
+                    return False
+        elif isinstance(value, str) and not _clean(value):
+            return False
+    return True
+
+
 def check(data, *, max_depth: int = MAX_DEPTH) -> None:
     """Raise :class:`UnacceptableJSON` when ``data`` nests deeper than ``max_depth`` or holds bad text.
 
     Iterative, so no document can make this walk itself recurse too deep.
     """
+    if _acceptable(data, max_depth):
+        return
     stack = [(data, 1, "")]
     while stack:
         value, depth, path = stack.pop()

@@ -102,22 +102,6 @@ class ReportSerializer(_UsageFields):
         return attrs
 
 
-def validate_reports(items: list) -> tuple[list[tuple[int, dict, str]], dict[int, dict]]:
-    """Validate batch items with one serializer: ``(valid (index, data, body hash), errors by index)``.
-
-    One instance for the whole batch: DRF deep-copies a serializer's fields per instance, which
-    would otherwise cost more than everything else a batch item needs.
-    """
-    serializer = ReportSerializer()
-    valid, errors = [], {}
-    for index, item in enumerate(items):
-        try:
-            valid.append((index, serializer.run_validation(item), body_hash(item)))
-        except serializers.ValidationError as exc:
-            errors[index] = exc.detail
-    return valid, errors
-
-
 class UpdateSerializer(_UsageFields):
     """``PATCH /api/v1/executions/{id}/``: move a live execution on."""
 

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from executions import services
+from executions.api.batch_items import validate_reports
 from executions.api.serializers import (
     BatchSerializer,
     ClaimSerializer,
@@ -26,7 +27,6 @@ from executions.api.serializers import (
     UpdateSerializer,
     body_hash,
     log_entries,
-    validate_reports,
 )
 from executions.export import CONTENT_TYPES, STREAMS, buffered
 from executions.logs import MAX_ENTRIES, search_logs
@@ -159,14 +159,12 @@ class BatchView(BodyLimit, APIView):
         responses={207: inline_serializer("BatchResults", {"results": serializers.ListField()})},
     )
     def post(self, request):
-        data = BatchSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        raw = data.validated_data["executions"]
+        raw = _batch_items(request.data)
         if len(raw) > MAX_BATCH:
             raise APIError(
                 413, "payload_too_large", f"A batch holds at most {MAX_BATCH} executions, not {len(raw)}."
             )
-        valid, errors = validate_reports(raw)
+        valid, errors = validate_reports(raw, parsed_json=True)
         results = {
             index: {"index": index, "status": 400, "error": "validation_error", "fields": fields}
             for index, fields in errors.items()
@@ -174,6 +172,17 @@ class BatchView(BodyLimit, APIView):
         if valid:
             results.update(services.ingest_batch(agent=request.user.agent, items=valid, actor=request.user))
         return Response({"results": [results[i] for i in range(len(raw))]}, status=207)
+
+
+def _batch_items(body) -> list:
+    """The body's items: a plain ``{"executions": [{...}, ...]}`` is taken as it is; any other shape
+    goes through :class:`BatchSerializer`, which refuses it (or accepts it) and words the errors."""
+    items = body.get("executions") if type(body) is dict and len(body) == 1 else None
+    if type(items) is list and items and all(type(item) is dict for item in items):
+        return items
+    data = BatchSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    return data.validated_data["executions"]
 
 
 class ExecutionDetailView(BodyLimit, APIView):
