@@ -36,6 +36,7 @@ from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger
 from executions.pricing import Pricer
 from executions.signals import executions_batch_finished
 from governance import budgets, enforcement, windows
+from mission_control.bulk_insert import allocate_ids, insert_rows, new_row
 from mission_control.conflicts import retrying
 from mission_control.errors import DomainError
 from mission_control.events import publish_many
@@ -76,7 +77,8 @@ def build_execution(
     deadlines filled in: ``limits`` from :func:`executions.lifecycle.deadlines`; a batch shares
     one ``pricer``."""
     status = data.get("status") or Status.RUNNING
-    execution = Execution(
+    execution = new_row(
+        Execution,
         business=agent.business,
         agent=agent,
         status=status,
@@ -307,7 +309,9 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
         estimate = estimate_for(agent)
         for row in live:
             row.estimate_usd = estimate
-    created = Execution.objects.bulk_create(rows, batch_size=500)
+    # Ids for the rows and their events in one query (COPY needs them; None off PostgreSQL).
+    ids = allocate_ids((Execution, len(rows)), (Event, len(rows)))
+    created = write_rows(rows, ids[0] if ids else None)
     for (index, _, _), row in zip(fresh, created, strict=True):
         results[index] = _ok(index, 201, row.pk)
 
@@ -324,7 +328,7 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
         )
     finished = [row for row in created if row.status in TERMINAL]
     _settle_in_bulk(agent, finished)
-    publish_many([_event(row, actor) for row in created])
+    publish_many([_event(row, actor) for row in created], ids[1] if ids else None)
     transaction.on_commit(lambda: _announce_batch(finished))
 
     for index, ext, digest in repeats:
@@ -339,6 +343,14 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
         else:
             results[index] = {**first, "index": index}
     return results
+
+
+def write_rows(rows: list[Execution], ids: list[int] | None) -> list[Execution]:
+    """The one place a batch's ledger rows are written (COPY on PostgreSQL); sets their ids."""
+    insert_rows(rows, ids=ids)
+    for row in rows:  # as loaded: a finished row may never be saved again (Execution.save)
+        row._loaded_status = row.status
+    return rows
 
 
 def _announce_batch(finished: list[Execution]) -> None:
@@ -428,7 +440,8 @@ def _event(row: Execution, actor) -> Event:
     text = f"Execution #{row.pk} {row.status}"
     if row.status == Status.FAILED and row.error:
         text += f": {row.error[:200]}"
-    return Event(
+    return new_row(
+        Event,
         kind=kind,
         business_id=row.business_id,
         business_slug=row.business.slug,

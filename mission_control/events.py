@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.module_loading import import_string
 
+from mission_control.bulk_insert import insert_rows
 from mission_control.models import Event
 from mission_control.redis_outage import CHANNEL_LAYER, REDIS_ERRORS
 
@@ -60,9 +61,10 @@ def publish(
     return event
 
 
-def publish_many(events: list[Event]) -> list[Event]:
-    """Bulk-record prepared (unsaved) events, e.g. from batch ingestion, and deliver after commit."""
-    created = Event.objects.bulk_create(events)
+def publish_many(events: list[Event], ids: list[int] | None = None) -> list[Event]:
+    """Bulk-record prepared (unsaved) events, e.g. from batch ingestion, and deliver after commit.
+    ``ids``: taken beforehand (:func:`mission_control.bulk_insert.allocate_ids`)."""
+    created = insert_rows(events, ids=ids)
     if created and created[0].pk is None:  # backends without RETURNING: reload by natural order
         created = list(Event.objects.order_by("-id")[: len(events)])[::-1]
     transaction.on_commit(lambda: deliver_many(created))

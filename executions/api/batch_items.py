@@ -13,6 +13,7 @@ serializer's own field objects, one field at a time.
 """
 
 import json
+from datetime import datetime
 
 from rest_framework import serializers
 
@@ -71,6 +72,9 @@ class BatchValidator:
         self.defaults = {name: self.fields[name].default for name in CHOICES}
         # A body the JSON parser produced holds nothing JSONField's serialisability check refuses.
         self.parsed_json = parsed_json
+        # DateTimeField.enforce_timezone's zone (the request's current one): aware times move to it.
+        clock = self.fields["started_at"]
+        self.zone = clock.timezone if hasattr(clock, "timezone") else clock.default_timezone()
 
     def validate(self, item) -> dict:
         """Validated data, or :class:`serializers.ValidationError` exactly as the serializer raises it."""
@@ -98,7 +102,7 @@ class BatchValidator:
                 if value is None:
                     data[name] = None
                 elif type(value) is str:
-                    data[name] = self._field(name, value, "to_internal_value")
+                    data[name] = self._time(name, value)
                 else:
                     raise Unsure
             elif name in CHOICES:
@@ -146,6 +150,20 @@ class BatchValidator:
         if not _clean(value):
             raise Unsure
         return value
+
+    def _time(self, name: str, value: str):
+        """DateTimeField's parse (Django's ``parse_datetime`` tries ``fromisoformat`` first) and
+        its move of an aware time to the zone; naive times and other spellings go to the field."""
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or self.zone is None or parsed.utcoffset() is None:
+            return self._field(name, value, "to_internal_value")
+        try:
+            return parsed.astimezone(self.zone)
+        except OverflowError:
+            raise Unsure from None
 
     def _field(self, name: str, value, method: str):
         try:
