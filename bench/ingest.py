@@ -194,10 +194,10 @@ def main(argv: list[str]) -> None:
                 agent, data, n = batches(args.batches)
                 elapsed = via_http(agent, data, args.profile)
                 lines.append(("HTTP in-process, ledger only (POST /batch)", n / elapsed))
-        if args.deployed_batches:
+        if args.deployed_batches and not args.no_http:
             agent, data, n = batches(args.deployed_batches)
             lines.append(
-                ("service as deployed (+ execution_finished receivers)", n / via_service(agent, data))
+                ("HTTP in-process as deployed (+ execution_finished receivers)", n / via_http(agent, data))
             )
         agent, data, n = batches(args.batches)
         copy = n / via_copy(agent, data)

@@ -13,8 +13,8 @@ Other databases (the embedded SQLite) get ``bulk_create``. The COPY shows in Dja
 
 from contextlib import nullcontext
 from decimal import Decimal
-from enum import Enum
 from functools import cache
+from operator import itemgetter
 
 from django.db import connections, models
 from django.db.models.base import ModelState
@@ -106,16 +106,15 @@ def insert_rows(
                 field.pre_save(obj, add=True)
         sql = f"COPY {table} ({columns}) FROM STDIN"
         logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else nullcontext()
+        row_of = itemgetter(*(f.attname for f in fields))
+        converted = [(i, conv) for i, conv in enumerate(convert) if conv is not None]
         with logged, cursor.cursor.copy(sql) as copy:
-            attnames = [f.attname for f in fields]
             for obj in objs:
-                values = obj.__dict__
-                copy.write_row(
-                    [
-                        value if conv is None or value is None else conv(value)
-                        for conv, value in zip(convert, (values[name] for name in attnames), strict=True)
-                    ]
-                )
+                row = list(row_of(obj.__dict__))
+                for i, conv in converted:
+                    if row[i] is not None:
+                        row[i] = conv(row[i])
+                copy.write_row(row)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using
@@ -123,21 +122,13 @@ def insert_rows(
 
 
 def _converter(field: models.Field):
-    """What a value needs before psycopg may copy it: JSON wrapped, choices as their plain value."""
+    """What a value needs before psycopg may copy it: JSON wrapped, decimals as decimals. Text
+    needs nothing: choices are str enums, which psycopg copies by their value (as str)."""
     if isinstance(field, models.JSONField):
         return lambda value: Jsonb(value, dumps=field.encoder and _dumps(field.encoder))
-    if isinstance(field, (models.CharField, models.TextField)):
-        return _plain_text
     if isinstance(field, models.DecimalField):
         return lambda value: value if type(value) is Decimal else field.to_python(value)
     return None
-
-
-def _plain_text(value):
-    # Choices are str enums; psycopg would copy an Enum by its name.
-    if type(value) is str:
-        return value
-    return value.value if isinstance(value, Enum) else str(value)
 
 
 def _dumps(encoder):

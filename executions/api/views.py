@@ -38,6 +38,7 @@ from governance.permissions import AgentsOnly
 from governance.roles import Role
 from mission_control.api.errors import APIError
 from mission_control.api.pagination import IdCursorPagination
+from mission_control.gc_pause import collector_paused
 from mission_control.params import param, parse_choices
 
 MAX_BATCH = 1000
@@ -159,18 +160,22 @@ class BatchView(BodyLimit, APIView):
         responses={207: inline_serializer("BatchResults", {"results": serializers.ListField()})},
     )
     def post(self, request):
-        raw = _batch_items(request.data)
-        if len(raw) > MAX_BATCH:
-            raise APIError(
-                413, "payload_too_large", f"A batch holds at most {MAX_BATCH} executions, not {len(raw)}."
-            )
-        valid, errors = validate_reports(raw, parsed_json=True)
-        results = {
-            index: {"index": index, "status": 400, "error": "validation_error", "fields": fields}
-            for index, fields in errors.items()
-        }
-        if valid:
-            results.update(services.ingest_batch(agent=request.user.agent, items=valid, actor=request.user))
+        # Everything allocated here (the parsed body included) lives until the answer: nothing to find.
+        with collector_paused():
+            raw = _batch_items(request.data)
+            if len(raw) > MAX_BATCH:
+                raise APIError(
+                    413, "payload_too_large", f"A batch holds at most {MAX_BATCH} executions, not {len(raw)}."
+                )
+            valid, errors = validate_reports(raw, parsed_json=True)
+            results = {
+                index: {"index": index, "status": 400, "error": "validation_error", "fields": fields}
+                for index, fields in errors.items()
+            }
+            if valid:
+                results.update(
+                    services.ingest_batch(agent=request.user.agent, items=valid, actor=request.user)
+                )
         return Response({"results": [results[i] for i in range(len(raw))]}, status=207)
 
 
