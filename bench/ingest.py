@@ -95,6 +95,55 @@ def via_http(agent, batches: list[list[dict]], profile: str = "") -> float:
     return elapsed
 
 
+def via_server(agent, batches: list[list[dict]], port: int) -> float:
+    """The same batches over real HTTP to the Procfile's web command (daphne on
+    ``mission_control.asgi``, production settings) serving the same database, one at a time."""
+    import http.client
+    import subprocess
+    import sys
+
+    from django.db import connection
+
+    from agents.services import issue_key
+    from bench.http_servers import wait_up
+
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "mission_control.settings",
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "MC_HTTPS": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "k" * 60),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "MC_RATE_AGENT": "100000000/min",  # measure the endpoint, not the rate limit
+    }
+    cmd = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "mission_control.asgi:application"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    key = issue_key(agent=agent)[1]
+    bodies = [json.dumps({"executions": items}).encode() for items in batches]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    try:
+        wait_up(port, proc, timeout_s=90)
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        began = 0.0
+        for number, body in enumerate(bodies):
+            if number == 1:  # the first request warms the server up, off the clock
+                began = time.perf_counter()
+            client.request("POST", "/api/v1/executions/batch", body, headers)
+            response = client.getresponse()
+            answer = response.read()
+            assert response.status == 207, answer[:300]
+        return time.perf_counter() - began
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def via_copy(agent, batches: list[list[dict]]) -> float:
     """The same rows (built and priced beforehand, outside the clock) copied in with COPY."""
     from django.db import connection
@@ -163,6 +212,12 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument(
+        "--server-port",
+        type=int,
+        default=0,
+        help="also post the batches over real HTTP to daphne started on this port (0: skip)",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         metavar="ORDER",
@@ -198,6 +253,14 @@ def main(argv: list[str]) -> None:
             agent, data, n = batches(args.deployed_batches)
             lines.append(
                 ("HTTP in-process as deployed (+ execution_finished receivers)", n / via_http(agent, data))
+            )
+        if args.server_port:
+            agent, data, n = batches(args.batches)
+            lines.append(
+                (
+                    "HTTP to daphne as deployed (production settings)",
+                    n / via_server(agent, data, args.server_port),
+                )
             )
         agent, data, n = batches(args.batches)
         copy = n / via_copy(agent, data)
