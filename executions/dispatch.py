@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Agent, AgentMode
-from executions import claim_wakeups
+from executions import claim_wakeups, idempotency
 from executions.lifecycle import DISPATCH_TASK, finish, lock_execution, mark_running
 from executions.models import AgentRunSettings, Execution, Status
 from mission_control import outbound, shutdown
@@ -222,7 +222,7 @@ def claim_next(*, agent: Agent, claim_id: str | None = None) -> Execution | None
 
 
 def _claimed(agent: Agent, claim_id: str) -> Execution | None:
-    return Execution.objects.select_related("business").filter(agent_id=agent.pk, claim_id=claim_id).first()
+    return idempotency.find(agent.pk, "claim_id", claim_id, Execution.objects.select_related("business"))
 
 
 def _label(row: Execution, claim_id: str) -> bool:

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from executions import idempotency
 from executions.abort import abort_execution
 from executions.estimates import estimate_for
 from executions.lifecycle import (
@@ -63,6 +64,7 @@ REPORT_FIELDS = (
     "session_id",
 )
 UPDATE_FIELDS = tuple(f for f in REPORT_FIELDS if f not in ("external_id", "input"))
+_ARCHIVED = object()  # a key whose execution's month was archived
 
 
 def build_execution(
@@ -124,7 +126,7 @@ def report_execution(*, agent: Agent, data: dict, body_hash: str, actor=None) ->
     external_id = data.get("external_id")
     for _ in range(2):
         if external_id:
-            existing = Execution.objects.filter(agent_id=agent.pk, external_id=external_id).first()
+            existing = idempotency.find(agent.pk, "external_id", external_id)
             if existing is not None:
                 return same_or_conflict(existing, body_hash), False
         try:
@@ -278,13 +280,13 @@ def _error(index: int, exc: DomainError) -> dict:
 def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int, dict]:
     now = timezone.now()
     results: dict[int, dict] = {}
-    keys = {data["external_id"] for _, data, _ in items if data.get("external_id")}
-    existing = {
-        ext: (pk, digest)
-        for ext, pk, digest in Execution.objects.filter(agent_id=agent.pk, external_id__in=keys).values_list(
-            "external_id", "pk", "request_hash"
-        )
-    }
+    keys = idempotency.keyed(
+        agent.pk, "external_id", {data["external_id"] for _, data, _ in items if data.get("external_id")}
+    )
+    digests = dict(
+        Execution.objects.filter(pk__in=[pk for pk, _ in keys.values()]).values_list("pk", "request_hash")
+    )
+    existing = {ext: (pk, digests.get(pk, _ARCHIVED)) for ext, (pk, _) in keys.items()}
     fresh: list[tuple[int, dict, str]] = []
     first_seen: dict[str, tuple[int, str]] = {}
     repeats: list[tuple[int, str, str]] = []
@@ -292,7 +294,10 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
         ext = data.get("external_id")
         if ext and ext in existing:
             pk, old = existing[ext]
-            results[index] = _ok(index, 200, pk) if old == digest else _error(index, _conflict(ext, pk))
+            if old is _ARCHIVED:
+                results[index] = _error(index, idempotency.archived("external_id", ext, pk))
+            else:
+                results[index] = _ok(index, 200, pk) if old == digest else _error(index, _conflict(ext, pk))
         elif ext and ext in first_seen:
             repeats.append((index, ext, digest))
         else:

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from agents.models import Agent
@@ -37,6 +37,10 @@ class CostSource(models.TextChoices):
 ACTIVE = (Status.PENDING, Status.RUNNING)
 
 
+KEY_KINDS = ("external_id", "claim_id")
+_DEFERRED = object()  # a key field not loaded: left alone on save
+
+
 class ImmutableExecution(AppendOnlyError):
     """Raised when code tries to change a terminal execution or delete any execution."""
 
@@ -66,6 +70,17 @@ class ExecutionQuerySet(models.QuerySet):
         raise ImmutableExecution("Executions are never deleted.")
 
     delete.queryset_only = True
+
+    def bulk_create(self, objs, *args, **kwargs):
+        # Rows and their idempotency keys in one transaction: a taken key (IntegrityError) undoes
+        # the whole batch, as the unique index on the ledger itself did.
+        with transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(objs, *args, **kwargs)
+            keys = [key for row in created for key in row._keys(row._new_keys())]
+            IdempotencyKey.objects.bulk_create(keys, batch_size=1000)
+        for row in created:
+            row._loaded_keys = (row.external_id, row.claim_id)
+        return created
 
 
 class Execution(models.Model):
@@ -143,16 +158,6 @@ class Execution(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["agent", "external_id"],
-                condition=models.Q(external_id__isnull=False),
-                name="uniq_execution_external_id",
-            ),
-            models.UniqueConstraint(
-                fields=["agent", "claim_id"],
-                condition=models.Q(claim_id__isnull=False),
-                name="uniq_execution_claim_id",
-            ),
             models.CheckConstraint(
                 condition=models.Q(
                     input_tokens__gte=0, output_tokens__gte=0, cache_read_tokens__gte=0, total_tokens__gte=0
@@ -166,6 +171,13 @@ class Execution(models.Model):
             models.CheckConstraint(condition=models.Q(cost_usd__gte=0), name="execution_cost_non_negative"),
         ]
         indexes = [
+            # Lookups only: uniqueness per agent is held by IdempotencyKey (a partitioned ledger
+            # cannot have a unique index without its partition key).
+            models.Index(
+                fields=["agent", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="execution_external_id",
+            ),
             models.Index(fields=["business", "-id"], name="execution_business_id"),
             models.Index(fields=["business", "status", "-id"], name="execution_business_status"),
             # The explorer's trigger filter: 336 ms on 2M rows without it (bench/dashboards.py).
@@ -198,8 +210,38 @@ class Execution(models.Model):
     def save(self, *args, **kwargs):
         if getattr(self, "_loaded_status", None) in TERMINAL:
             raise ImmutableExecution(f"Execution #{self.pk} is {self._loaded_status} and cannot change.")
-        super().save(*args, **kwargs)
+        keys = self._new_keys()
+        if keys:
+            # The row and its idempotency keys are one write: a taken key undoes the row.
+            with transaction.atomic(savepoint=False):  # the caller's savepoint, if any, is enough
+                super().save(*args, **kwargs)
+                IdempotencyKey.objects.bulk_create(self._keys(keys))
+        else:
+            super().save(*args, **kwargs)
         self._loaded_status = self.status
+        self._loaded_keys = (self.external_id, self.claim_id)
+
+    def _new_keys(self) -> list[tuple[str, str]]:
+        """The keys this row gained since it was loaded (or all of them, when new)."""
+        loaded = getattr(self, "_loaded_keys", (None, None))
+        keys = []
+        for kind, before in zip(KEY_KINDS, loaded, strict=True):
+            value = self.__dict__.get(kind)  # never a deferred load
+            if value and value != before and before is not _DEFERRED:
+                keys.append((kind, value))
+        return keys
+
+    def _keys(self, keys: list[tuple[str, str]]) -> list["IdempotencyKey"]:
+        return [
+            IdempotencyKey(
+                agent_id=self.agent_id,
+                kind=kind,
+                value=value,
+                execution_id=self.pk,
+                execution_created_at=self.created_at,
+            )
+            for kind, value in keys
+        ]
 
     def delete(self, *args, **kwargs):
         raise ImmutableExecution("Executions are never deleted.")
@@ -209,11 +251,36 @@ class Execution(models.Model):
         # Remember the status as loaded: a row that was terminal then may never be saved again.
         instance = super().from_db(db, field_names, values)
         instance._loaded_status = instance.__dict__.get("status")
+        instance._loaded_keys = tuple(instance.__dict__.get(kind, _DEFERRED) for kind in KEY_KINDS)
         return instance
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL
+
+
+class IdempotencyKey(models.Model):
+    """An agent's key for one execution (its ``external_id``, or the ``claim_id`` that took it).
+
+    Unique per agent and kind: this small, unpartitioned table holds the ledger's idempotency
+    (a unique index on the monthly-partitioned ledger would have to contain the month). Written in
+    the same transaction as the execution row (``Execution.save`` / ``bulk_create``); a key whose
+    execution is no longer in the ledger names an archived month. Never changed or deleted.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="+", db_index=False)
+    kind = models.CharField(max_length=12, choices=[(k, k) for k in KEY_KINDS])
+    value = models.CharField(max_length=200)
+    execution_id = models.BigIntegerField()
+    execution_created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "kind", "value"], name="uniq_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}:{self.kind}:{self.value} -> #{self.execution_id}"
 
 
 class LogLevel(models.TextChoices):

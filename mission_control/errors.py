@@ -43,6 +43,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "policy_exists": 409,
     "idempotency_conflict": 409,
     "immutable": 409,
+    "month_archived": 409,  # a report or key for a month archive_ledger moved out of the ledger
     "invalid_transition": 409,
     "key_taken": 409,
     "last_owner": 409,

@@ -20,6 +20,7 @@ from decimal import Decimal
 from agents.heartbeats import record_heartbeat
 from agents.models import Agent
 from executions import pricing
+from executions.idempotency import keyed
 from executions.lifecycle import lock_execution
 from executions.models import CostSource, Execution, ExecutionLog, Status
 from executions.services import ingest_batch, update_execution
@@ -71,11 +72,7 @@ def ingest_spans(*, agent: Agent, spans: list[SpanRecord], actor=None) -> Outcom
             traces[span.trace_id].append(span)
     for trace_spans in traces.values():
         trace_spans.sort(key=lambda s: (s.start, s.end))
-    booked = dict(
-        Execution.objects.filter(agent_id=agent.pk, external_id__in=list(traces)).values_list(
-            "external_id", "pk"
-        )
-    )
+    booked = {trace_id: pk for trace_id, (pk, _) in keyed(agent.pk, "external_id", traces).items()}
     fresh = [trace_id for trace_id in traces if trace_id not in booked]
     if fresh:
         items = [(i, _report(t, traces[t]), _trace_hash(agent, t)) for i, t in enumerate(fresh)]

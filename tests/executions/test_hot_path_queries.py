@@ -48,17 +48,18 @@ def test_an_empty_claim_costs_the_agent_and_one_look(pull_api):
 
 def test_a_report_costs_a_fixed_number_of_queries(agent_api):
     agent_api.post("/api/v1/executions/", report(0), format="json")
-    # The agent, the idempotency look-up, the row, the budget settlement (reservation, lines,
-    # budgets in scope), the event, the row read back, and their savepoints.
-    assert count(lambda: agent_api.post("/api/v1/executions/", report(1), format="json")) == 16
+    # The agent, the idempotency look-up, the row and its idempotency key, the budget settlement
+    # (reservation, lines, budgets in scope), the event, the row read back, and their savepoints.
+    assert count(lambda: agent_api.post("/api/v1/executions/", report(1), format="json")) == 17
 
 
 @pytest.mark.postgres  # SQLite caps a statement's parameters, so its bulk INSERTs come in more pieces
 def test_a_batch_of_1000_costs_a_fixed_number_of_queries(agent_api):
     agent_api.post("/api/v1/executions/batch", {"executions": [report(0)]}, format="json")
     body = {"executions": [report(n) for n in range(1, 1001)]}
-    # Whatever the batch size: bulk statements for rows, events and settlements.
-    assert count(lambda: agent_api.post("/api/v1/executions/batch", body, format="json")) == 17
+    # Whatever the batch size: bulk statements for rows, their idempotency keys, events and
+    # settlements.
+    assert count(lambda: agent_api.post("/api/v1/executions/batch", body, format="json")) == 18
 
 
 def test_an_update_costs_a_fixed_number_of_queries(pull_agent, pull_api):
