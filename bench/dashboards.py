@@ -231,13 +231,14 @@ def load_logs() -> None:
     messages = "ARRAY[" + ", ".join(f"'{m}'" for m in LOG_MESSAGES) + "]"
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO executions_executionlog (execution_id, seq, ts, level, kind, message) "
-            "SELECT e.id, 1, COALESCE(e.started_at, e.created_at), "
+            "INSERT INTO executions_executionlog (execution_id, execution_created_at, seq, ts, level, kind, message) "
+            "SELECT e.id, e.created_at, 1, COALESCE(e.started_at, e.created_at), "
             "(ARRAY['info', 'info', 'info', 'warning', 'error', 'debug'])[1 + e.id %% 6], "
             "(ARRAY['log', 'log', 'tool_call', 'api_call'])[1 + e.id %% 4], "
             f"({messages})[1 + e.id %% {len(LOG_MESSAGES)}] "
             "FROM executions_execution e WHERE e.id %% 2 = 0 "
-            "AND NOT EXISTS (SELECT 1 FROM executions_executionlog l WHERE l.execution_id = e.id)",
+            "AND NOT EXISTS (SELECT 1 FROM executions_executionlog l "
+            "WHERE l.execution_id = e.id AND l.execution_created_at = e.created_at)",
             [],
         )
         logs = cursor.rowcount

@@ -10,6 +10,8 @@ class ExecutionsConfig(AppConfig):
         ("executions.force_aborts", "executions.tasks.sweep_aborts", 10),
         ("executions.redispatch", "executions.tasks.redispatch_stale", 30),
         ("executions.reconcile_budgets", "executions.tasks.reconcile_budgets", 300),
+        # Idempotent and cheap; three months ahead, so hours of beat outage change nothing.
+        ("executions.ensure_partitions", "executions.tasks.ensure_partitions", 6 * 3600),
     ]
 
     def ready(self) -> None:

@@ -224,7 +224,14 @@ def _logs(rng: random.Random, row: Execution, title: str) -> list[ExecutionLog]:
         entries.append(("warning", "log", "Abort received; stopping.", None))
     return [
         ExecutionLog(
-            execution_id=row.pk, seq=i + 1, ts=ts + step * i, level=level, kind=kind, message=msg, data=data
+            execution_id=row.pk,
+            execution_created_at=row.created_at,
+            seq=i + 1,
+            ts=ts + step * i,
+            level=level,
+            kind=kind,
+            message=msg,
+            data=data,
         )
         for i, (level, kind, msg, data) in enumerate(entries)
     ]

@@ -169,7 +169,7 @@ def _record(agent: Agent, data: dict, body_hash: str, actor) -> Execution:
         execution.save()
         after_terminal([execution], actor=actor)
     if data.get("logs"):
-        ExecutionLog.objects.bulk_create(build_entries(execution.pk, data["logs"], 1))
+        ExecutionLog.objects.bulk_create(build_entries(execution, data["logs"], 1))
     return execution
 
 
@@ -226,7 +226,7 @@ def _apply_update(pk: int, data: dict, logs: list, actor) -> Execution:
             row.save()
         if logs:
             last = row.logs.order_by("-seq").values_list("seq", flat=True).first() or 0
-            ExecutionLog.objects.bulk_create(build_entries(row.pk, logs, last + 1))
+            ExecutionLog.objects.bulk_create(build_entries(row, logs, last + 1))
     return row
 
 
@@ -323,7 +323,7 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
     entries = []
     for (_, data, _), row in zip(fresh, created, strict=True):
         if data.get("logs"):
-            entries.extend(build_entries(row.pk, data["logs"], 1))
+            entries.extend(build_entries(row, data["logs"], 1))
     if entries:
         ExecutionLog.objects.bulk_create(entries, batch_size=1000)
 

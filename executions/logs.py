@@ -10,11 +10,12 @@ from executions.models import ACTIVE, Execution, ExecutionLog
 MAX_ENTRIES = 1000
 
 
-def build_entries(execution_id: int, entries: list[dict], first_seq: int) -> list[ExecutionLog]:
+def build_entries(execution: Execution, entries: list[dict], first_seq: int) -> list[ExecutionLog]:
     now = timezone.now()
     return [
         ExecutionLog(
-            execution_id=execution_id,
+            execution_id=execution.pk,
+            execution_created_at=execution.created_at,  # the month the entry lives in
             seq=first_seq + i,
             ts=entry.get("ts") or now,
             level=entry.get("level") or "info",
@@ -43,7 +44,9 @@ def append_logs(*, execution: Execution, entries: list[dict]) -> list[ExecutionL
         client_ids = {entry["client_id"] for entry in entries if entry.get("client_id")}
         stored = {
             row.client_id: row
-            for row in ExecutionLog.objects.filter(execution_id=execution.pk, client_id__in=client_ids)
+            for row in ExecutionLog.objects.filter(
+                execution_id=execution.pk, execution_created_at=execution.created_at, client_id__in=client_ids
+            )
         }
         new, seen = [], set(stored)
         for entry in entries:
@@ -52,8 +55,11 @@ def append_logs(*, execution: Execution, entries: list[dict]) -> list[ExecutionL
                 continue
             seen.add(client_id)
             new.append(entry)
-        last = ExecutionLog.objects.filter(execution_id=execution.pk).aggregate(m=Max("seq"))["m"] or 0
-        created = ExecutionLog.objects.bulk_create(build_entries(execution.pk, new, last + 1))
+        mine = ExecutionLog.objects.filter(
+            execution_id=execution.pk, execution_created_at=execution.created_at
+        )
+        last = mine.aggregate(m=Max("seq"))["m"] or 0
+        created = ExecutionLog.objects.bulk_create(build_entries(execution, new, last + 1))
         if created and execution.status in ACTIVE:
             Execution.objects.filter(pk=execution.pk).update(last_seen_at=timezone.now())
     stored.update({row.client_id: row for row in created if row.client_id})

@@ -5,6 +5,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from executions import partitions
 from governance.models import Business
 from mission_control.models import AppendOnlyError, AppendOnlyModel
 
@@ -74,6 +75,8 @@ class ExecutionQuerySet(models.QuerySet):
     def bulk_create(self, objs, *args, **kwargs):
         # Rows and their idempotency keys in one transaction: a taken key (IntegrityError) undoes
         # the whole batch, as the unique index on the ledger itself did.
+        objs = list(objs)
+        partitions.admit(row.created_at for row in objs)
         with transaction.atomic(using=self.db, savepoint=False):
             created = super().bulk_create(objs, *args, **kwargs)
             keys = [key for row in created for key in row._keys(row._new_keys())]
@@ -112,7 +115,14 @@ class Execution(models.Model):
     session_id = models.CharField(max_length=200, blank=True)
     retry_count = models.PositiveIntegerField(default=0)
     replay_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replays"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replays",
+        # No database constraint: a later month may point here after this one is archived
+        # (docs/ledger-partitioning.md).
+        db_constraint=False,
     )
     # Plain ids: workflows import executions, never the other way round.
     cron_job_id = models.BigIntegerField(null=True, blank=True)
@@ -125,7 +135,14 @@ class Execution(models.Model):
     )
     # Linked retries: each attempt is its own ledger row pointing at the one it retries.
     retry_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="retries",
+        # No database constraint: a later month may point here after this one is archived
+        # (docs/ledger-partitioning.md).
+        db_constraint=False,
     )
     retry_policy = models.JSONField(null=True, blank=True)
     attempt = models.PositiveSmallIntegerField(default=1, help_text="Attempt number within its retry chain.")
@@ -210,6 +227,8 @@ class Execution(models.Model):
     def save(self, *args, **kwargs):
         if getattr(self, "_loaded_status", None) in TERMINAL:
             raise ImmutableExecution(f"Execution #{self.pk} is {self._loaded_status} and cannot change.")
+        if self._state.adding:
+            partitions.admit([self.created_at])
         keys = self._new_keys()
         if keys:
             # The row and its idempotency keys are one write: a taken key undoes the row.
@@ -298,7 +317,76 @@ class LogKind(models.TextChoices):
     API_CALL = "api_call", "API call"
 
 
-class ExecutionLogQuerySet(models.QuerySet):
+def fill_ledger_times(rows) -> None:
+    """Set ``execution_created_at`` where a row names its execution by id only (one query)."""
+    for row in rows:
+        cached = row._state.fields_cache.get("execution")
+        if cached is not None and cached.pk == row.execution_id:
+            row.execution_created_at = cached.created_at
+    missing = {row.execution_id for row in rows if row.execution_id and row.execution_created_at is None}
+    if not missing:
+        return
+    times = dict(Execution.objects.filter(pk__in=missing).values_list("pk", "created_at"))
+    for row in rows:
+        if row.execution_id and row.execution_created_at is None:
+            row.execution_created_at = times.get(row.execution_id)
+
+
+class LedgerReference(models.Model):
+    """A row pointing at an execution by ``(execution_id, execution_created_at)``: the composite key
+    of the month-partitioned ledger. The time is filled in from the execution when it is saved."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        cached = self._state.fields_cache.get("execution")
+        if self.execution_id is None:
+            self.execution_created_at = None
+        elif cached is not None and cached.pk == self.execution_id:
+            self.execution_created_at = cached.created_at
+        elif (
+            self.execution_created_at is None
+            or self.__dict__.get("_ledger_ref", self.execution_id) != self.execution_id
+        ):
+            # Named by id only, or re-pointed since it was loaded: read the time from the ledger.
+            self.execution_created_at = None
+            fill_ledger_times([self])
+        self._ledger_ref = self.execution_id
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and ({"execution", "execution_id"} & set(update_fields)):
+            kwargs["update_fields"] = [*update_fields, "execution_created_at"]
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._ledger_ref = instance.__dict__.get("execution_id")
+        return instance
+
+
+class LedgerReferenceQuerySet(models.QuerySet):
+    """``bulk_create`` fills ``execution_created_at`` as ``LedgerReference.save`` does."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        fill_ledger_times(objs)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **kwargs):
+        # Re-pointing rows at another execution moves its month along with it.
+        target = kwargs.get("execution", kwargs.get("execution_id", _DEFERRED))
+        if target is not _DEFERRED and "execution_created_at" not in kwargs:
+            if target is None:
+                kwargs["execution_created_at"] = None
+            elif isinstance(target, Execution):
+                kwargs["execution_created_at"] = target.created_at
+            else:
+                kwargs["execution_created_at"] = Execution.objects.filter(pk=target).values("created_at")[:1]
+        return super().update(**kwargs)
+
+
+class ExecutionLogQuerySet(LedgerReferenceQuerySet):
     def update(self, **kwargs):
         raise AppendOnlyError("Execution logs are append-only.")
 
@@ -306,10 +394,17 @@ class ExecutionLogQuerySet(models.QuerySet):
         raise AppendOnlyError("Execution logs are append-only.")
 
 
-class ExecutionLog(AppendOnlyModel):
+class ExecutionLog(LedgerReference, AppendOnlyModel):
     """A structured log entry of an execution. Append-only, ordered by ``seq``."""
 
-    execution = models.ForeignKey(Execution, on_delete=models.PROTECT, related_name="logs")
+    # Enforced by the composite key (execution_id, execution_created_at) on PostgreSQL, where the
+    # logs are partitioned by their execution's month (executions/partitions.py).
+    execution = models.ForeignKey(
+        Execution, on_delete=models.PROTECT, related_name="logs", db_constraint=False
+    )
+    execution_created_at = models.DateTimeField(
+        help_text="Its execution's created_at: the month it lives in."
+    )
     seq = models.PositiveIntegerField()
     ts = models.DateTimeField(default=timezone.now)
     level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO)
@@ -324,9 +419,10 @@ class ExecutionLog(AppendOnlyModel):
     class Meta:
         ordering = ["execution_id", "seq"]
         constraints = [
-            models.UniqueConstraint(fields=["execution", "seq"], name="uniq_log_seq"),
+            # With the month: a unique index on a partitioned table holds its partition key.
+            models.UniqueConstraint(fields=["execution", "execution_created_at", "seq"], name="uniq_log_seq"),
             models.UniqueConstraint(
-                fields=["execution", "client_id"],
+                fields=["execution", "execution_created_at", "client_id"],
                 condition=models.Q(client_id__isnull=False),
                 name="uniq_log_client_id",
             ),
@@ -336,11 +432,14 @@ class ExecutionLog(AppendOnlyModel):
         return f"{self.execution_id}#{self.seq} {self.kind}"
 
 
-class CostCorrection(AppendOnlyModel):
+class CostCorrection(LedgerReference, AppendOnlyModel):
     """A later, better cost for a terminal execution (e.g. its model was unknown to the price data
     then). The execution row stays as it was; the API shows the latest correction's cost."""
 
-    execution = models.ForeignKey(Execution, on_delete=models.PROTECT, related_name="cost_corrections")
+    execution = models.ForeignKey(
+        Execution, on_delete=models.PROTECT, related_name="cost_corrections", db_constraint=False
+    )
+    execution_created_at = models.DateTimeField(help_text="Its execution's created_at (composite key).")
     cost_usd = models.DecimalField(max_digits=18, decimal_places=8)
     cost_source = models.CharField(max_length=10, choices=CostSource.choices)
     price_data_version = models.CharField(max_length=40, blank=True)
@@ -408,3 +507,23 @@ class RoutingSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Routing of {self.business}"
+
+
+class ArchivedMonth(models.Model):
+    """A month (or the history before the first monthly partition) that ``manage.py archive_ledger``
+    exported, verified and detached from the ledger. Its tables stay readable (``export_archive``)."""
+
+    label = models.CharField(max_length=20, unique=True, help_text="2024-12, or 'history'.")
+    since = models.DateTimeField(null=True, blank=True, help_text="None: from the beginning.")
+    until = models.DateTimeField()
+    executions_table = models.CharField(max_length=63)
+    logs_table = models.CharField(max_length=63)
+    path = models.CharField(max_length=500, help_text="The gzip JSONL export.")
+    figures = models.JSONField(help_text="Per table: rows, cost and token sums, min/max id, as verified.")
+    archived_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["until"]
+
+    def __str__(self) -> str:
+        return f"Archived {self.label}"

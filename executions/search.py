@@ -41,7 +41,7 @@ def full_text(qs: QuerySet, q: str) -> QuerySet:
             # Only constants are formatted in; the user's text is a bound parameter.
             test = RawSQL(  # noqa: S611
                 f"({EXECUTION_DOCUMENT} @@ {QUERY} OR EXISTS (SELECT 1 FROM executions_executionlog l "  # noqa: S608
-                f"WHERE l.execution_id = executions_execution.id AND {LOG_DOCUMENT.replace('message', 'l.message')} @@ {QUERY}))",
+                f"WHERE l.execution_id = executions_execution.id AND l.execution_created_at = executions_execution.created_at AND {LOG_DOCUMENT.replace('message', 'l.message')} @@ {QUERY}))",
                 [q, q],
                 output_field=BooleanField(),
             )

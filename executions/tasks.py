@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from executions import abort, budget_reconcile, dispatch, timeouts
+from executions import abort, budget_reconcile, dispatch, partitions, timeouts
 
 
 @shared_task(
@@ -41,3 +41,9 @@ def redispatch_stale() -> int:
 def reconcile_budgets() -> dict:
     """Settle leaked budget holds and repair windows whose totals their lines do not prove."""
     return budget_reconcile.reconcile()
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=3600)
+def ensure_partitions() -> list[str]:
+    """Make the ledger's partitions for the current month and the next three (PostgreSQL)."""
+    return partitions.ensure_partitions()

@@ -426,6 +426,8 @@ MC_HEARTBEAT_CACHE_AGENTS = int(os.environ.get("MC_HEARTBEAT_CACHE_AGENTS", "200
 MC_ABORT_GRACE_S = int(os.environ.get("MC_ABORT_GRACE_S", "30"))
 # Pending work no agent took within this long fails (freeing its budget hold); 0 waits forever.
 MC_START_TIMEOUT_S = int(os.environ.get("MC_START_TIMEOUT_S", "3600"))
+# Where manage.py archive_ledger writes each archived month's gzip JSONL (made when first needed).
+MC_ARCHIVE_DIR = Path(os.environ.get("MC_ARCHIVE_DIR", VAR_DIR / "archive"))
 MC_PUSH_TIMEOUT_S = float(os.environ.get("MC_PUSH_TIMEOUT_S", "10"))
 # Delivery attempts of one push execution (backoff 2, 4, 8 s...) before it fails as undeliverable.
 MC_PUSH_MAX_ATTEMPTS = int(os.environ.get("MC_PUSH_MAX_ATTEMPTS", "5"))

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.db.models.functions import Coalesce
 
-from executions.models import TERMINAL, CostCorrection, Execution
+from executions.models import TERMINAL, ArchivedMonth, CostCorrection, Execution
 from observability.corrections import apply_corrections
 from observability.models import (
     DURATION_BUCKETS_S,
@@ -61,6 +61,10 @@ def rebuild(
 
     ``since`` is rounded down to its UTC midnight, so that hourly and daily rows stay in step.
     Returns how many executions were counted."""
+    horizon = ArchivedMonth.objects.aggregate(h=Max("until"))["h"]
+    if horizon is not None and (since is None or since < horizon):
+        # Archived months are no longer in the ledger: their rollups are kept, not recomputed.
+        since = horizon
     since_day = floor_day(since) if since else None
     ledger = Execution.objects.filter(status__in=TERMINAL)
     if business_ids is not None:

@@ -8,7 +8,7 @@ from django.utils import timezone as dj_timezone
 from django_celery_beat.models import PeriodicTask
 
 from agents.models import Agent
-from executions.models import Execution
+from executions.models import Execution, LedgerReference, LedgerReferenceQuerySet
 from governance.models import Business
 from workflows.schedules import describe, next_after
 
@@ -128,12 +128,12 @@ class CronJob(models.Model):
         return describe(self.schedule)
 
 
-class CronRunQuerySet(models.QuerySet):
+class CronRunQuerySet(LedgerReferenceQuerySet):
     def active(self):
         return self.filter(status=CronRunStatus.RUNNING)
 
 
-class CronRun(models.Model):
+class CronRun(LedgerReference):
     """One firing of a job (one per scheduled time: the unique slot makes firing idempotent)."""
 
     cron_job = models.ForeignKey(CronJob, on_delete=models.CASCADE, related_name="runs")
@@ -142,9 +142,12 @@ class CronRun(models.Model):
     status = models.CharField(max_length=10, choices=CronRunStatus.choices)
     reason = models.CharField(max_length=64, blank=True, help_text="Why it was skipped, refused or failed.")
     detail = models.TextField(blank=True)
+    # Enforced by the composite key (execution_id, execution_created_at) on PostgreSQL: the ledger is
+    # partitioned by month (executions/partitions.py).
     execution = models.ForeignKey(
-        Execution, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Execution, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
+    execution_created_at = models.DateTimeField(null=True, blank=True, editable=False)
     workflow_run = models.ForeignKey(
         "workflows.WorkflowRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -159,6 +162,11 @@ class CronRun(models.Model):
     class Meta:
         ordering = ["-scheduled_for"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(execution__isnull=True, execution_created_at__isnull=True)
+                | models.Q(execution__isnull=False, execution_created_at__isnull=False),
+                name="cron_run_execution_month",
+            ),
             # One firing per scheduled time; run-now rows are extra and never collide with a slot.
             models.UniqueConstraint(
                 fields=["cron_job", "scheduled_for"],

@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils import timezone
 
-from executions.models import Execution
+from executions.models import Execution, LedgerReference, LedgerReferenceQuerySet
 from governance.models import Business
 
 
@@ -129,7 +129,7 @@ class StepStatus(models.TextChoices):
 TERMINAL_STEP = (StepStatus.SUCCESS, StepStatus.FAILED, StepStatus.SKIPPED, StepStatus.CANCELLED)
 
 
-class StepRun(models.Model):
+class StepRun(LedgerReference):
     """One step of one run. ``attempt`` counts executions started for it (retries included)."""
 
     run = models.ForeignKey(WorkflowRun, on_delete=models.CASCADE, related_name="steps")
@@ -137,9 +137,12 @@ class StepRun(models.Model):
     position = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=StepStatus.choices, default=StepStatus.PENDING)
     attempt = models.PositiveSmallIntegerField(default=0)
+    # Enforced by the composite key (execution_id, execution_created_at) on PostgreSQL: the ledger is
+    # partitioned by month (executions/partitions.py).
     execution = models.ForeignKey(
-        Execution, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Execution, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
+    execution_created_at = models.DateTimeField(null=True, blank=True, editable=False)
     agent_id = models.BigIntegerField(null=True, blank=True)
     output = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -150,9 +153,18 @@ class StepRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    objects = LedgerReferenceQuerySet.as_manager()
+
     class Meta:
         ordering = ["run_id", "position"]
-        constraints = [models.UniqueConstraint(fields=["run", "step_id"], name="uniq_step_run")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(execution__isnull=True, execution_created_at__isnull=True)
+                | models.Q(execution__isnull=False, execution_created_at__isnull=False),
+                name="step_run_execution_month",
+            ),
+            models.UniqueConstraint(fields=["run", "step_id"], name="uniq_step_run"),
+        ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="step_run_retry_due"),
             models.Index(fields=["status", "deadline_at"], name="step_run_deadline"),
