@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncDay, TruncHour
 
-from executions.models import TERMINAL, CostCorrection, Execution
+from executions.models import TERMINAL, ArchivedMonth, CostCorrection, Execution
 from observability.models import DailyRollup, HourlyRollup, cost_from_e8
 from observability.rollups import floor_day, floor_hour
 
@@ -127,7 +127,11 @@ _FLOOR = {TruncHour: floor_hour, TruncDay: floor_day}
 
 
 def differences(*, business_ids: list[int] | None = None, since: datetime | None = None) -> list[Difference]:
-    """Every hour and day (from ``since``, a whole UTC day for the daily rows) where they disagree."""
+    """Every hour and day (from ``since``, a whole UTC day for the daily rows) where they disagree.
+    Months archive_ledger moved out of the ledger are not compared: their rollups are their record."""
+    horizon = ArchivedMonth.objects.aggregate(h=Max("until"))["h"]
+    if horizon is not None and (since is None or since < horizon):
+        since = horizon
     found = []
     for table, trunc, model, field in (
         ("hourly", TruncHour, HourlyRollup, "hour"),

@@ -207,9 +207,7 @@ def test_archive_ledger_exports_verifies_and_detaches_whole_months(agent, agent_
     with pytest.raises(IntegrityError, match="cannot be truncated"):
         _raw("TRUNCATE archive_executionlog_history")
     # Rollups keep the month's figures; the explorer and the dashboards still answer.
-    assert (
-        sorted(HourlyRollup.objects.values_list("hour", "executions", "cost_e8", "total_tokens")) == before
-    )
+    assert sorted(HourlyRollup.objects.values_list("hour", "executions", "cost_e8", "total_tokens")) == before
     assert [r["id"] for r in agent_api.get("/api/v1/executions/").json()["results"]] == [recent]
     # Readable for export; a late report into the archived month is refused with a stable code.
     out = tmp_path / "export.jsonl"
