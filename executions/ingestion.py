@@ -10,11 +10,11 @@ from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from executions import idempotency
+from executions import idempotency, partitions
 from executions.abort import abort_execution
 from executions.estimates import estimate_for
 from executions.lifecycle import (
@@ -33,7 +33,7 @@ from executions.lifecycle import (
     run_settings,
 )
 from executions.logs import build_entries
-from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger
+from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger, write_keys
 from executions.pricing import Pricer
 from executions.signals import executions_batch_finished
 from governance import budgets, enforcement, windows
@@ -351,8 +351,13 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
 
 
 def write_rows(rows: list[Execution], ids: list[int] | None) -> list[Execution]:
-    """The one place a batch's ledger rows are written (COPY on PostgreSQL); sets their ids."""
+    """The one place a batch's ledger rows are written (COPY on PostgreSQL); sets their ids.
+    Their months are checked first (partitions.admit) and their idempotency keys written with
+    them (bulk_create, used off PostgreSQL, writes the keys itself)."""
+    partitions.admit(row.created_at for row in rows)
     insert_rows(rows, ids=ids)
+    if connection.vendor == "postgresql":
+        write_keys(rows)
     for row in rows:  # as loaded: a finished row may never be saved again (Execution.save)
         row._loaded_status = row.status
     return rows

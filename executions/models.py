@@ -79,11 +79,18 @@ class ExecutionQuerySet(models.QuerySet):
         partitions.admit(row.created_at for row in objs)
         with transaction.atomic(using=self.db, savepoint=False):
             created = super().bulk_create(objs, *args, **kwargs)
-            keys = [key for row in created for key in row._keys(row._new_keys())]
-            IdempotencyKey.objects.bulk_create(keys, batch_size=1000)
-        for row in created:
-            row._loaded_keys = (row.external_id, row.claim_id)
+            write_keys(created)
         return created
+
+
+def write_keys(rows) -> None:
+    """The idempotency keys of ``rows`` just inserted (in the caller's transaction: a key already
+    taken raises IntegrityError and undoes the rows with it)."""
+    keys = [key for row in rows for key in row._keys(row._new_keys())]
+    if keys:
+        IdempotencyKey.objects.bulk_create(keys, batch_size=1000)
+    for row in rows:
+        row._loaded_keys = (row.external_id, row.claim_id)
 
 
 class Execution(models.Model):
