@@ -43,7 +43,12 @@ async def test_it_narrows_a_socket_when_a_membership_ends(make_member, business,
     await publish_one(kind="secret.plan", business=other_business)
     await publish_one(kind="still.mine", business=business)
     received = await events_until(everything, 1, timeout=5)
-    assert [m["kind"] for m in received] == ["still.mine"]
+    if received[0].get("kind") == "membership.changed":
+        # The removal's own event may reach the socket before the access notice narrows it (it is
+        # published in globex, where the user still was): the user is told of its own removal.
+        assert received[0]["data"]["username"] == user.username
+        received = await events_until(everything, 1, timeout=5)
+    assert [m["kind"] for m in received] == ["still.mine"]  # nothing of globex after the narrowing
     assert await everything.receive_nothing(timeout=0.5)
     await everything.disconnect()
 
