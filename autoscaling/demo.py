@@ -16,6 +16,10 @@ BURST = {
             "id": f"ticket_{n}",
             "capability": "support",
             "input": {"ticket": {"$ref": "input.ticket"}, "part": n},
+            # One ticket failing (the simulated fleet fails ~8 % of its work) must not end the run and
+            # abort the other seven: the queue would drain in seconds, before the autoscaler looks.
+            "continue_on_failure": True,
+            "retry": {"max_attempts": 2, "initial_interval_s": 10},
         }
         for n in range(1, BURST_STEPS + 1)
     ]

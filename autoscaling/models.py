@@ -2,7 +2,8 @@
 
 A decision row is written every period for every enabled policy, holds included: the rows are the
 stabilisation windows' memory (the recommendations of the last minutes), the agent page's chart of
-replicas against queue depth, and the audit of why the autoscaler did (or did not) act.
+replicas against queue depth, and the audit of why the autoscaler did (or did not) act. The sweep
+deletes rows older than ``MC_AUTOSCALE_KEEP_DAYS``.
 """
 
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -104,7 +105,10 @@ class AutoscaleDecision(models.Model):
             # Two workers running the sweep at once: the second one's row for the period is refused.
             models.UniqueConstraint(fields=["agent", "period"], name="uniq_autoscale_decision_period"),
         ]
-        indexes = [models.Index(fields=["agent", "-at"], name="autoscale_decision_agent_at")]
+        indexes = [
+            models.Index(fields=["agent", "-at"], name="autoscale_decision_agent_at"),
+            models.Index(fields=["at"], name="autoscale_decision_at"),  # pruning (MC_AUTOSCALE_KEEP_DAYS)
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent_id} @{self.period}: {self.action}"

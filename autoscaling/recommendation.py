@@ -95,7 +95,8 @@ def stabilised(
     recommendation of the scale-up window (pressure must have lasted that long; 0 s, the HPA's
     default, reacts at once), else down to the *highest* of the scale-down window (a dip in the queue
     shorter than that window never removes a replica), else unchanged. So a queue that comes and goes
-    cannot make the agent flap, and a drained queue never scales up on an old spike."""
+    cannot make the agent flap, and a drained queue never scales up on an old spike. (Issue 17 worded
+    the up window as its *highest* recommendation: deliberately not, see docs/api.md, *Autoscaling*.)"""
     up_since = now - timedelta(seconds=scale_up_window_s)
     down_since = now - timedelta(seconds=scale_down_window_s)
     up = min([recommendation] + [r for at, r in history if at > up_since])

@@ -256,10 +256,31 @@ def _announce(decision: AutoscaleDecision, agent: Agent) -> None:
     )
 
 
-def evaluate_all(*, now: datetime | None = None) -> dict:
-    """Evaluate every enabled policy (the beat sweep). One agent's failure is logged, not fatal."""
+PRUNE_BATCH = 10_000  # decision rows one sweep deletes at most: a backlog drains over a few periods
+
+
+def prune_decisions(*, now: datetime | None = None) -> int:
+    """Delete decision rows older than ``MC_AUTOSCALE_KEEP_DAYS`` (at most ``PRUNE_BATCH``): one row
+    per agent per period, holds included, would otherwise grow without end. Two sweeps pruning at
+    once delete the same rows, harmlessly."""
     now = now or timezone.now()
-    counts = {"decided": 0, "scaled": 0, "skipped": 0, "errors": 0}
+    cutoff = now - timedelta(days=settings.MC_AUTOSCALE_KEEP_DAYS)
+    old = list(
+        AutoscaleDecision.objects.filter(at__lt=cutoff)
+        .order_by("at")
+        .values_list("pk", flat=True)[:PRUNE_BATCH]
+    )
+    if not old:
+        return 0
+    deleted, _ = AutoscaleDecision.objects.filter(pk__in=old).delete()
+    return deleted
+
+
+def evaluate_all(*, now: datetime | None = None) -> dict:
+    """Evaluate every enabled policy (the beat sweep), then prune old decisions. One agent's
+    failure is logged, not fatal."""
+    now = now or timezone.now()
+    counts = {"decided": 0, "scaled": 0, "skipped": 0, "errors": 0, "pruned": prune_decisions(now=now)}
     for agent_id in (
         AutoscalePolicy.objects.filter(enabled=True).order_by("agent_id").values_list("agent_id", flat=True)
     ):

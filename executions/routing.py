@@ -13,51 +13,68 @@ at random so that the others' figures stay current.
 
 The seam. The figures live in observability's rollups, and observability sits above the ledger
 (it imports executions, never the reverse). So the ledger declares what it needs, a
-:class:`FiguresSource` (``business id, since -> {agent id: AgentFigures}``), and observability installs its
-own at start-up (``use_figures``), as it already installs budgets' burn rates in governance. Without
-one installed (observability not loaded) the router reads the same figures from the ledger itself.
-Cron jobs and workflow steps (``workflows``, below observability) route through this module too, so
-no caller needs to import upwards.
+:class:`FiguresSource` (``business id, since -> (rows kept, a query of the rest)``, rows of
+``(agent id, *AgentFigures)``), and observability installs its own at start-up (``use_figures``), as
+it already installs budgets' burn rates in governance. Without one installed (observability not
+loaded) the router reads the same figures from the ledger itself. Cron jobs and workflow steps
+(``workflows``, below observability) route through this module too, so no caller needs to import
+upwards.
+
+Speed. A decision among 1,000 agents reads set-based, plain rows and scores them as arrays
+(``routing_pool``): a fixed number of queries, no model instance per agent. Who may take the work is
+read on every decision; only the figures' closed hours are kept (a minute, per process).
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from agents.models import Agent
+from agents.models import Agent, DesiredState
 from executions.lifecycle import start_execution
 from executions.models import Execution, RoutingSettings, Status
+from executions.routing_pool import Pool, choose, read_pool, score
 from governance import audit
 from governance.audit import actor_name
-from governance.budgets import short_budgets
-from governance.controls import active_stop
-from governance.enforcement import policy_refusal
-from governance.models import Business, ExecutionPolicy
+from governance.enforcement import check_can_start
+from governance.models import Business, EmergencyStop
 from mission_control.errors import DomainError
 from mission_control.events import publish
 
 STORED_CANDIDATES = (
     25  # candidates kept in an execution's ``routing`` (best first); ``considered`` counts all
 )
+# Starts refused after the decision (a budget or policy changed, the agent stopped) try the next
+# agent in score order, at most this many in all: a refusal that holds for every agent (a business
+# budget spent) should not walk a thousand of them.
+START_ATTEMPTS = 5
+# Refusals of one agent that another may not share; anything else (an emergency stop, bad input)
+# is raised as it is.
+_TRY_NEXT = ("budget_exceeded", "restriction_", "agent_unavailable")
 
 
-@dataclass(frozen=True)
-class AgentFigures:
+class AgentFigures(NamedTuple):
+    """An agent's finished work over the window: counts, cost in 1e-8 USD, summed duration."""
+
     executions: int = 0
     successes: int = 0
-    cost_usd: Decimal = Decimal(0)
+    cost_e8: int = 0
     duration_ms_sum: int = 0
     duration_count: int = 0
 
 
-FiguresSource = Callable[[int, datetime], dict[int, AgentFigures]]  # (business id, since)
+# (business id, since) -> (rows kept from earlier reads, a query of the rest). Both give rows of
+# (agent id, *AgentFigures), any number per agent (one per model...), which the router adds up: the
+# kept ones as a sequence or an array, the query run with every decision.
+FiguresSource = Callable[[int, datetime], tuple[Sequence, QuerySet]]
 _source: FiguresSource | None = None
 
 
@@ -67,176 +84,58 @@ def use_figures(source: FiguresSource | None) -> None:
     _source = source
 
 
-def ledger_figures(business_id: int, since: datetime) -> dict[int, AgentFigures]:
-    """The figures straight from the ledger: what the router uses when no source is installed."""
-    rows = (
+def ledger_figures(business_id: int, since: datetime) -> tuple[Sequence, QuerySet]:
+    """The figures straight from the ledger (all of them live): what the router uses when no
+    source is installed."""
+    live = (
         Execution.objects.filter(
             business_id=business_id,
             status__in=(Status.SUCCESS, Status.FAILED, Status.ABORTED),
             finished_at__gte=since,
         )
+        .order_by()
         .values("agent_id")
         .annotate(
             n=Count("pk"),
             ok=Count("pk", filter=Q(status=Status.SUCCESS)),
-            cost=Sum("cost_usd"),
-            dur=Sum("duration_ms"),
+            cost=Sum("cost_usd") * Value(10**8),
+            dur=Coalesce(Sum("duration_ms"), 0),
             dur_n=Count("duration_ms"),
         )
+        .values_list("agent_id", "n", "ok", "cost", "dur", "dur_n")
     )
-    return {
-        r["agent_id"]: AgentFigures(r["n"], r["ok"], r["cost"] or Decimal(0), r["dur"] or 0, r["dur_n"])
-        for r in rows
-    }
-
-
-@dataclass
-class Candidate:
-    agent: Agent
-    figures: AgentFigures
-    queue_ahead: int
-    excluded: str = ""
-    estimate_usd: Decimal = Decimal(0)
-    cost_usd: float = 0.0  # expected cost per execution, shrunk
-    success_rate: float = 1.0  # shrunk
-    expected_wait_s: float = 0.0
-    score: float | None = None  # expected cost per successful execution
-
-    def as_dict(self) -> dict:
-        return {
-            "agent": self.agent.pk,
-            "name": self.agent.name,
-            "score": None if self.score is None else round(self.score, 8),
-            "cost_per_execution_usd": round(self.cost_usd, 8),
-            "success_rate": round(self.success_rate, 4),
-            "executions": self.figures.executions,
-            "queue_ahead": self.queue_ahead,
-            "replicas": self.agent.scale,
-            "expected_wait_s": round(self.expected_wait_s, 1),
-            "excluded": self.excluded or None,
-        }
+    return (), live
 
 
 def explore_share(business: Business) -> Decimal:
-    row = RoutingSettings.objects.filter(business_id=business.pk).first()
+    row = RoutingSettings.objects.filter(business_id=business.pk).order_by().first()
     return row.explore_share if row is not None else Decimal(settings.MC_ROUTING_EXPLORE_SHARE)
 
 
-def _exclusion(agent: Agent, now: datetime) -> str:
-    if agent.held_by_emergency_stop:
-        return "held by an emergency stop"
-    if agent.desired_state != "running":
-        return "stopped"
-    if agent.is_offline(now):
-        return "offline"
-    return ""
-
-
-def score(candidates: list[Candidate], *, max_wait_s: float | None, prior_weight: int) -> None:
-    """Fill each candidate's expected cost, success rate, wait and score (pure: no queries).
-    Agents' figures are blended with the fleet's (all candidates') by ``prior_weight`` executions."""
-    runs = sum(c.figures.executions for c in candidates)
-    fleet_cost = float(sum(c.figures.cost_usd for c in candidates)) / runs if runs else None
-    fleet_success = (sum(c.figures.successes for c in candidates) + 1) / (runs + 2)  # Laplace: no data, 0.5
-    timed = sum(c.figures.duration_count for c in candidates)
-    fleet_duration_s = sum(c.figures.duration_ms_sum for c in candidates) / timed / 1000 if timed else 0.0
-    k = prior_weight
-    for c in candidates:
-        f = c.figures
-        prior_cost = fleet_cost if fleet_cost is not None else float(c.estimate_usd)
-        c.cost_usd = (float(f.cost_usd) + k * prior_cost) / (f.executions + k)
-        c.success_rate = (f.successes + k * fleet_success) / (f.executions + k)
-        duration_s = (f.duration_ms_sum / 1000 + k * fleet_duration_s) / (f.duration_count + k)
-        c.expected_wait_s = c.queue_ahead * duration_s / max(c.agent.scale, 1)
-        if c.excluded:
-            continue
-        if max_wait_s is not None and c.expected_wait_s > max_wait_s:
-            c.excluded = f"expected wait {c.expected_wait_s:.0f} s > max_wait_s {max_wait_s:g}"
-            continue
-        c.score = c.cost_usd / max(c.success_rate, 0.01)
-
-
-def choose(candidates: list[Candidate], *, share: float, rng: random.Random) -> tuple[Candidate | None, str]:
-    """The cheapest eligible candidate per successful execution (ties: shorter wait, then lower id),
-    or, with probability ``share``, another eligible one at random."""
-    eligible = sorted(
-        (c for c in candidates if c.score is not None), key=lambda c: (c.score, c.expected_wait_s, c.agent.pk)
-    )
-    if not eligible:
-        return None, ""
-    best = eligible[0]
-    if len(eligible) > 1 and share > 0 and rng.random() < share:
-        pick = rng.choice(eligible[1:])
-        return pick, (
-            f"exploring ({share:.0%} of routed work): {pick.agent.name} instead of the cheapest, "
-            f"{best.agent.name} (${best.score:.6f} per success)"
+def _share_and_stop(business: Business) -> tuple[float, bool]:
+    """The business's exploration share and whether an emergency stop covers it, in one query."""
+    share, stopped = (
+        Business.objects.filter(pk=business.pk)
+        .annotate(
+            share=Subquery(
+                RoutingSettings.objects.filter(business_id=OuterRef("pk")).values("explore_share")[:1]
+            ),
+            stopped=Exists(EmergencyStop.objects.active().covering(business.pk)),
         )
-    runner = f"; next {eligible[1].agent.name} at ${eligible[1].score:.6f}" if len(eligible) > 1 else ""
-    return best, (
-        f"cheapest per successful execution: {best.agent.name} at ${best.score:.6f} "
-        f"(${best.cost_usd:.6f} per run, {best.success_rate:.0%} success, ~{best.expected_wait_s:.0f} s wait)"
-        f"{runner}"
+        .values_list("share", "stopped")
+        .get()
     )
+    return float(share if share is not None else Decimal(settings.MC_ROUTING_EXPLORE_SHARE)), stopped
 
 
-def candidates_for(
-    *,
-    business: Business,
-    capability: str,
-    trigger: str,
-    model: str = "",
-    actor=None,
-    now: datetime | None = None,
-) -> list[Candidate]:
-    """Every agent of the business with ``capability``, each with its figures and, if it may not take
-    the work, why. A fixed number of queries whatever the number of agents."""
-    now = now or timezone.now()
-    agents = list(Agent.objects.filter(business_id=business.pk).with_capability(capability).order_by("id"))
-    ids = [a.pk for a in agents]
-    source = _source or ledger_figures
-    # Scoped by business, not by a list of ids: a thousand-id IN list costs more to build than to run.
-    figures = source(business.pk, now - timedelta(hours=settings.MC_ROUTING_WINDOW_H)) if ids else {}
-    queues = dict(
-        Execution.objects.filter(business_id=business.pk, status=Status.PENDING)
-        .values("agent_id")
-        .annotate(n=Count("pk"))
-        .values_list("agent_id", "n")
-    )
-    stop = active_stop(business.pk)
-    policies = list(ExecutionPolicy.objects.filter(business_id=business.pk))
-    shared = [p for p in policies if p.agent_id is None]
-    result = []
-    for agent in agents:
-        c = Candidate(
-            agent=agent, figures=figures.get(agent.pk, AgentFigures()), queue_ahead=queues.get(agent.pk, 0)
-        )
-        own = [p for p in policies if p.agent_id == agent.pk]
-        cap = next(
-            (p.max_cost_per_execution_usd for p in own + shared if p.max_cost_per_execution_usd is not None),
-            None,
-        )
-        f = c.figures
-        typical = f.cost_usd / f.executions if f.executions else Decimal(0)
-        c.estimate_usd = cap if cap is not None else agent.max_cost_per_execution_usd or typical
-        if stop is not None:
-            c.excluded = "an emergency stop is engaged"
-        elif refusal := policy_refusal(
-            business=business, policies=shared + own, trigger=trigger, model=model, actor=actor
-        ):
-            c.excluded = f"policy: {refusal.detail}"
-        else:
-            c.excluded = _exclusion(agent, now)
-        result.append(c)
-    short = short_budgets(
-        business=business,
-        estimates={c.agent.pk: c.estimate_usd for c in result if not c.excluded},
-        model=model,
-        now=now,
-    )
-    for c in result:
-        if c.agent.pk in short:
-            c.excluded = f"budget: {short[c.agent.pk]}"
-    return result
+@dataclass
+class Decision:
+    """One routing decision: the candidates scored, the eligible ones in the order to try them
+    (indices into ``pool``), and what the execution stores (``routing``)."""
+
+    pool: Pool
+    order: list[int]
+    routing: dict
 
 
 def decide(
@@ -248,36 +147,59 @@ def decide(
     model: str = "",
     actor=None,
     rng: random.Random | None = None,
-) -> tuple[Candidate, dict]:
-    """Pick the agent for one piece of work: ``(candidate, routing)`` where ``routing`` is what the
-    execution stores. Refuses with 409 ``no_eligible_agent`` and every candidate's reason."""
-    candidates = candidates_for(
-        business=business, capability=capability, trigger=trigger, model=model, actor=actor
+) -> Decision:
+    """Pick the agent for one piece of work (and those to try after it). Refuses with 409
+    ``no_eligible_agent`` and every candidate's reason."""
+    now = timezone.now()
+    share, stopped = _share_and_stop(business)
+    pool = read_pool(
+        business=business,
+        stopped=stopped,
+        capability=capability,
+        trigger=trigger,
+        model=model,
+        actor=actor,
+        figures_source=_source or ledger_figures,
+        since=now - timedelta(hours=settings.MC_ROUTING_WINDOW_H),
+        now=now,
     )
-    score(candidates, max_wait_s=max_wait_s, prior_weight=settings.MC_ROUTING_PRIOR_WEIGHT)
-    share = float(explore_share(business))
-    chosen, reason = choose(candidates, share=share, rng=rng or random.Random())
-    listed = sorted(candidates, key=lambda c: (c.score is None, c.score or 0, c.agent.pk))
-    if chosen is None:
-        why = "no agent has it" if not candidates else "none of its agents may take it now"
+    score(pool, max_wait_s=max_wait_s, prior_weight=settings.MC_ROUTING_PRIOR_WEIGHT)
+    order, reason = choose(pool, share=share, rng=rng or random.Random())
+    if not order:
+        why = "no agent has it" if not len(pool) else "none of its agents may take it now"
         raise DomainError(
             "no_eligible_agent",
             f"No agent can take '{capability}' work: {why}.",
             capability=capability,
-            candidates=[{"agent": c.agent.pk, "name": c.agent.name, "reason": c.excluded} for c in listed],
+            candidates=[
+                {"agent": pool.ids[i], "name": pool.names[i], "reason": pool.excluded[i]}
+                for i in pool.listed()
+            ],
         )
     routing = {
         "capability": capability,
-        "chosen": chosen.agent.pk,
+        "chosen": pool.ids[order[0]],
         "reason": reason,
         "explored": reason.startswith("exploring"),
         "explore_share": share,
         "max_wait_s": max_wait_s,
         "model": model or None,
-        "considered": len(candidates),
-        "candidates": [c.as_dict() for c in listed[:STORED_CANDIDATES]],
+        "considered": len(pool),
+        "candidates": [pool.row(i) for i in pool.listed()[:STORED_CANDIDATES]],
     }
-    return chosen, routing
+    return Decision(pool=pool, order=order, routing=routing)
+
+
+def _startable(business: Business, agent_id: int, trigger: str, actor) -> Agent:
+    """The chosen agent, read again: one stopped or held since the decision is refused like the
+    rest (``agent_unavailable``), unless an emergency stop holds it, which refuses everyone."""
+    agent = Agent.objects.filter(pk=agent_id, business_id=business.pk).first()
+    if agent is None or agent.desired_state != DesiredState.RUNNING or agent.held_by_emergency_stop:
+        if agent is not None and agent.held_by_emergency_stop:
+            check_can_start(business=business, agent=agent, trigger=trigger, actor=actor)  # 423 if engaged
+        raise DomainError("agent_unavailable", "The agent was stopped since the decision.")
+    agent.business = business
+    return agent
 
 
 def route_execution(
@@ -294,9 +216,11 @@ def route_execution(
 ) -> Execution:
     """Start work on the agent :func:`decide` picks, the decision stored with the execution and
     published (``execution.routed``). ``start`` goes on to ``start_execution`` (cron job, workflow
-    run...). Refuses 409 ``no_eligible_agent``; a start refused after the decision (a budget taken
-    by a concurrent start) is refused as it would have been had the agent been named."""
-    chosen, routing = decide(
+    run...). Refuses 409 ``no_eligible_agent``. A start refused after the decision (a budget taken
+    by a concurrent start, a policy or the agent changed) tries the next eligible agent in score
+    order, up to ``START_ATTEMPTS`` in all, the refusals recorded in ``routing`` (``refused``, and
+    the ``reason``); an emergency stop or bad input is refused at once."""
+    decision = decide(
         business=business,
         capability=capability,
         trigger=trigger,
@@ -305,21 +229,75 @@ def route_execution(
         actor=actor,
         rng=rng,
     )
-    execution = start_execution(
-        agent=chosen.agent, trigger=trigger, input=input, actor=actor, routing=routing, **start
-    )
-    publish(
-        kind="execution.routed",
-        business=business,
-        agent_id=chosen.agent.pk,
-        execution_id=execution.pk,
-        actor=execution.requested_by or "system",
-        message=f"Execution #{execution.pk} ({capability}) routed to {chosen.agent.name}: {routing['reason']}"[
-            :500
+    pool, routing, refused = decision.pool, decision.routing, []
+    for i in decision.order[:START_ATTEMPTS]:
+        if refused:
+            _record_fallback(routing, pool, i, refused)
+        try:
+            execution = start_execution(
+                agent=_startable(business, pool.ids[i], trigger, actor),
+                trigger=trigger,
+                input=input,
+                actor=actor,
+                routing=routing,
+                **start,
+            )
+        except DomainError as exc:
+            if not exc.code.startswith(_TRY_NEXT):
+                raise
+            refused.append(
+                {"agent": pool.ids[i], "name": pool.names[i], "error": exc.code, "detail": exc.detail}
+            )
+            continue
+        publish(
+            kind="execution.routed",
+            business=business,
+            agent_id=pool.ids[i],
+            execution_id=execution.pk,
+            actor=execution.requested_by or "system",
+            message=f"Execution #{execution.pk} ({capability}) routed to {pool.names[i]}: {routing['reason']}"[
+                :500
+            ],
+            data={
+                "capability": capability,
+                "chosen": pool.ids[i],
+                "explored": routing["explored"],
+                "refused": len(refused),
+            },
+        )
+        return execution
+    why = {r["agent"]: f"refused at start: {r['error']}: {r['detail']}" for r in refused}
+    untried = f"not tried: {len(refused)} starts were refused"
+    raise DomainError(
+        "no_eligible_agent",
+        f"No agent can take '{capability}' work: every agent tried refused the start.",
+        capability=capability,
+        candidates=[
+            {
+                "agent": pool.ids[i],
+                "name": pool.names[i],
+                "reason": pool.excluded[i] or why.get(pool.ids[i], untried),
+            }
+            for i in pool.listed()
         ],
-        data={"capability": capability, "chosen": chosen.agent.pk, "explored": routing["explored"]},
     )
-    return execution
+
+
+def _record_fallback(routing: dict, pool: Pool, i: int, refused: list[dict]) -> None:
+    """Say in ``routing`` that the agents before ``i`` refused the start and ``i`` is next."""
+    first = routing.get("first_reason", routing["reason"])
+    last = refused[-1]
+    routing.update(
+        chosen=pool.ids[i],
+        explored=False,
+        refused=list(refused),
+        first_reason=first,
+        reason=(
+            f"{last['name']} refused the start ({last['error']}: {last['detail']}); "
+            f"next in score order: {pool.names[i]} at ${pool.scores[i]:.6f} per success"
+            + (f" ({len(refused)} refused in all)" if len(refused) > 1 else "")
+        ),
+    )
 
 
 def set_explore_share(*, business: Business, explore_share: Decimal, actor=None) -> RoutingSettings:

@@ -16,8 +16,9 @@ import logging
 from datetime import datetime
 from decimal import Decimal
 
+import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 from django.db.models.functions import Round
 from django.utils import timezone
 
@@ -109,33 +110,54 @@ def _fits(window: BudgetWindow, limit: Decimal, estimate: Decimal) -> bool:
 
 
 def short_budgets(
-    *, business: Business, estimates: dict[int, Decimal], model: str = "", now=None
+    *, business: Business, agent_ids: list[int], estimates: list[int], model: str = "", now=None
 ) -> dict[int, str]:
-    """For many agents at once (routing): ``{agent_id: why}`` for each whose estimate some budget in
-    scope cannot cover now (the rule of :func:`reserve`, without holding anything). A fixed number of
-    queries whatever the number of agents."""
+    """For many agents at once (routing): ``{agent_id: why}`` for each whose estimate (integer
+    micro-dollars, in the order of ``agent_ids``) some budget in scope cannot cover now, by the rule
+    of :func:`reserve` without holding anything. One query whatever the number of agents or budgets:
+    each enabled budget of the business with its current window joined (none yet: nothing spent).
+    Reads what is committed now, so a budget exhausted a moment ago excludes; ``reserve`` stays the
+    judge when the work starts."""
     now = now or timezone.now()
-    # The business's budgets, not an IN list of agents: routing asks this for a thousand at once.
-    budgets = [
-        b
-        for b in Budget.objects.filter(business_id=business.pk, enabled=True)
+    current = FilteredRelation(
+        "windows", condition=Q(windows__window_start__lte=now, windows__window_end__gt=now)
+    )
+    rows = (
+        # The business's budgets, not an IN list of agents: routing asks this for a thousand at once.
+        Budget.objects.filter(business_id=business.pk, enabled=True)
         .filter(Q(model="") | Q(model__iexact=model) if model else Q(model=""))
+        .annotate(current=current)
         .order_by("pk")
-        if b.agent_id is None or b.agent_id in estimates
-    ]
+        .values_list("agent_id", "period", "limit_usd", "current__spent_usd", "current__reserved_usd")
+    )
     short: dict[int, str] = {}
-    for budget in budgets:
-        window = window_for(budget, now, business.timezone)
-        left = max(budget.limit_usd - window.spent_usd - window.reserved_usd, Decimal(0))
-        for agent_id, estimate in estimates.items():
-            if agent_id in short or budget.agent_id not in (None, agent_id):
+    if not agent_ids:
+        return short
+    position = None
+    needed = np.array(estimates, dtype=np.int64)
+    for agent_id, period, limit, spent, reserved in rows:
+        if agent_id is None:
+            at = np.arange(len(agent_ids))
+        else:
+            position = position or {a: n for n, a in enumerate(agent_ids)}
+            if agent_id not in position:
                 continue
-            if not _fits(window, budget.limit_usd, money(estimate)):
-                short[agent_id] = (
-                    f"the {budget.period} budget of {money_text(budget.limit_usd)} cannot cover it "
-                    f"({money_text(left)} left, {money_text(estimate)} needed)"
+            at = np.array([position[agent_id]])
+        limit_m, used_m = _micro(limit), _micro(spent or 0) + _micro(reserved or 0)
+        # A zero estimate still needs something left: an exhausted budget refuses all new work.
+        fits = np.where(needed[at] > 0, used_m + needed[at] <= limit_m, used_m < limit_m)
+        for n in at[~fits]:
+            if agent_ids[n] not in short:
+                short[agent_ids[n]] = (
+                    f"the {period} budget of {money_text(limit)} cannot cover it "
+                    f"({money_text(Decimal(max(limit_m - used_m, 0)) / 10**6)} left, "
+                    f"{money_text(Decimal(int(needed[n])) / 10**6)} needed)"
                 )
     return short
+
+
+def _micro(amount: Decimal) -> int:
+    return int(amount * 1_000_000)
 
 
 def reserve(*, business: Business, agent_id: int, ref: str, estimate: Decimal, model: str = "") -> None:

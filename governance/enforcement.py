@@ -8,6 +8,8 @@ The answer is an exception with a stable code, or nothing:
 Nothing is reserved here: ``governance.budgets.reserve`` does that.
 """
 
+from collections import namedtuple
+from dataclasses import dataclass
 from decimal import Decimal
 
 from governance.access import is_agent, role_in
@@ -107,6 +109,55 @@ def policy_refusal(
                     required=policy.min_run_role,
                 )
     return None
+
+
+# What :func:`policy_refusal` reads of a policy, loaded as a plain row (no model instance per row).
+PolicyRow = namedtuple(
+    "PolicyRow",
+    "pk agent_id allowed_triggers allowed_models allowed_providers min_run_role max_cost_per_execution_usd",
+)
+
+
+@dataclass(frozen=True)
+class PolicyVerdicts:
+    """What a business's execution policies say about one piece of work, for all its agents at once."""
+
+    shared: str  # the business-wide refusal, "" when it allows the work: it applies to every agent
+    refused: dict[int, str]  # agent id -> its own policy's refusal
+    caps: dict[int | None, Decimal]  # max cost per execution by agent id (None: the business's)
+
+    def refusal(self, agent_id: int) -> str:
+        return self.shared or self.refused.get(agent_id, "")
+
+    def cost_cap(self, agent_id: int) -> Decimal | None:
+        """The agent's policy's cap, else the business's (as ``budgets.policy_cost_cap``)."""
+        cap = self.caps.get(agent_id)
+        return cap if cap is not None else self.caps.get(None)
+
+
+def policy_verdicts(*, business: Business, trigger: str, model: str = "", actor=None) -> PolicyVerdicts:
+    """:func:`policy_refusal` for every agent of the business at once (routing): one query, plain
+    rows, and the business's policy judged once rather than once per agent."""
+    rows = [
+        PolicyRow(*row)
+        for row in ExecutionPolicy.objects.filter(business_id=business.pk)
+        .order_by()
+        .values_list(*PolicyRow._fields)
+    ]
+
+    def refusal(policies) -> str:
+        found = policy_refusal(
+            business=business, policies=policies, trigger=trigger, model=model, actor=actor
+        )
+        return found.detail if found is not None else ""
+
+    return PolicyVerdicts(
+        shared=refusal([r for r in rows if r.agent_id is None]),
+        refused={r.agent_id: why for r in rows if r.agent_id is not None and (why := refusal([r]))},
+        caps={
+            r.agent_id: r.max_cost_per_execution_usd for r in rows if r.max_cost_per_execution_usd is not None
+        },
+    )
 
 
 def check_usage(

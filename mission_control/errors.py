@@ -57,6 +57,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "run_active": 409,
     "version_conflict": 409,
     "no_eligible_agent": 409,
+    "agent_unavailable": 409,  # routing: the chosen agent stopped between the decision and its start
     "insufficient_history": 409,  # too little history to train and test a failure model on
     "suggestion_not_open": 409,  # applied or dismissed already
     "suggestion_stale": 409,  # what it would change has changed since it was made

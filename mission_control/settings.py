@@ -470,6 +470,9 @@ MC_PREDICTION_MIN_SAMPLES = int(os.environ.get("MC_PREDICTION_MIN_SAMPLES", "200
 # Autoscaling (autoscaling/): how often the sweep evaluates every enabled policy; one decision per
 # agent per period, however many workers run the sweep.
 MC_AUTOSCALE_PERIOD_S = int(os.environ.get("MC_AUTOSCALE_PERIOD_S", "15"))
+# Decision rows older than this many days are deleted by the same sweep (at least one day: the
+# stabilisation windows, at most an hour, and the agent page's chart read the recent ones).
+MC_AUTOSCALE_KEEP_DAYS = max(1, int(os.environ.get("MC_AUTOSCALE_KEEP_DAYS", "7")))
 # Cost-aware routing (executions/routing.py): the share of routed work that explores another eligible
 # agent than the cheapest (a business may set its own), the window of history the figures cover, and
 # how many executions' worth of the fleet's figures an agent's own are blended with.

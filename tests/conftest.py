@@ -57,6 +57,10 @@ def _clear_cache():
     from agents import heartbeat_gate
 
     heartbeat_gate.reset()
+    # The router's kept sums of closed hours belong to the previous test's rollups.
+    from observability import routing_figures
+
+    routing_figures.forget()
     # A channels-redis layer keeps connections bound to the event loop that made them; each test
     # (each with its own loop) gets a fresh layer.
     channel_layers.backends.clear()

@@ -29,7 +29,14 @@ CRON_WORK = {
 
 TRIAGE = {
     "steps": [
-        {"id": "classify", "capability": "triage", "input": {"ticket": {"$ref": "input.ticket"}}},
+        {
+            "id": "classify",
+            "capability": "triage",
+            "input": {"ticket": {"$ref": "input.ticket"}},
+            # The demo starts a run while seeding, before the simulated fleet's first heartbeat: routed
+            # work goes to online agents only, so the step waits for them (no_eligible_agent retries).
+            "retry": {"max_attempts": 4, "initial_interval_s": 20, "backoff": "exponential"},
+        },
         {
             "id": "answer",
             "capability": "support",

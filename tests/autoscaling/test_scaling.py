@@ -10,7 +10,7 @@ from agents.models import Agent, AgentCommand
 from agents.services import scale_agent, stop_agent
 from autoscaling import selectors
 from autoscaling.models import Action, AutoscaleDecision
-from autoscaling.recommendation import Figures
+from autoscaling.recommendation import Figures, stabilised
 from autoscaling.services import evaluate, evaluate_all, save_policy
 from board.models import Task
 from executions.abort import abort_execution
@@ -168,7 +168,8 @@ def test_it_decides_once_per_period(worker, policy):
     with time_machine.travel(timezone.now(), tick=False):
         first = evaluate_all()
         second = evaluate_all()
-    assert first["scaled"] == 1 and second == {"decided": 0, "scaled": 0, "skipped": 1, "errors": 0}
+    assert first["scaled"] == 1
+    assert second == {"decided": 0, "scaled": 0, "skipped": 1, "errors": 0, "pruned": 0}
     assert AutoscaleDecision.objects.count() == 1
 
 
@@ -195,3 +196,62 @@ def test_a_scale_up_window_waits_for_pressure_that_lasts(worker, policy, monkeyp
     # The spike (2nd) and the burst's first period share their 30 s window with an empty queue;
     # from the burst's second period on, every recommendation in the window asks for more.
     assert actions == [Action.HOLD] * 4 + [Action.SCALE_UP, Action.SCALE_UP]
+
+
+def swinging(monkeypatch, depths):
+    """Feed the sweep these queue depths, one per period (what the windows let through is counted,
+    not how figures are read)."""
+    depths = iter(depths)
+
+    def figures(agent, now):
+        n = next(depths)
+        return Figures(
+            pending=n, ready_tasks=0, running=0, oldest_wait_s=60 if n else None, throughput_per_min=0
+        )
+
+    monkeypatch.setattr(selectors, "figures", figures)
+
+
+def test_with_a_30_s_up_window_an_oscillating_queue_changes_the_scale_once(worker, policy, monkeypatch):
+    # The issue's ~30 s scale-up window on a queue that swings 40 / 0 every period for 10 minutes.
+    # The first period has no memory yet: 40 pending scale 1 -> 5 at once (as the HPA would). From
+    # then on up takes the lowest recommendation of the 30 s window, which always holds an empty
+    # period (1), and down the highest of 300 s (8): neither moves, 1 change in 40 periods. Taking
+    # the *highest* of the up window, as the issue words it, would go on to 8 on the swing.
+    save_policy(agent=worker, actor="test", scale_up_window_s=30)
+    swinging(monkeypatch, [40, 0] * 40)
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        actions = []
+        for _ in range(600 // PERIOD):
+            actions.append(evaluate(agent_id=worker.pk).action)
+            clock.shift(PERIOD)
+    assert [a for a in actions if a in (Action.SCALE_UP, Action.SCALE_DOWN)] == [Action.SCALE_UP]
+    assert Agent.objects.get(pk=worker.pk).scale == 5
+
+
+def test_the_up_window_takes_its_lowest_recommendation_so_a_drained_queue_never_scales_up():
+    # Why the HPA's rule and not the issue's wording: one period after a spike (8) the queue is
+    # empty (1). The highest of the last 30 s would still say 8 and add replicas to an empty queue;
+    # the lowest says 1 and holds. Kubernetes does the same (KEP-853: scale-up stabilisation picks
+    # the smallest recommendation of its window, scale-down the largest).
+    now = timezone.now()
+    spike = [(now - timedelta(seconds=15), 8)]
+    kept = stabilised(
+        current=1, now=now, recommendation=1, history=spike, scale_up_window_s=30, scale_down_window_s=300
+    )
+    assert kept == 1
+    assert max(r for _, r in spike) == 8  # what "the highest of the window" would have scaled to
+
+
+def test_the_sweep_prunes_decisions_older_than_the_retention(worker, policy, settings):
+    settings.MC_AUTOSCALE_KEEP_DAYS = 2
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        evaluate_all()
+        first = AutoscaleDecision.objects.get()
+        clock.shift(timedelta(days=1))
+        evaluate_all()
+        clock.shift(timedelta(days=1, seconds=1))
+        counts = evaluate_all()  # the first decision is now more than 2 days old
+    assert counts["pruned"] == 1 and counts["decided"] == 1
+    assert AutoscaleDecision.objects.count() == 2
+    assert not AutoscaleDecision.objects.filter(pk=first.pk).exists()

@@ -35,6 +35,7 @@ def make(business):
     each costing ``cost`` and lasting ``seconds``."""
 
     def make(name, *, runs=0, ok=0, cost="0.01", seconds=10, scale=1, **fields):
+        costs = cost if isinstance(cost, list) else [cost]
         agent = create_agent(business=business, name=name, capabilities=["summarise"], scale=scale, **fields)
         now = timezone.now()
         Agent.objects.filter(pk=agent.pk).update(last_heartbeat=now, offline_after=now + timedelta(hours=1))
@@ -44,7 +45,7 @@ def make(business):
                 agent=agent,
                 trigger="manual",
                 status="success" if i < ok else "failed",
-                cost_usd=Decimal(cost),
+                cost_usd=Decimal(costs[i % len(costs)]),
                 cost_source="reported",
                 started_at=now - timedelta(minutes=30, seconds=seconds),
                 finished_at=now - timedelta(minutes=30),
@@ -214,3 +215,78 @@ def test_the_execution_page_explains_the_decision(operator_api, make):
     body = signed_in(operator_api.user).get(f"/global/executions/{pk}").content.decode()
     assert "cheapest per successful execution: cheap" in body
     assert body.index(">cheap <") < body.index(">dear<")  # best first, chosen marked
+
+
+def skewed(make, name, **fields):
+    """An agent whose mean cost ($0.0105, what routing judges budgets by) is below the p90 that its
+    start holds ($0.02): routing finds room in a $0.015 budget that the start then refuses."""
+    return make(name, runs=10, ok=10, cost=["0.001", "0.02"], **fields)
+
+
+def test_a_start_refused_after_routing_goes_to_the_next_agent(operator_api, make, business):
+    cheap = skewed(make, "cheap")
+    other = make("other", runs=10, ok=10, cost="0.03")
+    Budget.objects.create(business=business, agent_id=cheap.pk, period="day", limit_usd=Decimal("0.015"))
+    response = route(operator_api)
+    assert response.status_code == 202, response.json()
+    body = response.json()
+    assert body["agent"] == other.pk
+    routing = body["routing"]
+    assert routing["chosen"] == other.pk
+    assert [(r["agent"], r["error"]) for r in routing["refused"]] == [(cheap.pk, "budget_exceeded")]
+    assert routing["reason"].startswith("cheap refused the start (budget_exceeded: ")
+    assert "next in score order: other" in routing["reason"]
+    assert routing["first_reason"].startswith("cheapest per successful execution: cheap")
+    assert Execution.objects.filter(status="pending").count() == 1  # nothing left of the refused start
+    assert "routed to other" in Event.objects.get(kind="execution.routed").message
+
+
+def test_an_agent_stopped_between_the_decision_and_its_start_is_passed_over(operator_api, make, monkeypatch):
+    from executions import routing
+
+    cheap = make("cheap", runs=10, ok=10, cost="0.01")
+    other = make("other", runs=10, ok=10, cost="0.03")
+    decide = routing.decide
+
+    def racing_stop(**kwargs):
+        decision = decide(**kwargs)
+        Agent.objects.filter(pk=cheap.pk).update(desired_state="stopped")  # an operator, meanwhile
+        return decision
+
+    monkeypatch.setattr(routing, "decide", racing_stop)
+    body = route(operator_api).json()
+    assert body["agent"] == other.pk
+    assert body["routing"]["refused"][0]["error"] == "agent_unavailable"
+
+
+def test_when_every_agent_refuses_the_start_the_answer_is_409_with_each_reason(operator_api, make, business):
+    for name in ("a", "b"):
+        agent = skewed(make, name)
+        Budget.objects.create(business=business, agent_id=agent.pk, period="day", limit_usd=Decimal("0.015"))
+    Agent.objects.filter(pk=make("away").pk).update(desired_state="stopped")
+    response = route(operator_api)
+    assert response.status_code == 409
+    body = response.json()
+    assert body["error"] == "no_eligible_agent"
+    reasons = {c["name"]: c["reason"] for c in body["candidates"]}
+    assert reasons["a"].startswith("refused at start: budget_exceeded: ")
+    assert reasons["b"].startswith("refused at start: budget_exceeded: ")
+    assert reasons["away"] == "stopped"
+    assert not Execution.objects.filter(status="pending").exists()
+
+
+def test_an_emergency_stop_at_start_is_not_walked_past(operator_api, make, business, monkeypatch):
+    from executions import routing
+
+    make("cheap", runs=10, ok=10, cost="0.01")
+    make("other", runs=10, ok=10, cost="0.03")
+    decide = routing.decide
+
+    def racing_stop(**kwargs):
+        decision = decide(**kwargs)
+        engage_emergency_stop(business=business, reason="drill", actor="test")
+        return decision
+
+    monkeypatch.setattr(routing, "decide", racing_stop)
+    response = route(operator_api)
+    assert response.status_code == 423 and response.json()["error"] == "emergency_stop"

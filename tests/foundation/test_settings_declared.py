@@ -66,6 +66,7 @@ def _reads_in_code() -> dict[str, list[str]]:
 def test_it_declares_every_mc_setting_the_code_reads():
     reads = _reads_in_code()
     assert "MC_PUBLIC_URL" in reads and "MC_MAX_HOOK_BYTES" in reads  # the scan sees the code
+    assert "MC_AUTOSCALE_KEEP_DAYS" in reads  # read by the autoscaling sweep's pruning
     missing = {name: where for name, where in reads.items() if name not in _declared()}
     assert missing == {}
 

@@ -1,0 +1,259 @@
+"""The candidates of one routing decision: read set-based, scored column by column.
+
+A decision among a thousand agents has a budget of a few milliseconds (issue 17), so nothing here
+is per agent: a fixed number of queries returning plain rows (no model instances), and the scoring
+as array arithmetic over every candidate at once. Who may take the work (online, desired running,
+not held, no emergency stop, policies, budget headroom) is read from the database on every
+decision; only the figures (cost, success, duration) may come from the observability source's
+short-lived sums (``observability/routing_figures.py``).
+"""
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+from django.db import connection
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+
+from agents.models import Agent, DesiredState
+from executions.models import Execution, Status
+from governance.budgets import short_budgets
+from governance.enforcement import policy_verdicts
+from governance.models import Business
+
+# Why an agent may not take work, decided in the query that lists the candidates (0: it may).
+_UNAVAILABLE = ("", "held by an emergency stop", "stopped", "offline")
+
+
+@dataclass
+class Pool:
+    """Every agent of the business with the capability, in id order, one list or array per field."""
+
+    ids: list[int]
+    names: list[str]
+    replicas: np.ndarray
+    queue: np.ndarray  # pending executions of the agent (the queue ahead of new work)
+    figures: np.ndarray  # rows of AgentFigures (executions, successes, cost_e8, duration ms, timed)
+    excluded: list[str]  # "" for an agent that may take the work
+    estimates: list[int] = field(default_factory=list)  # micro-dollars held when it starts
+    # Filled by :func:`score`.
+    cost: np.ndarray | None = None  # expected cost per execution (USD), shrunk towards the fleet
+    success: np.ndarray | None = None  # success rate, shrunk
+    wait: np.ndarray | None = None  # expected wait in seconds
+    scores: np.ndarray | None = None  # expected cost per successful execution; NaN when excluded
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def eligible(self) -> np.ndarray:
+        """Indices of the candidates that may take the work, best first (score, wait, id)."""
+        ok = np.flatnonzero(~np.isnan(self.scores))
+        return ok[np.lexsort((ok, self.wait[ok], self.scores[ok]))]  # ids ascend with the index
+
+    def listed(self) -> np.ndarray:
+        """Every index, eligible ones best first, then the excluded in id order."""
+        ok = self.eligible()
+        return np.concatenate([ok, np.flatnonzero(np.isnan(self.scores))])
+
+    def row(self, i: int) -> dict:
+        """What an execution's ``routing`` keeps of candidate ``i``."""
+        score = self.scores[i]
+        return {
+            "agent": self.ids[i],
+            "name": self.names[i],
+            "score": None if np.isnan(score) else round(float(score), 8),
+            "cost_per_execution_usd": round(float(self.cost[i]), 8),
+            "success_rate": round(float(self.success[i]), 4),
+            "executions": int(self.figures[i, 0]),
+            "queue_ahead": int(self.queue[i]),
+            "replicas": int(self.replicas[i]),
+            "expected_wait_s": round(float(self.wait[i]), 1),
+            "excluded": self.excluded[i] or None,
+        }
+
+
+def read_pool(
+    *,
+    business: Business,
+    stopped: bool,
+    capability: str,
+    trigger: str,
+    model: str,
+    actor,
+    figures_source,
+    since: datetime,
+    now: datetime,
+) -> Pool:
+    """Every agent of ``business`` with ``capability``, with its figures, queue and, if it may not
+    take the work now, why (``stopped``: an emergency stop covers the business, read by the caller
+    with the routing settings). Five queries whatever the number of agents (six when the figures'
+    kept sums are re-read), each a plain scan of one table: the candidates, their live figures, their
+    queues, the policies, the budgets. Joined here by agent id rather than in one statement: a join of
+    three grouped reads is at the planner's mercy (on fresh statistics it re-ran an aggregate per
+    agent, 500 ms)."""
+    agents = _rows(
+        Agent.objects.filter(business_id=business.pk)
+        .with_capability(capability)
+        .annotate(unavailable=_unavailable(now))
+        .order_by("id")
+        .values_list("id", "name", "scale", "max_cost_per_execution_usd", "unavailable")
+    )
+    if not agents:
+        return Pool([], [], np.zeros(0), np.zeros(0), np.zeros((0, 5)), [])
+    columns = list(zip(*agents, strict=True))
+    ids = list(columns[0])
+    at = np.array(ids, dtype=np.int64)
+    kept, live = figures_source(business.pk, since)
+    figures = np.zeros((len(ids), 5))
+    _add_by_agent(figures, at, kept)
+    _add_by_agent(figures, at, _rows(live))
+    queue = np.zeros((len(ids), 1))
+    _add_by_agent(
+        queue,
+        at,
+        _rows(
+            # Scoped by business, not by a list of ids: a thousand-id IN list costs more to build than to run.
+            Execution.objects.filter(business_id=business.pk, status=Status.PENDING)
+            .order_by()
+            .values("agent_id")
+            .annotate(n=Count("pk"))
+            .values_list("agent_id", "n")
+        ),
+    )
+    pool = Pool(
+        ids=ids,
+        names=list(columns[1]),
+        replicas=np.array(columns[2], dtype=float),
+        queue=queue[:, 0],
+        figures=figures,
+        excluded=[""] * len(ids),
+    )
+    if stopped:
+        pool.excluded = ["an emergency stop is engaged"] * len(ids)
+        return pool
+    verdicts = policy_verdicts(business=business, trigger=trigger, model=model, actor=actor)
+    excluded = pool.excluded
+    for n in np.flatnonzero(np.array(columns[4])):
+        excluded[n] = _UNAVAILABLE[columns[4][n]]
+    if verdicts.shared:
+        excluded[:] = [f"policy: {verdicts.shared}"] * len(ids)
+    elif verdicts.refused:
+        for n, agent_id in enumerate(ids):
+            if agent_id in verdicts.refused:
+                excluded[n] = f"policy: {verdicts.refused[agent_id]}"
+    pool.estimates = _estimates(pool, columns[3], verdicts)
+    open_ = [n for n, why in enumerate(excluded) if not why]
+    short = short_budgets(
+        business=business,
+        agent_ids=[ids[n] for n in open_],
+        estimates=[pool.estimates[n] for n in open_],
+        model=model,
+        now=now,
+    )
+    for n in open_:
+        if ids[n] in short:
+            excluded[n] = f"budget: {short[ids[n]]}"
+    return pool
+
+
+def _unavailable(now: datetime) -> Case:
+    """Why an agent may not take work (an index into ``_UNAVAILABLE``), decided in the query."""
+    return Case(
+        When(held_by_emergency_stop=True, then=Value(1)),
+        When(~Q(desired_state=DesiredState.RUNNING), then=Value(2)),
+        When(Q(offline_after__isnull=True) | Q(offline_after__lt=now), then=Value(3)),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+def _rows(queryset) -> list[tuple]:
+    """The rows of ``queryset`` as the driver returns them: the ORM writes the SQL, and a thousand
+    rows skip its per-row machinery (only ints, strings and decimals are read this way)."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _add_by_agent(into: np.ndarray, ids: np.ndarray, rows) -> None:
+    """Add ``rows`` of (agent id, value, ...) (tuples or an array) into the row of ``into`` of their
+    agent (``ids`` ascending); an agent may have several rows (one per model), none, or not be a
+    candidate."""
+    if len(rows) == 0:
+        return
+    values = np.asarray(rows, dtype=float)
+    agent = values[:, 0].astype(np.int64)
+    at = np.minimum(np.searchsorted(ids, agent), len(ids) - 1)
+    known = ids[at] == agent
+    np.add.at(into, at[known], values[known, 1:])
+
+
+def _estimates(pool: Pool, declared: tuple, verdicts) -> list[int]:
+    """What each agent's start would hold, in micro-dollars: the policy's cap, else the agent's
+    declared maximum per execution, else its mean cost per run over the window (the start itself
+    holds ``executions.estimates.estimate_for``; a start refused for it tries the next agent)."""
+    runs, costs = pool.figures[:, 0], pool.figures[:, 2]
+    result = np.divide(costs, runs * 100, out=np.zeros_like(costs), where=runs > 0).round().astype(np.int64)
+    for n in np.flatnonzero(np.array([d is not None for d in declared])):
+        result[n] = _micro(declared[n])
+    if verdicts.caps.get(None) is not None:
+        result[:] = _micro(verdicts.caps[None])
+    if any(agent_id is not None for agent_id in verdicts.caps):
+        for n, agent_id in enumerate(pool.ids):
+            if verdicts.caps.get(agent_id) is not None:
+                result[n] = _micro(verdicts.caps[agent_id])
+    return result.tolist()
+
+
+def _micro(amount) -> int:
+    return int(Decimal(str(amount)) * 1_000_000)
+
+
+def score(pool: Pool, *, max_wait_s: float | None, prior_weight: int) -> None:
+    """Fill each candidate's expected cost, success rate, wait and score (pure: no queries).
+    Agents' figures are blended with the fleet's (all candidates') by ``prior_weight`` executions."""
+    n, ok, cost_e8, duration_ms, timed = pool.figures.T
+    runs = n.sum()
+    k = prior_weight
+    if runs:
+        prior_cost = cost_e8.sum() / 1e8 / runs
+    else:  # no history anywhere: what each would hold
+        prior_cost = np.array(pool.estimates or [0] * len(pool), dtype=float) / 1e6
+    fleet_success = (ok.sum() + 1) / (runs + 2)  # Laplace: no data, 0.5
+    fleet_duration_s = duration_ms.sum() / timed.sum() / 1000 if timed.sum() else 0.0
+    pool.cost = (cost_e8 / 1e8 + k * prior_cost) / np.maximum(n + k, 1)
+    pool.success = (ok + k * fleet_success) / np.maximum(n + k, 1)
+    duration_s = (duration_ms / 1000 + k * fleet_duration_s) / np.maximum(timed + k, 1)
+    pool.wait = pool.queue * duration_s / np.maximum(pool.replicas, 1)
+    allowed = np.array([not why for why in pool.excluded], dtype=bool)
+    if max_wait_s is not None:
+        for i in np.flatnonzero(allowed & (pool.wait > max_wait_s)):
+            pool.excluded[i] = f"expected wait {pool.wait[i]:.0f} s > max_wait_s {max_wait_s:g}"
+            allowed[i] = False
+    pool.scores = np.where(allowed, pool.cost / np.maximum(pool.success, 0.01), np.nan)
+
+
+def choose(pool: Pool, *, share: float, rng: random.Random) -> tuple[list[int], str]:
+    """The eligible candidates in the order to try them, and why the first: the cheapest per
+    successful execution (ties: shorter wait, then lower id) or, with probability ``share``,
+    another eligible one at random, the cheapest next."""
+    order = [int(i) for i in pool.eligible()]
+    if not order:
+        return [], ""
+    best = order[0]
+    if len(order) > 1 and share > 0 and rng.random() < share:
+        pick = rng.choice(order[1:])
+        order.remove(pick)
+        return [pick, *order], (
+            f"exploring ({share:.0%} of routed work): {pool.names[pick]} instead of the cheapest, "
+            f"{pool.names[best]} (${pool.scores[best]:.6f} per success)"
+        )
+    runner = f"; next {pool.names[order[1]]} at ${pool.scores[order[1]]:.6f}" if len(order) > 1 else ""
+    return order, (
+        f"cheapest per successful execution: {pool.names[best]} at ${pool.scores[best]:.6f} "
+        f"(${pool.cost[best]:.6f} per run, {pool.success[best]:.0%} success, ~{pool.wait[best]:.0f} s wait)"
+        f"{runner}"
+    )
