@@ -44,14 +44,20 @@ def _by_wait(current: int, figures: Figures, target_s: int) -> tuple[int, str]:
     if wait is None:
         return 0, "nothing waiting"
     if wait > target_s * (1 + TOLERANCE):
-        return math.ceil(max(current, 1) * wait / target_s), f"oldest {wait:.0f} s > target {target_s} s"
+        return (
+            math.ceil(max(current, 1) * wait / target_s),
+            f"{figures.queue} pending, oldest {wait:.0f} s > target {target_s} s",
+        )
     rate = figures.throughput_per_min / 60 / current if current else 0  # per replica per second
+    within = f"{figures.queue} pending, oldest {wait:.0f} s ≤ target {target_s} s"
     if rate > 0:
         # Enough replicas to clear the queue within the target at the recent pace.
-        return max(
-            1, math.ceil(figures.queue / (rate * target_s))
-        ), f"oldest {wait:.0f} s ≤ target {target_s} s"
-    return max(current, 1), f"oldest {wait:.0f} s ≤ target {target_s} s"
+        wanted = max(1, math.ceil(figures.queue / (rate * target_s)))
+        return wanted, (
+            f"{within}; at {rate * 60:.1f} runs/min per replica, clearing them within {target_s} s takes "
+            f"{wanted} replica{'s' if wanted != 1 else ''}"
+        )
+    return max(current, 1), within
 
 
 def recommend(

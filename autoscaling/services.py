@@ -165,7 +165,7 @@ def _decide(policy: AutoscalePolicy, agent: Agent, now: datetime) -> dict:
     if target == current:
         if rec.replicas < current:
             why += f"; the {policy.scale_down_window_s} s scale-down window still wants {current}"
-        return {**row, "reason": f"{why}: stays at {current} replicas"}
+        return {**row, "reason": f"{why}: stays at {current} replica{'s' if current != 1 else ''}"}
     cooldown_since = now - timedelta(seconds=policy.cooldown_s)
     manual = selectors.manual_scale_since(agent.pk, cooldown_since)
     if manual is not None:

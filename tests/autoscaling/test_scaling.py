@@ -255,3 +255,21 @@ def test_the_sweep_prunes_decisions_older_than_the_retention(worker, policy, set
     assert counts["pruned"] == 1 and counts["decided"] == 1
     assert AutoscaleDecision.objects.count() == 2
     assert not AutoscaleDecision.objects.filter(pk=first.pk).exists()
+
+
+def test_a_wait_target_says_what_is_pending_and_why_that_many_replicas():
+    from autoscaling.recommendation import recommend
+
+    figures = Figures(pending=4, ready_tasks=0, running=1, oldest_wait_s=9, throughput_per_min=1.2)
+    rec = recommend(
+        current=1,
+        figures=figures,
+        target_pending_per_replica=None,
+        target_wait_s=60,
+        min_replicas=1,
+        max_replicas=4,
+    )
+    assert rec.replicas == 4
+    assert rec.why == (
+        "4 pending, oldest 9 s ≤ target 60 s; at 1.2 runs/min per replica, clearing them within 60 s takes 4 replicas"
+    )

@@ -290,3 +290,22 @@ def test_an_emergency_stop_at_start_is_not_walked_past(operator_api, make, busin
     monkeypatch.setattr(routing, "decide", racing_stop)
     response = route(operator_api)
     assert response.status_code == 423 and response.json()["error"] == "emergency_stop"
+
+
+def test_exclusions_are_read_at_every_decision(operator_api, make, business):
+    from governance import windows
+    from governance.models import BudgetWindow
+
+    cheap = make("cheap", runs=10, ok=10, cost="0.01")
+    other = make("other", runs=10, ok=10, cost="0.02")
+    assert route(operator_api).json()["agent"] == cheap.pk  # the figures are kept from here on
+    Agent.objects.filter(pk=cheap.pk).update(desired_state="stopped")
+    assert route(operator_api).json()["agent"] == other.pk  # stopped a moment ago
+    Agent.objects.filter(pk=cheap.pk).update(desired_state="running")
+    budget = Budget.objects.create(business=business, agent_id=cheap.pk, period="day", limit_usd=Decimal("1"))
+    start, end = windows.bounds("day", business.timezone, timezone.now())
+    BudgetWindow.objects.create(budget=budget, window_start=start, window_end=end, spent_usd=Decimal("1"))
+    body = route(operator_api).json()  # its budget spent a moment ago
+    assert body["agent"] == other.pk
+    [row] = [c for c in body["routing"]["candidates"] if c["agent"] == cheap.pk]
+    assert row["excluded"].startswith("budget: the day budget of $1.00 cannot cover it ($0.00 left")
