@@ -8,6 +8,7 @@ decision; only the figures (cost, success, duration) may come from the observabi
 short-lived sums (``observability/routing_figures.py``).
 """
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,7 +16,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Count
 
 from agents.models import Agent, DesiredState
 from executions.models import Execution, Status
@@ -93,13 +94,7 @@ def read_pool(
     queues, the policies, the budgets. Joined here by agent id rather than in one statement: a join of
     three grouped reads is at the planner's mercy (on fresh statistics it re-ran an aggregate per
     agent, 500 ms)."""
-    agents = _rows(
-        Agent.objects.filter(business_id=business.pk)
-        .with_capability(capability)
-        .annotate(unavailable=_unavailable(now))
-        .order_by("id")
-        .values_list("id", "name", "scale", "max_cost_per_execution_usd", "unavailable")
-    )
+    agents = _candidates(business, capability, now)
     if not agents:
         return Pool([], [], np.zeros(0), np.zeros(0), np.zeros((0, 5)), [])
     columns = list(zip(*agents, strict=True))
@@ -158,15 +153,27 @@ def read_pool(
     return pool
 
 
-def _unavailable(now: datetime) -> Case:
-    """Why an agent may not take work (an index into ``_UNAVAILABLE``), decided in the query."""
-    return Case(
-        When(held_by_emergency_stop=True, then=Value(1)),
-        When(~Q(desired_state=DesiredState.RUNNING), then=Value(2)),
-        When(Q(offline_after__isnull=True) | Q(offline_after__lt=now), then=Value(3)),
-        default=Value(0),
-        output_field=IntegerField(),
-    )
+def _candidates(business: Business, capability: str, now: datetime) -> list[tuple]:
+    """The agents of ``business`` with ``capability`` in id order: id, name, replicas, declared
+    maximum cost per execution, and why it may not take work (an index into ``_UNAVAILABLE``).
+    Written out, not built by the ORM: compiling the equivalent queryset (``with_capability`` and a
+    CASE) cost more than running it. The rules are the model's: ``AgentQuerySet.offline`` (no
+    heartbeat, or ``offline_after`` passed) and ``with_capability`` (JSON containment)."""
+    if connection.vendor == "postgresql":
+        has_it, wanted = "capabilities @> %s::jsonb", json.dumps([capability])
+    else:  # SQLite: no containment operator (as AgentQuerySet.with_capability)
+        has_it, wanted = "EXISTS (SELECT 1 FROM json_each(capabilities) WHERE value = %s)", capability
+    sql = f"""
+        SELECT id, name, scale, max_cost_per_execution_usd,
+               CASE WHEN held_by_emergency_stop THEN 1 WHEN desired_state <> %s THEN 2
+                    WHEN offline_after IS NULL OR offline_after < %s THEN 3 ELSE 0 END
+        FROM {Agent._meta.db_table} WHERE business_id = %s AND {has_it} ORDER BY id"""  # noqa: S608 -- names, not input
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [DesiredState.RUNNING, connection.ops.adapt_datetimefield_value(now), business.pk, wanted],
+        )
+        return cursor.fetchall()
 
 
 def _rows(queryset) -> list[tuple]:

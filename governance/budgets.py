@@ -135,24 +135,30 @@ def short_budgets(
         return short
     position = None
     needed = np.array(estimates, dtype=np.int64)
+
+    def refuse(n: int, period, limit, limit_m: int, used_m: int) -> None:
+        if agent_ids[n] not in short:
+            short[agent_ids[n]] = (
+                f"the {period} budget of {money_text(limit)} cannot cover it "
+                f"({money_text(Decimal(max(limit_m - used_m, 0)) / 10**6)} left, "
+                f"{money_text(Decimal(int(needed[n])) / 10**6)} needed)"
+            )
+
     for agent_id, period, limit, spent, reserved in rows:
-        if agent_id is None:
-            at = np.arange(len(agent_ids))
-        else:
-            position = position or {a: n for n, a in enumerate(agent_ids)}
-            if agent_id not in position:
-                continue
-            at = np.array([position[agent_id]])
         limit_m, used_m = _micro(limit), _micro(spent or 0) + _micro(reserved or 0)
         # A zero estimate still needs something left: an exhausted budget refuses all new work.
-        fits = np.where(needed[at] > 0, used_m + needed[at] <= limit_m, used_m < limit_m)
-        for n in at[~fits]:
-            if agent_ids[n] not in short:
-                short[agent_ids[n]] = (
-                    f"the {period} budget of {money_text(limit)} cannot cover it "
-                    f"({money_text(Decimal(max(limit_m - used_m, 0)) / 10**6)} left, "
-                    f"{money_text(Decimal(int(needed[n])) / 10**6)} needed)"
-                )
+        if agent_id is None:  # the business's: every candidate at once
+            fits = np.where(needed > 0, used_m + needed <= limit_m, used_m < limit_m)
+            for n in np.flatnonzero(~fits):
+                refuse(int(n), period, limit, limit_m, used_m)
+            continue
+        position = position or {a: n for n, a in enumerate(agent_ids)}
+        n = position.get(agent_id)
+        if n is None:
+            continue
+        estimate = int(needed[n])
+        if not (used_m + estimate <= limit_m if estimate > 0 else used_m < limit_m):
+            refuse(n, period, limit, limit_m, used_m)
     return short
 
 

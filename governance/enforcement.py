@@ -136,13 +136,20 @@ class PolicyVerdicts:
 
 
 def policy_verdicts(*, business: Business, trigger: str, model: str = "", actor=None) -> PolicyVerdicts:
-    """:func:`policy_refusal` for every agent of the business at once (routing): one query, plain
-    rows, and the business's policy judged once rather than once per agent."""
+    """:func:`policy_refusal` for every agent of the business at once (routing: no provider known):
+    one query, plain rows, and the business's policy judged once rather than once per agent."""
+    # Only the columns this work can be refused on: no provider is known when routing, and without a
+    # model the models list allows anything (fewer JSON columns to decode, a thousand rows at most).
+    asked = ["pk", "agent_id", "allowed_triggers", "min_run_role", "max_cost_per_execution_usd"]
+    if model:
+        asked.append("allowed_models")
     rows = [
-        PolicyRow(*row)
-        for row in ExecutionPolicy.objects.filter(business_id=business.pk)
-        .order_by()
-        .values_list(*PolicyRow._fields)
+        PolicyRow(
+            **dict(zip(asked, row, strict=True)),
+            **({} if model else {"allowed_models": []}),
+            allowed_providers=[],
+        )
+        for row in ExecutionPolicy.objects.filter(business_id=business.pk).order_by().values_list(*asked)
     ]
 
     def refusal(policies) -> str:
