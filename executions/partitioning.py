@@ -74,8 +74,10 @@ def convert(connection, table: str, key: str, bound: datetime, say=print) -> Non
         )
         for name, _ in indexes:
             cursor.execute(f"ALTER INDEX {name} RENAME TO {_short(name, '_h')}")
-        for _, _, _, index in constraints:
-            if index:  # a unique constraint: its index (and the constraint) take the suffix
+        for _, _, kind, index in constraints:
+            # A unique constraint's index (and the constraint) take the suffix. A foreign key's
+            # conindid is the referenced table's key: never renamed.
+            if kind == "u":
                 cursor.execute(f"ALTER INDEX {index} RENAME TO {_short(index, '_h')}")
         # The parent's row trigger is cloned onto every partition, this one included.
         cursor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_trg ON {history}")

@@ -278,3 +278,15 @@ def test_one_code_path_on_every_database(agent, agent_api, tmp_path):
         assert partitions.ensure_partitions() == []
         with pytest.raises(CommandError, match="PostgreSQL only"):
             call_command("archive_ledger", "--before", _cut(), "--dir", str(tmp_path))
+
+
+@pytest.mark.postgres
+def test_partitioning_renamed_only_the_ledgers_own_indexes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND indexname LIKE '%%\\_h' AND tablename NOT LIKE 'executions\\_%%\\_history'"
+        )
+        assert cursor.fetchall() == []
+        cursor.execute("SELECT to_regclass('agents_agent_pkey'), to_regclass('governance_business_pkey')")
+        assert cursor.fetchone() == ("agents_agent_pkey", "governance_business_pkey")
