@@ -208,10 +208,12 @@ def _estimates(pool: Pool, declared: tuple, verdicts) -> list[int]:
         result[n] = _micro(declared[n])
     if verdicts.caps.get(None) is not None:
         result[:] = _micro(verdicts.caps[None])
-    if any(agent_id is not None for agent_id in verdicts.caps):
-        for n, agent_id in enumerate(pool.ids):
-            if verdicts.caps.get(agent_id) is not None:
-                result[n] = _micro(verdicts.caps[agent_id])
+    own = {agent_id: cap for agent_id, cap in verdicts.caps.items() if agent_id is not None}
+    if own:
+        index = {agent_id: n for n, agent_id in enumerate(pool.ids)}
+        for agent_id, cap in own.items():
+            if (n := index.get(agent_id)) is not None:
+                result[n] = _micro(cap)
     return result.tolist()
 
 

@@ -309,3 +309,16 @@ def test_exclusions_are_read_at_every_decision(operator_api, make, business):
     assert body["agent"] == other.pk
     [row] = [c for c in body["routing"]["candidates"] if c["agent"] == cheap.pk]
     assert row["excluded"].startswith("budget: the day budget of $1.00 cannot cover it ($0.00 left")
+
+
+def test_an_agents_policy_cap_is_the_estimate_its_budget_must_cover(operator_api, make, business):
+    cheap = make("cheap", runs=10, ok=10, cost="0.01")
+    other = make("other", runs=10, ok=10, cost="0.02")
+    ExecutionPolicy.objects.create(
+        business=business, agent_id=cheap.pk, max_cost_per_execution_usd=Decimal("0.5")
+    )
+    Budget.objects.create(business=business, agent_id=cheap.pk, period="day", limit_usd=Decimal("0.10"))
+    body = route(operator_api).json()
+    assert body["agent"] == other.pk
+    [row] = [c for c in body["routing"]["candidates"] if c["agent"] == cheap.pk]
+    assert row["excluded"].endswith("$0.50 needed)")
