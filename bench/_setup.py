@@ -19,6 +19,11 @@ def throwaway_database(name: str):
     import django
     from django.conf import settings
 
+    # Two people benchmarking against one server from their own databases must not drop each
+    # other's throwaway: the name carries the DATABASE_URL's database unless that is ``postgres``.
+    own = os.environ["DATABASE_URL"].rsplit("/", 1)[1].split("?")[0]
+    if own and own != "postgres":
+        name = f"{name}_{own}"
     settings.DATABASES["default"]["TEST"] = {"NAME": name}
     django.setup()
     from django.db import connection

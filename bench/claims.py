@@ -2,7 +2,7 @@
 as the database's own idea of a fast path (one claim of work already there).
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/9 \\
-        .venv/bin/python -m bench claims [--agents 1000] [--work 200] [--every 0.05]
+        .venv/bin/python -m bench claims [--agents 1000] [--work 200] [--every 0.05] [--wait 30] [--spread 30]
 
 Serves the product with daphne (the Procfile's ``web``, production settings); ``--agents`` pull
 agents each hold one long-polling claim (``wait_seconds: 30``, renewed when it ends), so that many
@@ -23,7 +23,8 @@ from pathlib import Path
 
 from bench._loadgen import Connection, Tally
 from bench._setup import throwaway_database
-from bench.heartbeat import SITE, URLS, free_port, serve, server_env
+from bench.heartbeat import SITE, URLS, serve, server_env
+from bench.http_servers import free_port
 
 
 def make_agents(size: int) -> list[tuple[object, str]]:
@@ -36,11 +37,16 @@ def make_agents(size: int) -> list[tuple[object, str]]:
     return [(agent, issue_key(agent=agent, name="bench")[1]) for agent in agents]
 
 
-async def waiters(port: int, fleet, claimed: dict, stop: asyncio.Event, wait_s: int, sent: list) -> Tally:
-    """One long-poll per agent, each on its own connection, renewed until ``stop``."""
+async def waiters(
+    port: int, fleet, claimed: dict, stop: asyncio.Event, wait_s: int, sent: list, spread: float
+) -> Tally:
+    """One long-poll per agent, each on its own connection, renewed until ``stop``. The first ones
+    are spread over ``spread`` seconds: a fleet's long-polls are not in step, so neither are their
+    renewals (``--spread 0`` sends them all at once, as after a restart of every agent)."""
     tally = Tally()
 
     async def one(agent, key) -> None:
+        await asyncio.sleep(random.uniform(0, spread))
         conn = Connection("127.0.0.1", port)
         body = json.dumps({"wait_seconds": wait_s}).encode()
         first = True
@@ -78,11 +84,14 @@ def queue_one(agent) -> tuple[int, float]:
     return execution.pk, at
 
 
-async def measure(port: int, fleet, work: int, every: float, wait_s: int) -> tuple[list[float], Tally]:
+async def measure(
+    port: int, fleet, work: int, every: float, wait_s: int, spread: float
+) -> tuple[list[float], Tally]:
     claimed: dict[int, float] = {}
     stop = asyncio.Event()
     sent = [0]
-    task = asyncio.create_task(waiters(port, fleet, claimed, stop, wait_s, sent))
+    began = time.perf_counter()
+    task = asyncio.create_task(waiters(port, fleet, claimed, stop, wait_s, sent, spread))
     while sent[0] < len(fleet):
         await asyncio.sleep(0.2)
     # Every claim is sent; give the server time to take them all in (it answers none: no work).
@@ -99,6 +108,9 @@ async def measure(port: int, fleet, work: int, every: float, wait_s: int) -> tup
     stop.set()
     tally = await task
     latencies = [claimed[pk] - at for pk, at in queued.items() if pk in claimed]
+    slow = sorted(round(at - began) for pk, at in queued.items() if pk in claimed and claimed[pk] - at > 0.05)
+    if slow:  # renewals come in waves every wait_s after the first claims: do the slow ones line up?
+        print(f"  claimed over 50 ms after pending, queued at (s after the first long-poll): {slow}")
     missing = len(queued) - len(latencies)
     if missing:
         print(f"  {missing} queued executions were not claimed within 30 s")
@@ -115,6 +127,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--work", type=int, default=200)
     parser.add_argument("--every", type=float, default=0.05)
+    parser.add_argument("--wait", type=int, default=30, help="each long-poll's wait_seconds")
+    parser.add_argument(
+        "--spread", type=float, default=30, help="seconds over which the first long-polls are sent"
+    )
     args = parser.parse_args(argv)
     with throwaway_database("mc_bench_claims"):
         run(args)
@@ -130,7 +146,7 @@ def run(args) -> None:
     port = free_port()
     proc = serve("daphne", port, server_env(tmp))
     try:
-        latencies, tally = asyncio.run(measure(port, fleet, args.work, args.every, 30))
+        latencies, tally = asyncio.run(measure(port, fleet, args.work, args.every, args.wait, args.spread))
         # Baseline: work already pending, claimed with no wait by agents that are not waiting.
         few = fleet[: min(50, len(fleet))]
         for agent, _ in few:

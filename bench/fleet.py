@@ -3,8 +3,11 @@
     DATABASE_URL=postgres://root@127.0.0.1:5432/postgres .venv/bin/python -m bench fleet \\
         --agents 1000,2000,5000,10000 [--minutes 3] [--every 15] [--connections 64]
 
-Runs web (daphne), worker and beat as the Procfile does (production settings), on a throwaway
-database and a private ``redis-server``, and plays each fleet size in turn for ``--minutes``: every
+Runs web (daphne), agents (WSGI workers, the Procfile's command), worker and beat as the Procfile
+does (production settings), on a throwaway database and a private ``redis-server``, routes the agents'
+short paths (heartbeats, reports) to ``agents`` as the README's load balancer does, and long-polling
+claims and operators' calls to ``web`` (``--layout web`` sends everything to daphne, the layout before
+the ``agents`` process). It plays each fleet size in turn for ``--minutes``: every
 agent heartbeats every ``--every`` seconds (spread evenly), agents report finished work at about 5
 reports per second per 1,000 agents (``POST /executions/`` with an ``external_id``), and one pull
 agent in a hundred long-polls for work that an operator starts for it (``/run`` then ``claim``),
@@ -15,8 +18,9 @@ Each size starts with one heartbeat interval of warm-up (every agent's first bea
 counted. A size is *held* when the heartbeat p99 stays under 250 ms with no error (any non-2xx answer or a
 broken connection) and no lost report (every report answered 201/200 is in the ledger, counted in
 the database at the end). It prints each size with its latencies, the CPU each process used (share
-of one core) and the web process's largest RSS, then the largest size held. The machine is shared:
-the load average is printed beside each run.
+of one core; the load generator's own too, since it shares the cores) and the largest RSS of web
+and of agents (all its workers), then the largest size held. The machine is shared: the load
+average is printed beside each run.
 """
 
 import argparse
@@ -24,16 +28,20 @@ import asyncio
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from bench._fault_stack import Stack
+from bench._fault_stack import Proc, Stack
 from bench._loadgen import Connection, Tally
+from bench._procfile import command
+from bench.http_servers import free_port
 
 GOAL_P99_S = 0.25
+SETTLE_S = 5.0
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -63,13 +71,21 @@ def cpu_seconds(pid: int) -> float:
 
 
 def rss_mib(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    """Resident memory of the process and its children (granian's workers)."""
+    total = 0.0
+    for p in tree_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class Pool:
@@ -124,23 +140,34 @@ def make_fleet(size: int, prefix: str) -> tuple[list[tuple[int, str]], list[tupl
 
 
 async def play(
-    port: int, fleet, pullers, token: str, seconds: float, every: float, connections: int, work: bool = True
+    port: int,
+    agents_port: int,
+    fleet,
+    pullers,
+    token: str,
+    seconds: float,
+    every: float,
+    connections: int,
+    work: bool = True,
 ) -> dict:
-    pool = Pool(port, connections)
+    pool = Pool(port, max(4, connections // 8))  # operators' calls, on web
+    agent_pool = Pool(agents_port, connections)  # the agents' short paths, on agents (or web)
     beats, reports, claims = Tally(), Tally(), Tally()
     stored_ids: list[str] = []
     slow: list[int] = []  # when (s into the run) a beat took over a second
     errors: list[str] = []
     # Every agent beats once before anything counts: a first beat (a cold cache, a row write, an
-    # agent.online event) is not the steady state the goal speaks of. The clock starts when the
-    # last first beat is answered.
+    # agent.online event) is not the steady state the goal speaks of. The clock starts SETTLE_S
+    # after the last first beat is answered (the beats queued behind the last first beats drain);
+    # the first beats' own latencies are printed apart.
     clock = {"from": float("inf"), "stop": float("inf")}
     first_beats = [len(fleet)]
+    firsts = Tally()
 
     def first_beat_done() -> None:
         first_beats[0] -= 1
         if first_beats[0] == 0:
-            clock["from"] = time.monotonic()
+            clock["from"] = time.monotonic() + SETTLE_S
             clock["stop"] = clock["from"] + seconds
 
     body = {"status": "idle", "version": "1.0", "runtime_location": "bench", "running": []}
@@ -151,8 +178,10 @@ async def play(
         while time.monotonic() < clock["stop"]:
             started = time.perf_counter()
             try:
-                answer = await pool.request("POST", "/api/v1/agent/heartbeat", body, key)
+                answer = await agent_pool.request("POST", "/api/v1/agent/heartbeat", body, key)
                 took = time.perf_counter() - started
+                if first:
+                    firsts.add(answer.status, took)
                 if time.monotonic() >= clock["from"] or answer.status != 200:
                     beats.add(answer.status, took)
                     if took > 1.0:
@@ -187,7 +216,7 @@ async def play(
             }
             started = time.perf_counter()
             try:
-                answer = await pool.request("POST", "/api/v1/executions/", report, key)
+                answer = await agent_pool.request("POST", "/api/v1/executions/", report, key)
                 reports.add(answer.status, time.perf_counter() - started)
                 if answer.status in (200, 201):
                     stored_ids.append(ext)
@@ -218,12 +247,11 @@ async def play(
             if answer.status == 200:
                 execution = json.loads(answer.body)
                 done = {"status": "success", "output": {"ok": True}, "input_tokens": 10, "output_tokens": 5}
-                await conn.request(
-                    "PATCH",
-                    f"/api/v1/executions/{execution['id']}",
-                    json.dumps(done).encode(),
-                    {"Authorization": f"Bearer {key}"},
+                finished = await agent_pool.request(
+                    "PATCH", f"/api/v1/executions/{execution['id']}", done, key
                 )
+                if finished.status != 200:
+                    errors.append(f"finish {finished.status}")
             elif answer.status != 204:
                 errors.append(f"claim {answer.status}")
         conn.close()
@@ -243,6 +271,7 @@ async def play(
     await asyncio.gather(*tasks)
     return {
         "beats": beats,
+        "first_beats": firsts,
         "reports": reports,
         "claims": claims,
         "stored": stored_ids,
@@ -258,6 +287,17 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--every", type=float, default=15, help="heartbeat interval, seconds")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--heartbeats-only", action="store_true", help="no reports, claims or runs")
+    parser.add_argument(
+        "--layout",
+        choices=["agents", "web"],
+        default="agents",
+        help="agents: the agents' short paths go to the Procfile's WSGI `agents` process; web: all to daphne",
+    )
+    parser.add_argument(
+        "--pooler",
+        metavar="HOST:PORT",
+        help="the processes reach PostgreSQL through this PgBouncer (transaction mode) instead",
+    )
     args = parser.parse_args(argv)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("bench fleet: set DATABASE_URL to a PostgreSQL server")
@@ -268,6 +308,10 @@ def main(argv: list[str]) -> None:
         from django.db import connection
 
         base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+        extra = {}
+        if args.pooler:  # same user, the pooler's address; the benchmark itself stays direct
+            base = base.rsplit("@", 1)[0] + "@" + args.pooler
+            extra["MC_DB_TRANSACTION_POOLER"] = "1"
         logs = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
         stack = Stack(
             database_url=f"{base}/{connection.settings_dict['NAME']}",
@@ -277,19 +321,43 @@ def main(argv: list[str]) -> None:
                 "MC_HTTPS": "0",
                 "SECRET_KEY": "bench-" + "k" * 60,
                 "ALLOWED_HOSTS": "127.0.0.1,localhost",
+                **extra,
             },
         )
         try:
             stack.start_redis()
             stack.manage("setup_periodic_tasks")
-            for proc in (stack.web, stack.worker, stack.beat):
+            agents_port = free_port()
+            stack.agents = Proc("agents", command("agents", {**stack.env, "AGENTS_PORT": str(agents_port)}),
+                                stack.env, logs)  # fmt: skip
+            stack.agents_port = agents_port if args.layout == "agents" else stack.web_port
+            for proc in (stack.web, stack.agents, stack.worker, stack.beat):
                 proc.start()
             stack.wait_healthy()
+            wait_port(agents_port)
+            print(
+                f"layout: {args.layout}; agents: {' '.join(stack.agents.argv[2:])};"
+                f" database: {'PgBouncer at ' + args.pooler if args.pooler else 'direct'}",
+                flush=True,
+            )
             results = [run_size(stack, int(n), args) for n in args.agents.split(",")]
         finally:
+            stack.agents.stop()
             stack.stop_all()
         held = [r["agents"] for r in results if r["held"]]
         print(f"largest fleet held: {max(held) if held else 'none'} agents (logs: {logs})")
+
+
+def wait_port(port: int, timeout: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"nothing listens on {port} (see agents.log)")
 
 
 def run_size(stack: Stack, size: int, args) -> dict:
@@ -299,21 +367,25 @@ def run_size(stack: Stack, size: int, args) -> dict:
 
     fleet, pullers, token = make_fleet(size, f"f{size}")
     connection.close()
-    procs = {"web": stack.web, "worker": stack.worker, "beat": stack.beat}
+    procs = {"web": stack.web, "agents": stack.agents, "worker": stack.worker, "beat": stack.beat}
+    procs["redis"] = stack.redis
     cpu_before = {name: cpu_seconds(p.popen.pid) for name, p in procs.items()}
+    own_before = own_cpu_seconds()
     load_before = os.getloadavg()[0]
     began = time.monotonic()
-    rss_peak = [0.0]
+    rss_peak = {"web": 0.0, "agents": 0.0}
 
     async def sample_rss() -> None:
         while time.monotonic() - began < args.minutes * 60 + args.every:
-            rss_peak[0] = max(rss_peak[0], rss_mib(stack.web.popen.pid))
+            for name in rss_peak:
+                rss_peak[name] = max(rss_peak[name], rss_mib(procs[name].popen.pid))
             await asyncio.sleep(2)
 
     async def both():
         outcome, _ = await asyncio.gather(
             play(
                 stack.web_port,
+                stack.agents_port,
                 fleet,
                 pullers,
                 token,
@@ -329,6 +401,7 @@ def run_size(stack: Stack, size: int, args) -> dict:
     outcome = asyncio.run(both())
     wall = time.monotonic() - began
     cpu = {name: (cpu_seconds(p.popen.pid) - cpu_before[name]) / wall for name, p in procs.items()}
+    cpu["load generator"] = (own_cpu_seconds() - own_before) / wall
     stored = Execution.objects.filter(external_id__in=outcome["stored"]).count()
     lost = len(outcome["stored"]) - stored
     beats = outcome["beats"]
@@ -336,11 +409,14 @@ def run_size(stack: Stack, size: int, args) -> dict:
     held = p99 < GOAL_P99_S and not outcome["errors"] and lost == 0
     print(
         f"{size:>6} agents  heartbeats {beats.count:>7} p50 {beats.percentile(50) * 1000:6.1f} ms"
-        f" p99 {p99 * 1000:7.1f} ms | reports {len(outcome['stored'])} (lost {lost},"
+        f" p99 {p99 * 1000:7.1f} ms (first beats p50 {outcome['first_beats'].percentile(50) * 1000:.0f} ms,"
+        f" p99 {outcome['first_beats'].percentile(99) * 1000:.0f} ms)"
+        f" | reports {len(outcome['stored'])} (lost {lost},"
         f" p99 {outcome['reports'].percentile(99) * 1000:.0f} ms) | claims {outcome['claims'].statuses}"
         f" | errors {len(outcome['errors'])} {sorted(set(outcome['errors']))[:4]}"
-        f" | CPU web {cpu['web']:.0%} worker {cpu['worker']:.0%} beat {cpu['beat']:.0%}"
-        f" | web RSS peak {rss_peak[0]:.0f} MiB | load {load_before:.1f}->{os.getloadavg()[0]:.1f}"
+        f" | CPU (share of one core) {', '.join(f'{name} {share:.0%}' for name, share in cpu.items())}"
+        f" | RSS peak web {rss_peak['web']:.0f} MiB, agents {rss_peak['agents']:.0f} MiB"
+        f" | load {load_before:.1f}->{os.getloadavg()[0]:.1f}"
         f" | {'HELD' if held else 'not held'}"
         + (
             f"\n        beats over 1 s at (s into the run): {outcome['slow'][:40]}" if outcome["slow"] else ""

@@ -8,8 +8,8 @@ settings) serves both the product and one extra URL, ``/bench/bare``: a plain fu
 answers ``{"ok": true}`` through the same middleware. The load generator (``bench._loadgen``, 16
 keep-alive connections) alternates between the two, ``--rounds`` times each, heartbeating round
 robin as ``--agents`` agents (one key each). This process flushes the presence buffer every 5 s, as
-the worker does in production. ``--server gunicorn`` serves the WSGI application with one sync
-worker instead (needs ``pip install gunicorn``).
+the worker does in production. ``--server granian`` (or ``gunicorn``) serves the WSGI application with one
+worker process of four threads instead, as the Procfile's ``agents`` process does.
 """
 
 import argparse
@@ -64,23 +64,19 @@ def server_env(extra_path: Path) -> dict:
 
 
 def serve(kind: str, port: int, env: dict) -> subprocess.Popen:
+    """``daphne``: the Procfile's ``web``; ``granian``/``gunicorn``: its WSGI ``agents`` process
+    with one worker (the same flags, bound to ``port``)."""
     if kind == "daphne":
         cmd = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port)]
         cmd.append("mission_control.asgi:application")
-    else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "1",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-        ]
+    elif kind == "granian":
+        cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"]
+        cmd += ["--port", str(port), "--workers", "1", "--blocking-threads", "4", "--log-level", "warning"]
         cmd.append("mission_control.wsgi:application")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    else:
+        cmd = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", "4"]
+        cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", "mission_control.wsgi:application"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=None)
     wait_up(port, proc)
     return proc
 
@@ -111,7 +107,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--server", choices=["daphne", "gunicorn"], default="daphne")
+    parser.add_argument("--server", choices=["daphne", "granian", "gunicorn"], default="daphne")
     args = parser.parse_args(argv)
     with throwaway_database("mc_bench_heartbeat"):
         run(args)

@@ -33,9 +33,25 @@ RAW_ASGI = (
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free local port: any, or the first free one in ``BENCH_PORTS=low-high`` when several
+    people share the machine and each keeps to a range."""
+    span = os.environ.get("BENCH_PORTS", "")
+    candidates = range(int(span.split("-")[0]), int(span.split("-")[1]) + 1) if span else [0]
+    for port in candidates:
+        if port and port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            port = s.getsockname()[1]
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port in BENCH_PORTS={span}")
+
+
+_handed_out: set[int] = set()  # a port handed out is not bound yet: never hand it out twice
 
 
 def wait_up(port: int, proc: subprocess.Popen, timeout_s: float = 30) -> None:

@@ -86,6 +86,14 @@ class Listener:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
+        self.generation = 0  # one more at every (re)connection
+
+    def heard_everything_since(self, generation: int) -> bool:
+        """True when every ring published since ``generation`` was read reached this process
+        (connected all along, no reconnection in between): a wait that heard no ring missed none."""
+        if not settings.REDIS_URL:
+            return True
+        return self.connected.is_set() and self.generation == generation
 
     def ensure_started(self) -> bool:
         """Start the thread if need be; True while it is connected (rings reach this process)."""
@@ -111,6 +119,7 @@ class Listener:
                 )
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(CHANNEL)
+                self.generation += 1
                 self.connected.set()
                 bells.ring_all()  # anything published while nobody listened: look once
                 while True:

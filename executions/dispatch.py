@@ -243,7 +243,10 @@ def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None)
 
     Each try is its own short transaction; while waiting nothing is held, not even a database
     connection, and nothing is queried unless the wake-up channel is down (then every
-    ``CLAIM_POLL_S``).
+    ``CLAIM_POLL_S``). A wait that ends at its deadline with no ring while the channel was up all
+    along answers without another look: every change that makes work claimable rings, so there is
+    nothing new to find (a thousand waiting agents renewing their claims every 30 s cost one
+    query each per renewal instead of two).
     """
     deadline = time.monotonic() + max(0.0, wait_seconds)
     bell = claim_wakeups.bells.register(agent.pk) if wait_seconds > 0 else None
@@ -254,18 +257,29 @@ def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None)
             if row is not None or remaining <= 0 or shutdown.requested():
                 return row
             live = claim_wakeups.listener.ensure_started()
+            generation = claim_wakeups.listener.generation
             if not connection.in_atomic_block:
                 connection.close()  # back to the pool: a thousand waiting claims hold no connection
-            wait_for_work(bell, remaining if live else min(CLAIM_POLL_S, remaining))
+            rung = wait_for_work(bell, remaining if live else min(CLAIM_POLL_S, remaining))
+            if (
+                not rung
+                and live
+                and deadline - time.monotonic() <= 0
+                and claim_wakeups.listener.heard_everything_since(generation)
+                and not bell.is_set()  # a ring that came as the wait timed out: look once more
+            ):
+                return None
     finally:
         if bell is not None:
             claim_wakeups.bells.unregister(agent.pk, bell)
 
 
-def wait_for_work(bell, seconds: float) -> None:
-    """Sleep until the bell rings (new work, a stopping server) or ``seconds`` pass."""
-    bell.wait(seconds)
-    bell.clear()
+def wait_for_work(bell, seconds: float) -> bool:
+    """Sleep until the bell rings (new work, a stopping server) or ``seconds`` pass; True when it rang."""
+    if bell.wait(seconds):
+        bell.clear()
+        return True
+    return False
 
 
 # How long past its expected next move a delivery must be before it counts as lost.

@@ -133,6 +133,12 @@ if DATABASE_URL:
             "max_size": int(os.environ.get("MC_DB_POOL_MAX", "20")),
             "timeout": 10,
         }
+    if env_bool("MC_DB_TRANSACTION_POOLER", False):
+        # Behind PgBouncer in transaction mode each transaction may run on another server
+        # connection: a server-side cursor (``.iterator()``, WITH HOLD outside a transaction) would be
+        # lost between its FETCHes. Prepared statements are already off (Django's psycopg backend sets
+        # ``prepare_threshold=None`` and binds client-side). docs/scaling.md says what was checked.
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 else:
     DATABASES = {
         "default": {

@@ -146,3 +146,36 @@ def test_a_waiting_claim_wakes_on_new_work_without_polling(pull_agent, monkeypat
     assert got and got[0].pk == queued.pk
     # One sleep for the whole wait (no polling), ended by the bell well before its 20 s.
     assert len(sleeps) == 1 and sleeps[0] > 15
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_wait_that_hears_no_ring_answers_without_another_look(pull_agent):
+    """Renewing long-polls are most of a waiting fleet's load: a wait that times out with the
+    channel up all along costs the first look only, as a claim that does not wait at all."""
+    from django.test.utils import CaptureQueriesContext
+
+    from executions import claim_wakeups
+
+    claim_wakeups.listener.ensure_started()
+    assert claim_wakeups.listener.connected.wait(5)
+    with CaptureQueriesContext(connection) as no_wait:
+        assert dispatch.claim(agent=pull_agent, wait_seconds=0) is None
+    with CaptureQueriesContext(connection) as waited:
+        assert dispatch.claim(agent=pull_agent, wait_seconds=0.3) is None
+    assert len(waited) == len(no_wait)
+    # Work that rings during the wait is still claimed.
+    got = []
+
+    def wait() -> None:
+        got.append(dispatch.claim(agent=pull_agent, wait_seconds=10))
+        connection.close()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    while claim_wakeups.bells.count() == 0:
+        threading.Event().wait(0.01)
+    threading.Event().wait(0.2)
+    queued = start_execution(agent=pull_agent, trigger="manual")
+    waiter.join(10)
+    assert got and got[0] is not None and got[0].pk == queued.pk
