@@ -14,8 +14,9 @@ agent in a hundred long-polls for work that an operator starts for it (``/run`` 
 then reports it done. The load generator (``bench._loadgen``) is one asyncio process sharing
 ``--connections`` keep-alive connections, as a proxy in front of the fleet would.
 
-Each size starts with one heartbeat interval of warm-up (every agent's first beat) that is not
-counted. A size is *held* when the heartbeat p99 stays under 250 ms with no error (any non-2xx answer or a
+Each size starts with a warm-up that is not counted: the agents join at ``--join-rate`` per second
+(50; at least over one heartbeat interval), each with a first beat that writes rows, and the clock
+starts 5 s after the last first beat; the first beats' latencies are printed apart. A size is *held* when the heartbeat p99 stays under 250 ms with no error (any non-2xx answer or a
 broken connection) and no lost report (every report answered 201/200 is in the ledger, counted in
 the database at the end). It prints each size with its latencies, the CPU each process used (share
 of one core; the load generator's own too, since it shares the cores) and the largest RSS of web
@@ -149,6 +150,7 @@ async def play(
     every: float,
     connections: int,
     work: bool = True,
+    ramp: float = 0.0,
 ) -> dict:
     pool = Pool(port, max(4, connections // 8))  # operators' calls, on web
     agent_pool = Pool(agents_port, connections)  # the agents' short paths, on agents (or web)
@@ -264,7 +266,7 @@ async def play(
             if answer.status != 202:
                 errors.append(f"run {answer.status}")
 
-    tasks = [agent(pk, key, random.uniform(0, every)) for pk, key in fleet]
+    tasks = [agent(pk, key, random.uniform(0, max(every, ramp))) for pk, key in fleet]
     if work:
         tasks += [puller(pk, key) for pk, key in pullers[:20]]
         tasks += [reporter(5 * len(fleet) / 1000), operator()]
@@ -286,6 +288,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--minutes", type=float, default=3)
     parser.add_argument("--every", type=float, default=15, help="heartbeat interval, seconds")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--join-rate",
+        type=float,
+        default=50,
+        help="agents joining per second during the warm-up (a first beat writes rows; a whole fleet"
+        " beating for the first time within one interval is a cold start, measured apart)",
+    )
     parser.add_argument("--heartbeats-only", action="store_true", help="no reports, claims or runs")
     parser.add_argument(
         "--layout",
@@ -376,7 +385,7 @@ def run_size(stack: Stack, size: int, args) -> dict:
     rss_peak = {"web": 0.0, "agents": 0.0}
 
     async def sample_rss() -> None:
-        while time.monotonic() - began < args.minutes * 60 + args.every:
+        while time.monotonic() - began < args.minutes * 60 + max(args.every, size / args.join_rate) + 10:
             for name in rss_peak:
                 rss_peak[name] = max(rss_peak[name], rss_mib(procs[name].popen.pid))
             await asyncio.sleep(2)
@@ -393,6 +402,7 @@ def run_size(stack: Stack, size: int, args) -> dict:
                 args.every,
                 args.connections,
                 work=not args.heartbeats_only,
+                ramp=size / args.join_rate,
             ),
             sample_rss(),
         )

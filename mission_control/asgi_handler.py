@@ -1,30 +1,35 @@
-"""Django's ASGI handler, made to give back every database connection a failed request opened.
+"""Django's ASGI handler, made to run each request's middleware and view in one hop to a thread, and
+to give back every database connection a failed request opened.
 
-Under ASGI a request's sync code runs on a thread of its own, and its connections go back to the
-pool when ``request_finished`` fires at the end. Two failure paths skipped that, each keeping a
-pooled connection for good (``MC_DB_POOL_MAX`` failures wedged the process: health 503 until a
-restart):
+One hop: Django builds the middleware chain for ASGI as async where it can, so every middleware that
+can do both (``MiddlewareMixin``: sessions, CSRF, auth, messages, CSP, htmx...) ran in async mode and
+wrapped each of its ``process_request``/``process_response`` calls in a ``sync_to_async`` hop, and the
+sync-only middleware and the (sync) view added more: a dozen hops between the event loop and the
+request's thread per request, measured as most of daphne's ~5 ms of CPU per request (py-spy on
+``bench claims``: ``AsyncToSync``/``CurrentThreadExecutor`` under every request). Every view of this
+project is sync, so the chain is built sync, as under WSGI, and the whole request runs on its own
+thread in a single ``sync_to_async`` call.
 
-* Django turns an exception into a response with ``sync_to_async(thread_sensitive=False)``: on a
-  one-off thread, where the DEBUG page's rendering of the frames' locals (a lazy queryset) or any
-  signal receiver opens a connection no one ever closes. Here the conversion runs on the request's
-  own thread instead, like the rest of the request.
-* When sending the response fails (an error page that cannot render, a stream that breaks half way),
-  ``handle`` raises before ``request_finished``; the request's connections are closed here instead.
+Connections: under ASGI a request's sync code runs on a thread of its own, and its connections go
+back to the pool when ``request_finished`` fires at the end. Errors are turned into responses on that
+same thread by the sync chain (``convert_exception_to_response``), where the DEBUG page's rendering of
+the frames' locals or any signal receiver may open a connection that ``request_finished`` then
+closes. When sending the response fails (an error page that cannot render, a stream that breaks half
+way), ``handle`` raises before ``request_finished``; the request's connections are closed here
+instead.
 """
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
-from django.core.handlers.exception import response_for_exception
 from django.db import close_old_connections
 
 
 class PoolSafeASGIHandler(ASGIHandler):
-    async def _get_response_async(self, request):
-        try:
-            return await super()._get_response_async(request)
-        except Exception as exc:
-            return await sync_to_async(response_for_exception, thread_sensitive=True)(request, exc)
+    def load_middleware(self, is_async=False):
+        super().load_middleware(is_async=False)  # a sync chain: see the module's docstring
+
+    async def get_response_async(self, request):
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
     async def handle(self, scope, receive, send):
         try:
