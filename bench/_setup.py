@@ -33,4 +33,10 @@ def throwaway_database(name: str):
     try:
         yield
     finally:
-        connection.creation.destroy_test_db(original, verbosity=0)
+        try:
+            connection.creation.destroy_test_db(original, verbosity=0)
+        except Exception:  # a pooler (bench fleet --pooler) still holds server connections to it
+            from django.db import connections
+
+            with connections["default"]._nodb_cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
