@@ -33,7 +33,7 @@ from executions.lifecycle import (
     run_settings,
 )
 from executions.logs import build_entries
-from executions.models import TERMINAL, Execution, ExecutionLog, Status, Trigger, write_keys
+from executions.models import TERMINAL, Execution, ExecutionLog, IdempotencyKey, Status, Trigger, write_keys
 from executions.pricing import Pricer
 from executions.signals import executions_batch_finished
 from governance import budgets, enforcement, windows
@@ -315,8 +315,11 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
         for row in live:
             row.estimate_usd = estimate
     # Ids for the rows and their events in one query (COPY needs them; None off PostgreSQL).
-    ids = allocate_ids((Execution, len(rows)), (Event, len(rows)))
-    created = write_rows(rows, ids[0] if ids else None)
+    # Ids for the rows, their events and their idempotency keys in one query (COPY needs them;
+    # None off PostgreSQL). A batch's rows carry one key each when they have an external_id.
+    keyed = sum(1 for row in rows if row.external_id)
+    ids = allocate_ids((Execution, len(rows)), (Event, len(rows)), (IdempotencyKey, keyed))
+    created = write_rows(rows, ids[0] if ids else None, ids[2] if ids else None)
     for (index, _, _), row in zip(fresh, created, strict=True):
         results[index] = _ok(index, 201, row.pk)
 
@@ -350,14 +353,16 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
     return results
 
 
-def write_rows(rows: list[Execution], ids: list[int] | None) -> list[Execution]:
+def write_rows(
+    rows: list[Execution], ids: list[int] | None, key_ids: list[int] | None = None
+) -> list[Execution]:
     """The one place a batch's ledger rows are written (COPY on PostgreSQL); sets their ids.
     Their months are checked first (partitions.admit) and their idempotency keys written with
     them (bulk_create, used off PostgreSQL, writes the keys itself)."""
     partitions.admit(row.created_at for row in rows)
     insert_rows(rows, ids=ids)
     if connection.vendor == "postgresql":
-        write_keys(rows)
+        write_keys(rows, key_ids)
     for row in rows:  # as loaded: a finished row may never be saved again (Execution.save)
         row._loaded_status = row.status
     return rows
