@@ -12,12 +12,13 @@ batches over real HTTP to daphne (the Procfile's web command, production setting
 first batch warms up off the clock. ``--profile`` prints cProfile's top functions for the HTTP line
 (``BENCH_PROFILE_OUT=file`` keeps the stats).
 
-Figures (README's benchmark table has the latest): before issue 15's batch work, 0.046-0.08 x
-COPY; after it (1 Dec, load average 6-7 from other jobs) 0.36-0.39 x in single runs and a median of
-0.19 x over 5 rounds (0.10-0.43 x). What is left per batch (cProfile of the HTTP line): PostgreSQL
-time (the COPY into a table with a full-text GIN index, budget settlement, the rollups' read-back
-and upserts) about a third, psycopg formatting the COPY rows ~15 %, building rows (pricing
-included) ~10 %, validation ~9 %, the JSON limits walk ~7 %, rollup arithmetic ~5 %.
+Figures (README's benchmark table has the latest): before issue 15's batch work 0.063 x COPY on a
+quiet machine (1,895 vs 30,303 executions/s); after it, quiet machine, 3 rounds: 0.14 x (HTTP
+in-process 4,732/s, daphne 4,939/s, COPY 34,119/s). Under load the ratio swings (0.10-0.43 x):
+COPY slows more than the endpoint, so measure when the machine is quiet. What is left per batch
+(cProfile of the HTTP line): PostgreSQL time (COPY of rows, events and keys, settlements, the
+rollups' read-back and upserts) about a third, psycopg formatting the COPY rows ~15 %, building
+rows (pricing included) ~10 %, validation ~9 %, the JSON limits walk ~7 %, rollup arithmetic ~5 %.
 """
 
 import argparse
