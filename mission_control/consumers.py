@@ -159,6 +159,11 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                if asyncio.current_task().cancelling():
+                    # The socket is closing, but the layer's receive turned the cancellation into
+                    # its own error (channels-redis re-raises a broken connection's error from its
+                    # cancel handler): end, or this loop would outlive the socket, retrying forever.
+                    raise asyncio.CancelledError from exc
                 if not broken:
                     logger.warning("event stream lost the channel layer (%s); polling until it is back", exc)
                 broken = True
