@@ -18,6 +18,7 @@ from datetime import datetime
 from rest_framework import serializers
 
 from executions.api.serializers import MAX_DURATION_MS, MAX_TOKENS, ReportSerializer, body_hash
+from mission_control.json_limits import clean_text
 
 # name -> (trim whitespace, allow blank, max length or None)
 TEXT = {
@@ -46,19 +47,6 @@ BY_FIELD = ("cost_usd", "logs")  # validated by the serializer's own field
 
 class Unsure(Exception):
     """The fast path cannot vouch for this item: the serializer decides."""
-
-
-def _clean(text: str) -> bool:
-    # DRF's ProhibitNullCharactersValidator and ProhibitSurrogateCharactersValidator, at C speed.
-    if "\x00" in text:
-        return False
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class BatchValidator:
@@ -147,7 +135,7 @@ class BatchValidator:
             return ""
         if longest is not None and len(value) > longest:
             raise Unsure
-        if not _clean(value):
+        if not clean_text(value):
             raise Unsure
         return value
 
