@@ -231,8 +231,9 @@ def load_logs() -> None:
     messages = "ARRAY[" + ", ".join(f"'{m}'" for m in LOG_MESSAGES) + "]"
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO executions_executionlog (execution_id, execution_created_at, seq, ts, level, kind, message) "
-            "SELECT e.id, e.created_at, 1, COALESCE(e.started_at, e.created_at), "
+            "INSERT INTO executions_executionlog (execution_id, execution_created_at, agent_id, business_id, "
+            "seq, ts, level, kind, message) "
+            "SELECT e.id, e.created_at, e.agent_id, e.business_id, 1, COALESCE(e.started_at, e.created_at), "
             "(ARRAY['info', 'info', 'info', 'warning', 'error', 'debug'])[1 + e.id %% 6], "
             "(ARRAY['log', 'log', 'tool_call', 'api_call'])[1 + e.id %% 4], "
             f"({messages})[1 + e.id %% {len(LOG_MESSAGES)}] "

@@ -226,6 +226,8 @@ def _logs(rng: random.Random, row: Execution, title: str) -> list[ExecutionLog]:
         ExecutionLog(
             execution_id=row.pk,
             execution_created_at=row.created_at,
+            agent_id=row.agent_id,
+            business_id=row.business_id,
             seq=i + 1,
             ts=ts + step * i,
             level=level,

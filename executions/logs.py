@@ -16,6 +16,8 @@ def build_entries(execution: Execution, entries: list[dict], first_seq: int) -> 
         ExecutionLog(
             execution_id=execution.pk,
             execution_created_at=execution.created_at,  # the month the entry lives in
+            agent_id=execution.agent_id,
+            business_id=execution.business_id,
             seq=first_seq + i,
             ts=entry.get("ts") or now,
             level=entry.get("level") or "info",

@@ -329,23 +329,39 @@ class LogKind(models.TextChoices):
 
 
 def fill_ledger_times(rows) -> None:
-    """Set ``execution_created_at`` where a row names its execution by id only (one query)."""
+    """Copy what a row keeps of its execution (``execution_created_at``; on log entries the agent and
+    business too) where it names the execution by id only: one query for all of them."""
     for row in rows:
         cached = row._state.fields_cache.get("execution")
         if cached is not None and cached.pk == row.execution_id:
-            row.execution_created_at = cached.created_at
-    missing = {row.execution_id for row in rows if row.execution_id and row.execution_created_at is None}
+            for field, source in row.COPIED:
+                setattr(row, field, getattr(cached, source))
+    missing = {
+        row.execution_id
+        for row in rows
+        if row.execution_id and any(getattr(row, field) is None for field, _ in row.COPIED)
+    }
     if not missing:
         return
-    times = dict(Execution.objects.filter(pk__in=missing).values_list("pk", "created_at"))
+    copied = rows[0].COPIED
+    found = {
+        values[0]: values[1:]
+        for values in Execution.objects.filter(pk__in=missing).values_list("pk", *(s for _, s in copied))
+    }
     for row in rows:
-        if row.execution_id and row.execution_created_at is None:
-            row.execution_created_at = times.get(row.execution_id)
+        if row.execution_id in missing:
+            for (field, _), value in zip(
+                copied, found.get(row.execution_id, (None,) * len(copied)), strict=True
+            ):
+                setattr(row, field, value)
 
 
 class LedgerReference(models.Model):
     """A row pointing at an execution by ``(execution_id, execution_created_at)``: the composite key
     of the month-partitioned ledger. The time is filled in from the execution when it is saved."""
+
+    # (field here, field of the execution): what the row keeps of its execution, set when saved.
+    COPIED: tuple[tuple[str, str], ...] = (("execution_created_at", "created_at"),)
 
     class Meta:
         abstract = True
@@ -353,20 +369,23 @@ class LedgerReference(models.Model):
     def save(self, *args, **kwargs):
         cached = self._state.fields_cache.get("execution")
         if self.execution_id is None:
-            self.execution_created_at = None
+            for field, _ in self.COPIED:
+                setattr(self, field, None)
         elif cached is not None and cached.pk == self.execution_id:
-            self.execution_created_at = cached.created_at
+            for field, source in self.COPIED:
+                setattr(self, field, getattr(cached, source))
         elif (
-            self.execution_created_at is None
+            any(getattr(self, field) is None for field, _ in self.COPIED)
             or self.__dict__.get("_ledger_ref", self.execution_id) != self.execution_id
         ):
             # Named by id only, or re-pointed since it was loaded: read the time from the ledger.
-            self.execution_created_at = None
+            for field, _ in self.COPIED:
+                setattr(self, field, None)
             fill_ledger_times([self])
         self._ledger_ref = self.execution_id
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and ({"execution", "execution_id"} & set(update_fields)):
-            kwargs["update_fields"] = [*update_fields, "execution_created_at"]
+            kwargs["update_fields"] = [*update_fields, *(field for field, _ in self.COPIED)]
         super().save(*args, **kwargs)
 
     @classmethod
@@ -416,6 +435,14 @@ class ExecutionLog(LedgerReference, AppendOnlyModel):
     execution_created_at = models.DateTimeField(
         help_text="Its execution's created_at: the month it lives in."
     )
+    # Copies of the execution's (which holds the constraints): the logs page scopes and filters the
+    # entries by them without a join to the ledger, which read every entry (bench/dashboards.py).
+    agent = models.ForeignKey(
+        Agent, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    business = models.ForeignKey(
+        Business, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
     seq = models.PositiveIntegerField()
     ts = models.DateTimeField(default=timezone.now)
     level = models.CharField(max_length=8, choices=LogLevel.choices, default=LogLevel.INFO)
@@ -426,9 +453,19 @@ class ExecutionLog(LedgerReference, AppendOnlyModel):
     client_id = models.CharField(max_length=64, null=True, blank=True)
 
     objects = ExecutionLogQuerySet.as_manager()
+    COPIED = (
+        ("execution_created_at", "created_at"),
+        ("agent_id", "agent_id"),
+        ("business_id", "business_id"),
+    )
 
     class Meta:
         ordering = ["execution_id", "seq"]
+        indexes = [
+            # The logs page, newest first, by agent and by business (scope).
+            models.Index(fields=["agent", "-id"], name="executionlog_agent_id"),
+            models.Index(fields=["business", "-id"], name="executionlog_business_id"),
+        ]
         constraints = [
             # With the month: a unique index on a partitioned table holds its partition key.
             models.UniqueConstraint(fields=["execution", "execution_created_at", "seq"], name="uniq_log_seq"),

@@ -16,7 +16,6 @@ from console.views.base import console_page, page
 from executions.export import buffered
 from executions.logs import search_logs
 from executions.models import Execution, ExecutionLog, LogKind, LogLevel
-from executions.selectors import scoped_executions
 from mission_control.params import id_or_none
 
 PAGE_SIZE = 100
@@ -38,19 +37,20 @@ def _filters(request) -> dict:
 
 
 def matching_logs(request, filters: dict):
-    executions = scoped_executions(request.user)
-    if request.mc_scope.current:
-        executions = executions.filter(business_id=request.mc_scope.current.pk)
+    """The entries the caller may see that match ``filters``. Scoped and filtered on the entries' own
+    copies of their execution's business and agent (indexed with the id), so no page joins the
+    ledger: the semi-join on the executions read every entry (120 ms by agent on 200,000, bench)."""
+    qs = ExecutionLog.objects.all()
+    if not request.mc_scope.sees_everything:
+        qs = qs.filter(business_id__in=request.mc_scope.ids)
     if filters["agent"]:
-        # The agent's business checked here, so the ledger is read by agent alone: ANDed with a
-        # business's half million rows the agent's 10,000 took 270 ms on 2M executions (bench).
-        business_id = Agent.objects.filter(pk=filters["agent"]).values_list("business_id", flat=True).first()
-        if business_id not in request.mc_scope.ids:
-            return ExecutionLog.objects.none()
-        executions = Execution.objects.filter(agent_id=filters["agent"])
+        qs = qs.filter(agent_id=filters["agent"])
     if filters["execution"]:
-        executions = executions.filter(pk=filters["execution"])
-    qs = ExecutionLog.objects.filter(execution__in=executions.values("pk"))
+        # With its month: the entries are read from one partition.
+        created = (
+            Execution.objects.filter(pk=filters["execution"]).values_list("created_at", flat=True).first()
+        )
+        qs = qs.filter(execution_id=filters["execution"], execution_created_at=created)
     since, until = parse_datetime(filters["since"] or ""), parse_datetime(filters["until"] or "")
     if since:
         qs = qs.filter(ts__gte=since)
@@ -66,7 +66,7 @@ def log_list(request):
     before = id_or_none(request.GET.get("before"))
     if before is not None:
         qs = qs.filter(pk__lt=before)
-    rows = list(qs.select_related("execution__agent").order_by("-id")[: PAGE_SIZE + 1])
+    rows = list(qs.select_related("agent").order_by("-id")[: PAGE_SIZE + 1])
     query = urlencode({k: v for k, v in filters.items() if v})
     context = {
         "logs": rows[:PAGE_SIZE],
@@ -87,8 +87,8 @@ def _records(qs):
     values = qs.order_by("id").values_list(
         "id",
         "execution_id",
-        "execution__agent_id",
-        "execution__business__slug",
+        "agent_id",
+        "business__slug",
         "seq",
         "ts",
         "level",

@@ -88,3 +88,12 @@ def test_a_log_line_keeps_the_execution_alive(agent_api, run):
     with time_machine.travel(timezone.now() + timedelta(minutes=5)):
         post_logs(agent_api, run, [{"message": "still here"}])
     assert Execution.objects.get(pk=run).last_seen_at - before >= timedelta(minutes=5)
+
+
+@pytest.mark.django_db
+def test_it_copies_the_executions_agent_and_business_onto_each_entry(agent_api, agent, run):
+    post_logs(agent_api, run, [{"message": "a"}])
+    ExecutionLog.objects.bulk_create([ExecutionLog(execution_id=run, seq=2, message="named by id only")])
+    ExecutionLog(execution_id=run, seq=3, message="saved alone").save()
+    copies = set(ExecutionLog.objects.filter(execution_id=run).values_list("agent_id", "business_id"))
+    assert copies == {(agent.pk, agent.business_id)}

@@ -89,9 +89,9 @@ def test_composite_keys_refuse_rows_that_point_at_no_execution(agent):
     elsewhere = row.created_at + timedelta(days=200)  # the same id in another month is not this row
     with pytest.raises(IntegrityError, match="executionlog_execution_fk"):
         _raw(
-            "INSERT INTO executions_executionlog (execution_id, execution_created_at, seq, ts, level, kind, message)"
-            " VALUES (%s, %s, 9, now(), 'info', 'log', 'orphan')",
-            [row.pk, elsewhere],
+            "INSERT INTO executions_executionlog (execution_id, execution_created_at, agent_id, business_id, seq,"
+            " ts, level, kind, message) VALUES (%s, %s, %s, %s, 9, now(), 'info', 'log', 'orphan')",
+            [row.pk, elsewhere, row.agent_id, row.business_id],
         )
     with pytest.raises(IntegrityError, match="costcorrection_execution_fk"):
         _raw(
