@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 BATCH = 500  # events read and sent per step of a replay
 WAITING_POLL_S = 0.1  # how soon to look again while a gap holds the horizon back
+TASK_END_S = 5.0  # how long a closing socket waits for its tasks to end
 RECHECK_AGAIN_S = 1.0
 
 
@@ -53,6 +54,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     # error; this consumer listens on its own task (``_listen``) so that a Redis outage costs only
     # wake-ups: the socket keeps polling the table and rejoins its groups once Redis is back.
     channel_layer_alias = None
+    closed = False  # set by disconnect(); the two loops end at their next turn
 
     async def connect(self):
         self.tasks: list[asyncio.Task] = []
@@ -84,11 +86,19 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
             self.tasks.append(asyncio.create_task(self._listen()))
 
     async def disconnect(self, code):
-        for task in self.tasks:
-            if task is not asyncio.current_task():
-                task.cancel()
+        self.closed = True  # even if a cancellation below is lost, the loops end
+        others = [task for task in self.tasks if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
         for group in list(self.joined):
             await self._safely(self.layer.group_discard(group, self.wake_channel))
+        if others:
+            # The socket is gone once they are: nothing of it keeps polling the table or Redis.
+            _, pending = await asyncio.wait(others, timeout=TASK_END_S)
+            if pending:
+                logger.warning(
+                    "event stream: %d task(s) still running %.0f s after close", len(pending), TASK_END_S
+                )
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or not hasattr(self, "wake"):
@@ -149,7 +159,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
     async def _listen(self) -> None:
         """Turn channel-layer messages into flags for the pump. Survives Redis going away."""
         broken = False
-        while True:
+        while not self.closed:
             try:
                 if broken:
                     await self._join(again=True)
@@ -186,7 +196,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         loop = asyncio.get_running_loop()
         next_recheck = loop.time() + settings.MC_WS_RECHECK_S
         try:
-            while True:
+            while not self.closed:
                 if self.recheck_due or loop.time() >= next_recheck:
                     self.recheck_due = False
                     next_recheck = loop.time() + settings.MC_WS_RECHECK_S
@@ -196,8 +206,12 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
                 if not await self._deliver():
                     return
                 timeout = WAITING_POLL_S if self.horizon.waiting else settings.MC_WS_POLL_S
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the result when the
+                # task is cancelled just as the wake-up lands, losing the cancellation, and the pump
+                # of a closed socket went on polling the table for ever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self.wake.wait()
                 self.wake.clear()
         except asyncio.CancelledError:
             raise

@@ -21,6 +21,15 @@ async def connect(path: str, headers=None) -> WebsocketCommunicator:
     return communicator
 
 
+def stream_tasks() -> list[asyncio.Task]:
+    """The event-stream tasks (pump, listener) still alive on this loop: none once every socket closed."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if not t.done() and getattr(t.get_coro(), "__qualname__", "").startswith("EventStreamConsumer.")
+    ]
+
+
 async def closed_with(communicator: WebsocketCommunicator, timeout: float = 5) -> int | None:
     """Read until the server closes; the close code (events on the way are skipped)."""
     loop = asyncio.get_running_loop()
