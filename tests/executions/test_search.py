@@ -158,12 +158,19 @@ def test_it_finds_nothing_for_a_business_that_does_not_exist_for_a_superuser(led
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-@pytest.mark.parametrize("common", [True, False])
-def test_full_text_finds_the_same_rows_for_common_and_rare_terms(viewer_api, ledger, monkeypatch, common):
+@pytest.mark.parametrize(
+    ("walkable", "common_matches"),
+    [(1, 10**9), (10**9, 1), (10**9, 10**9)],
+    ids=["common in the newest rows", "common in the probe", "rare"],
+)
+def test_full_text_finds_the_same_rows_for_common_and_rare_terms(
+    viewer_api, ledger, monkeypatch, walkable, common_matches
+):
     from executions import search
 
     # A common term is tested row by row, newest first; a rare one is collected from the GIN indexes.
-    monkeypatch.setattr(search, "COMMON_MATCHES", 1 if common else 10**9)
+    monkeypatch.setattr(search, "WALKABLE", walkable)
+    monkeypatch.setattr(search, "COMMON_MATCHES", common_matches)
     assert ids(viewer_api, "q=gateway") == [ledger["failed"]]
     assert ids(viewer_api, "q=walrus") == [ledger["running"]]
     assert ids(viewer_api, "q=walrus&status=success") == []
