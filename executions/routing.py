@@ -33,8 +33,8 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.db import transaction
+from django.db.models import Count, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -45,7 +45,7 @@ from executions.routing_pool import Pool, choose, read_pool, score
 from governance import audit
 from governance.audit import actor_name
 from governance.enforcement import check_can_start
-from governance.models import Business, EmergencyStop
+from governance.models import Business
 from mission_control.errors import DomainError
 from mission_control.events import publish
 
@@ -71,10 +71,11 @@ class AgentFigures(NamedTuple):
     duration_count: int = 0
 
 
-# (business id, since) -> (rows kept from earlier reads, a query of the rest). Both give rows of
-# (agent id, *AgentFigures), any number per agent (one per model...), which the router adds up: the
-# kept ones as a sequence or an array, the query run with every decision.
-FiguresSource = Callable[[int, datetime], tuple[Sequence, QuerySet]]
+# (business id, since) -> (rows kept from earlier reads, the SQL and parameters of the rest). Both
+# give rows of (agent id, *AgentFigures), any number per agent (one per model...), which the router
+# adds up: the kept ones as a sequence or an array, the SQL (a SELECT of those six columns) run
+# inside the decision's own statement every time.
+FiguresSource = Callable[[int, datetime], tuple[Sequence, tuple[str, Sequence]]]
 _source: FiguresSource | None = None
 
 
@@ -84,7 +85,7 @@ def use_figures(source: FiguresSource | None) -> None:
     _source = source
 
 
-def ledger_figures(business_id: int, since: datetime) -> tuple[Sequence, QuerySet]:
+def ledger_figures(business_id: int, since: datetime) -> tuple[Sequence, tuple[str, Sequence]]:
     """The figures straight from the ledger (all of them live): what the router uses when no
     source is installed."""
     live = (
@@ -104,27 +105,12 @@ def ledger_figures(business_id: int, since: datetime) -> tuple[Sequence, QuerySe
         )
         .values_list("agent_id", "n", "ok", "cost", "dur", "dur_n")
     )
-    return (), live
+    return (), live.query.sql_with_params()
 
 
 def explore_share(business: Business) -> Decimal:
     row = RoutingSettings.objects.filter(business_id=business.pk).order_by().first()
     return row.explore_share if row is not None else Decimal(settings.MC_ROUTING_EXPLORE_SHARE)
-
-
-def _share_and_stop(business: Business) -> tuple[float, bool]:
-    """The business's exploration share and whether an emergency stop covers it, in one query
-    (written out: the ORM's Subquery and Exists took longer to compile than to run). The stop rule
-    is ``EmergencyStop.objects.active().covering(business)``: not released, its own or global."""
-    sql = f"""
-        SELECT (SELECT explore_share FROM {RoutingSettings._meta.db_table} WHERE business_id = %s),
-               EXISTS (SELECT 1 FROM {EmergencyStop._meta.db_table}
-                       WHERE released_at IS NULL AND (business_id = %s OR business_id IS NULL))"""  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [business.pk, business.pk])
-        share, stopped = cursor.fetchone()
-    share = Decimal(str(share)) if share is not None else Decimal(settings.MC_ROUTING_EXPLORE_SHARE)
-    return float(share), bool(stopped)
 
 
 @dataclass
@@ -150,10 +136,8 @@ def decide(
     """Pick the agent for one piece of work (and those to try after it). Refuses with 409
     ``no_eligible_agent`` and every candidate's reason."""
     now = timezone.now()
-    share, stopped = _share_and_stop(business)
-    pool = read_pool(
+    pool, share = read_pool(
         business=business,
-        stopped=stopped,
         capability=capability,
         trigger=trigger,
         model=model,
@@ -162,6 +146,7 @@ def decide(
         since=now - timedelta(hours=settings.MC_ROUTING_WINDOW_H),
         now=now,
     )
+    share = float(share if share is not None else Decimal(settings.MC_ROUTING_EXPLORE_SHARE))
     score(pool, max_wait_s=max_wait_s, prior_weight=settings.MC_ROUTING_PRIOR_WEIGHT)
     order, reason = choose(pool, share=share, rng=rng or random.Random())
     if not order:

@@ -16,16 +16,18 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count
 
 from agents.models import Agent, DesiredState
-from executions.models import Execution, Status
-from governance.budgets import short_budgets
-from governance.enforcement import policy_verdicts
-from governance.models import Business
+from executions.models import Execution, RoutingSettings, Status
+from governance.budgets import budget_rows_query, short_budgets
+from governance.enforcement import policy_rows_query, policy_verdicts
+from governance.models import Business, EmergencyStop
+from mission_control.read_together import read_together
 
 # Why an agent may not take work, decided in the query that lists the candidates (0: it may).
 _UNAVAILABLE = ("", "held by an emergency stop", "stopped", "offline")
+# The columns of a figures source's rows after the agent id (``executions.routing.AgentFigures``).
+_FIGURES = ("executions", "successes", "cost_e8", "duration_ms_sum", "duration_count")
 
 
 @dataclass
@@ -78,7 +80,6 @@ class Pool:
 def read_pool(
     *,
     business: Business,
-    stopped: bool,
     capability: str,
     trigger: str,
     model: str,
@@ -86,58 +87,51 @@ def read_pool(
     figures_source,
     since: datetime,
     now: datetime,
-) -> Pool:
+) -> tuple[Pool, Decimal | None]:
     """Every agent of ``business`` with ``capability``, with its figures, queue and, if it may not
-    take the work now, why (``stopped``: an emergency stop covers the business, read by the caller
-    with the routing settings). Five queries whatever the number of agents (six when the figures'
-    kept sums are re-read), each a plain scan of one table: the candidates, their live figures, their
-    queues, the policies, the budgets. Joined here by agent id rather than in one statement: a join of
-    three grouped reads is at the planner's mercy (on fresh statistics it re-ran an aggregate per
-    agent, 500 ms)."""
-    agents = _candidates(business, capability, now)
+    take the work now, why; and the business's exploration share (None: not set). Four statements,
+    sent together (one round trip on PostgreSQL) whatever the number of agents: the candidates with
+    their queues and live figures (:func:`_pool_query`), the routing settings and whether an
+    emergency stop covers the business, the policies that may refuse or cap, the budgets."""
+    kept, live = figures_source(business.pk, since)
+    agents, settings_row, policies, budgets = read_together(
+        [
+            _pool_query(business.pk, capability, now, live),
+            _settings_query(business.pk),
+            policy_rows_query(business_id=business.pk, model=model),
+            budget_rows_query(business_id=business.pk, model=model, now=now),
+        ]
+    )
+    share, stopped = settings_row[0]
     if not agents:
-        return Pool([], [], np.zeros(0), np.zeros(0), np.zeros((0, 5)), [])
+        return Pool([], [], np.zeros(0), np.zeros(0), np.zeros((0, 5)), []), share
     columns = list(zip(*agents, strict=True))
     ids = list(columns[0])
-    at = np.array(ids, dtype=np.int64)
-    kept, live = figures_source(business.pk, since)
-    figures = np.zeros((len(ids), 5))
-    _add_by_agent(figures, at, kept)
-    _add_by_agent(figures, at, _rows(live))
-    queue = np.zeros((len(ids), 1))
-    _add_by_agent(
-        queue,
-        at,
-        _rows(
-            # Scoped by business, not by a list of ids: a thousand-id IN list costs more to build than to run.
-            Execution.objects.filter(business_id=business.pk, status=Status.PENDING)
-            .order_by()
-            .values("agent_id")
-            .annotate(n=Count("pk"))
-            .values_list("agent_id", "n")
-        ),
-    )
+    numbers = np.array(columns[5:], dtype=float)  # queue, then AgentFigures' five
+    figures = numbers[1:].T.copy()
+    _add_by_agent(figures, np.array(ids, dtype=np.int64), kept)
     pool = Pool(
         ids=ids,
         names=list(columns[1]),
         replicas=np.array(columns[2], dtype=float),
-        queue=queue[:, 0],
+        queue=numbers[0],
         figures=figures,
         excluded=[""] * len(ids),
     )
     if stopped:
         pool.excluded = ["an emergency stop is engaged"] * len(ids)
-        return pool
-    verdicts = policy_verdicts(business=business, trigger=trigger, model=model, actor=actor)
+        return pool, share
+    verdicts = policy_verdicts(business=business, trigger=trigger, model=model, actor=actor, rows=policies)
     excluded = pool.excluded
     for n in np.flatnonzero(np.array(columns[4])):
         excluded[n] = _UNAVAILABLE[columns[4][n]]
     if verdicts.shared:
         excluded[:] = [f"policy: {verdicts.shared}"] * len(ids)
     elif verdicts.refused:
-        for n, agent_id in enumerate(ids):
-            if agent_id in verdicts.refused:
-                excluded[n] = f"policy: {verdicts.refused[agent_id]}"
+        index = {agent_id: n for n, agent_id in enumerate(ids)}
+        for agent_id, why in verdicts.refused.items():
+            if (n := index.get(agent_id)) is not None:
+                excluded[n] = f"policy: {why}"
     pool.estimates = _estimates(pool, columns[3], verdicts)
     open_ = [n for n, why in enumerate(excluded) if not why]
     short = short_budgets(
@@ -146,43 +140,62 @@ def read_pool(
         estimates=[pool.estimates[n] for n in open_],
         model=model,
         now=now,
+        rows=budgets,
     )
     for n in open_:
         if ids[n] in short:
             excluded[n] = f"budget: {short[ids[n]]}"
-    return pool
+    return pool, share
 
 
-def _candidates(business: Business, capability: str, now: datetime) -> list[tuple]:
-    """The agents of ``business`` with ``capability`` in id order: id, name, replicas, declared
-    maximum cost per execution, and why it may not take work (an index into ``_UNAVAILABLE``).
-    Written out, not built by the ORM: compiling the equivalent queryset (``with_capability`` and a
-    CASE) cost more than running it. The rules are the model's: ``AgentQuerySet.offline`` (no
-    heartbeat, or ``offline_after`` passed) and ``with_capability`` (JSON containment)."""
+def _pool_query(business_id: int, capability: str, now: datetime, live: tuple[str, list]) -> tuple[str, list]:
+    """The agents of the business with ``capability`` in id order: id, name, replicas, declared
+    maximum cost per execution, why it may not take work (an index into ``_UNAVAILABLE``), its
+    pending executions, then its live figures (AgentFigures' five, summed from ``live``'s rows, the
+    figures source's query). Each part is a materialized CTE, read once and hash- or merge-joined by
+    agent id: inlined, a join of grouped reads is at the planner's mercy (on fresh statistics it
+    re-ran an aggregate per agent, 500 ms). Written out, not built by the ORM: compiling the
+    querysets cost more than running them. The rules are the model's: ``AgentQuerySet.offline`` (no
+    heartbeat, or ``offline_after`` passed) and ``with_capability`` (JSON containment); the queue is
+    scoped by business, not by a list of ids (a thousand-id IN list costs more to build than to
+    run)."""
     if connection.vendor == "postgresql":
         has_it, wanted = "capabilities @> %s::jsonb", json.dumps([capability])
     else:  # SQLite: no containment operator (as AgentQuerySet.with_capability)
         has_it, wanted = "EXISTS (SELECT 1 FROM json_each(capabilities) WHERE value = %s)", capability
+    live_sql, live_params = live
+    sums = ", ".join(f"CAST(SUM({c}) AS double precision) AS {c}" for c in _FIGURES)
+    found = ", ".join(f"COALESCE(l.{c}, 0)" for c in _FIGURES)
     sql = f"""
-        SELECT id, name, scale, max_cost_per_execution_usd,
-               CASE WHEN held_by_emergency_stop THEN 1 WHEN desired_state <> %s THEN 2
-                    WHEN offline_after IS NULL OR offline_after < %s THEN 3 ELSE 0 END
-        FROM {Agent._meta.db_table} WHERE business_id = %s AND {has_it} ORDER BY id"""  # noqa: S608 -- names, not input
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [DesiredState.RUNNING, connection.ops.adapt_datetimefield_value(now), business.pk, wanted],
-        )
-        return cursor.fetchall()
+        WITH candidates AS MATERIALIZED (
+            SELECT id, name, scale, max_cost_per_execution_usd,
+                   CASE WHEN held_by_emergency_stop THEN 1 WHEN desired_state <> %s THEN 2
+                        WHEN offline_after IS NULL OR offline_after < %s THEN 3 ELSE 0 END AS unavailable
+            FROM {Agent._meta.db_table} WHERE business_id = %s AND {has_it}),
+        queues AS MATERIALIZED (
+            SELECT agent_id, COUNT(*) AS pending FROM {Execution._meta.db_table}
+            WHERE business_id = %s AND status = %s GROUP BY agent_id),
+        live_rows (agent_id, {", ".join(_FIGURES)}) AS ({live_sql}),
+        live AS MATERIALIZED (
+            SELECT agent_id, {sums} FROM live_rows GROUP BY agent_id)
+        SELECT c.id, c.name, c.scale, c.max_cost_per_execution_usd, c.unavailable,
+               COALESCE(q.pending, 0), {found}
+        FROM candidates c LEFT JOIN queues q ON q.agent_id = c.id LEFT JOIN live l ON l.agent_id = c.id
+        ORDER BY c.id"""  # noqa: S608 -- names, not input
+    at = connection.ops.adapt_datetimefield_value(now)
+    params = [DesiredState.RUNNING, at, business_id, wanted, business_id, Status.PENDING, *live_params]
+    return sql, params
 
 
-def _rows(queryset) -> list[tuple]:
-    """The rows of ``queryset`` as the driver returns them: the ORM writes the SQL, and a thousand
-    rows skip its per-row machinery (only ints, strings and decimals are read this way)."""
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+def _settings_query(business_id: int) -> tuple[str, list]:
+    """The business's exploration share (NULL: not set) and whether an emergency stop covers it. The
+    stop rule is ``EmergencyStop.objects.active().covering(business)``: not released, its own or
+    global."""
+    sql = f"""
+        SELECT (SELECT explore_share FROM {RoutingSettings._meta.db_table} WHERE business_id = %s),
+               EXISTS (SELECT 1 FROM {EmergencyStop._meta.db_table}
+                       WHERE released_at IS NULL AND (business_id = %s OR business_id IS NULL))"""  # noqa: S608
+    return sql, [business_id, business_id]
 
 
 def _add_by_agent(into: np.ndarray, ids: np.ndarray, rows) -> None:

@@ -109,19 +109,12 @@ def _fits(window: BudgetWindow, limit: Decimal, estimate: Decimal) -> bool:
     return used + estimate <= limit if estimate > 0 else used < limit
 
 
-def short_budgets(
-    *, business: Business, agent_ids: list[int], estimates: list[int], model: str = "", now=None
-) -> dict[int, str]:
-    """For many agents at once (routing): ``{agent_id: why}`` for each whose estimate (integer
-    micro-dollars, in the order of ``agent_ids``) some budget in scope cannot cover now, by the rule
-    of :func:`reserve` without holding anything. One query whatever the number of agents or budgets:
-    each enabled budget of the business with its current window joined (none yet: nothing spent).
-    Reads what is committed now, so a budget exhausted a moment ago excludes; ``reserve`` stays the
-    judge when the work starts."""
-    now = now or timezone.now()
-    # Written out (the FilteredRelation queryset cost more to compile than to run): the enabled
-    # budgets of the business for every model or this one (``in_scope``'s rule), each with its
-    # current window if it has one yet. The business's budgets, not an IN list of agents.
+def budget_rows_query(*, business_id: int, model: str = "", now: datetime) -> tuple[str, list]:
+    """The SQL (and parameters) of the rows :func:`short_budgets` judges: each enabled budget of the
+    business for every model or this one (``in_scope``'s rule) with its window containing ``now`` if
+    it has one yet (none: nothing spent), as ``(agent id, period, limit, spent, reserved)``. Written out
+    (the FilteredRelation queryset cost more to compile than to run); the business's budgets, not an IN
+    list of agents."""
     which = "(b.model = '' OR UPPER(b.model) = UPPER(%s))" if model else "b.model = ''"
     sql = f"""
         SELECT b.agent_id, b.period, b.limit_usd, w.spent_usd, w.reserved_usd
@@ -129,12 +122,32 @@ def short_budgets(
              ON w.budget_id = b.id AND w.window_start <= %s AND w.window_end > %s
         WHERE b.business_id = %s AND b.enabled AND {which} ORDER BY b.id"""  # noqa: S608 -- names, not input
     at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [at, at, business.pk, *([model] if model else [])])
-        rows = cursor.fetchall()
+    return sql, [at, at, business_id, *([model] if model else [])]
+
+
+def short_budgets(
+    *,
+    business: Business,
+    agent_ids: list[int],
+    estimates: list[int],
+    model: str = "",
+    now=None,
+    rows: list[tuple] | None = None,
+) -> dict[int, str]:
+    """For many agents at once (routing): ``{agent_id: why}`` for each whose estimate (integer
+    micro-dollars, in the order of ``agent_ids``) some budget in scope cannot cover now, by the rule
+    of :func:`reserve` without holding anything. One query whatever the number of agents or budgets
+    (none when the caller read :func:`budget_rows_query`'s ``rows`` itself). Reads what is committed
+    now, so a budget exhausted a moment ago excludes; ``reserve`` stays the judge when the work
+    starts."""
     short: dict[int, str] = {}
     if not agent_ids:
         return short
+    if rows is None:
+        sql, params = budget_rows_query(business_id=business.pk, model=model, now=now or timezone.now())
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     position = None
     needed = np.array(estimates, dtype=np.int64)
 

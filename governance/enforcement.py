@@ -8,9 +8,12 @@ The answer is an exception with a stable code, or nothing:
 Nothing is reserved here: ``governance.budgets.reserve`` does that.
 """
 
+import json
 from collections import namedtuple
 from dataclasses import dataclass
 from decimal import Decimal
+
+from django.db import connection
 
 from governance.access import is_agent, role_in
 from governance.budgets import describe, exhausted_budget
@@ -135,21 +138,47 @@ class PolicyVerdicts:
         return cap if cap is not None else self.caps.get(None)
 
 
-def policy_verdicts(*, business: Business, trigger: str, model: str = "", actor=None) -> PolicyVerdicts:
-    """:func:`policy_refusal` for every agent of the business at once (routing: no provider known):
-    one query, plain rows, and the business's policy judged once rather than once per agent."""
-    # Only the columns this work can be refused on: no provider is known when routing, and without a
-    # model the models list allows anything (fewer JSON columns to decode, a thousand rows at most).
-    asked = ["pk", "agent_id", "allowed_triggers", "min_run_role", "max_cost_per_execution_usd"]
+def policy_rows_query(*, business_id: int, model: str = "") -> tuple[str, list]:
+    """The SQL (and parameters) of the rows :func:`policy_verdicts` judges: the business's execution
+    policies that can refuse this work or cap its cost, as plain rows (``PolicyRow``'s fields but the
+    providers, with ``allowed_models`` only when a model is asked for, JSON still text). A policy that
+    allows every trigger (and model), asks no run role and caps nothing can neither refuse (routing
+    knows no provider) nor set an estimate, so it is left in the database: the rows of a thousand
+    agents' permissive policies cost more to read and decode than to skip."""
+    table = ExecutionPolicy._meta.db_table
+    # Without a model the models list allows anything: not read, not decoded.
+    models = ", allowed_models" if model else ""
+    may_refuse = "allowed_triggers <> '[]' OR min_run_role <> '' OR max_cost_per_execution_usd IS NOT NULL"
     if model:
-        asked.append("allowed_models")
-    rows = [
+        may_refuse += " OR allowed_models <> '[]'"
+    sql = f"""
+        SELECT id, agent_id, allowed_triggers, min_run_role, max_cost_per_execution_usd{models}
+        FROM {table} WHERE business_id = %s AND ({may_refuse}) ORDER BY id"""  # noqa: S608 -- names, not input
+    return sql, [business_id]
+
+
+def policy_verdicts(
+    *, business: Business, trigger: str, model: str = "", actor=None, rows: list[tuple] | None = None
+) -> PolicyVerdicts:
+    """:func:`policy_refusal` for every agent of the business at once (routing: no provider known):
+    one query (none when the caller read :func:`policy_rows_query`'s ``rows`` itself), plain rows, and
+    the business's policy judged once rather than once per agent."""
+    if rows is None:
+        sql, params = policy_rows_query(business_id=business.pk, model=model)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    policies = [
         PolicyRow(
-            **dict(zip(asked, row, strict=True)),
-            **({} if model else {"allowed_models": []}),
+            pk=pk,
+            agent_id=agent_id,
+            allowed_triggers=_json(triggers),
+            allowed_models=_json(models[0]) if models else [],
             allowed_providers=[],
+            min_run_role=role,
+            max_cost_per_execution_usd=cap,
         )
-        for row in ExecutionPolicy.objects.filter(business_id=business.pk).order_by().values_list(*asked)
+        for pk, agent_id, triggers, role, cap, *models in rows
     ]
 
     def refusal(policies) -> str:
@@ -159,12 +188,19 @@ def policy_verdicts(*, business: Business, trigger: str, model: str = "", actor=
         return found.detail if found is not None else ""
 
     return PolicyVerdicts(
-        shared=refusal([r for r in rows if r.agent_id is None]),
-        refused={r.agent_id: why for r in rows if r.agent_id is not None and (why := refusal([r]))},
+        shared=refusal([p for p in policies if p.agent_id is None]),
+        refused={p.agent_id: why for p in policies if p.agent_id is not None and (why := refusal([p]))},
         caps={
-            r.agent_id: r.max_cost_per_execution_usd for r in rows if r.max_cost_per_execution_usd is not None
+            p.agent_id: p.max_cost_per_execution_usd
+            for p in policies
+            if p.max_cost_per_execution_usd is not None
         },
     )
+
+
+def _json(value):
+    """A JSON column as the driver returns it: text (PostgreSQL through Django, SQLite) or decoded."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def check_usage(
