@@ -10,7 +10,7 @@ short-lived sums (``observability/routing_figures.py``).
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -40,20 +40,20 @@ class Pool:
     queue: np.ndarray  # pending executions of the agent (the queue ahead of new work)
     figures: np.ndarray  # rows of AgentFigures (executions, successes, cost_e8, duration ms, timed)
     excluded: list[str]  # "" for an agent that may take the work
-    estimates: list[int] = field(default_factory=list)  # micro-dollars held when it starts
+    estimates: np.ndarray | None = None  # micro-dollars each would hold when it starts
     # Filled by :func:`score`.
     cost: np.ndarray | None = None  # expected cost per execution (USD), shrunk towards the fleet
     success: np.ndarray | None = None  # success rate, shrunk
     wait: np.ndarray | None = None  # expected wait in seconds
     scores: np.ndarray | None = None  # expected cost per successful execution; NaN when excluded
+    ranked: np.ndarray | None = None  # indices of the eligible, best first (score, wait, id)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def eligible(self) -> np.ndarray:
         """Indices of the candidates that may take the work, best first (score, wait, id)."""
-        ok = np.flatnonzero(~np.isnan(self.scores))
-        return ok[np.lexsort((ok, self.wait[ok], self.scores[ok]))]  # ids ascend with the index
+        return self.ranked
 
     def listed(self) -> np.ndarray:
         """Every index, eligible ones best first, then the excluded in id order."""
@@ -93,10 +93,12 @@ def read_pool(
     sent together (one round trip on PostgreSQL) whatever the number of agents: the candidates with
     their queues and live figures (:func:`_pool_query`), the routing settings and whether an
     emergency stop covers the business, the policies that may refuse or cap, the budgets."""
-    kept, live = figures_source(business.pk, since)
-    agents, settings_row, policies, budgets = read_together(
+    kept, (live_sql, live_params) = figures_source(business.pk, since)
+    agents, queues, live, settings_row, policies, budgets = read_together(
         [
-            _pool_query(business.pk, capability, now, live),
+            _candidates_query(business.pk, capability, now),
+            _queues_query(business.pk),
+            (live_sql, live_params),
             _settings_query(business.pk),
             policy_rows_query(business_id=business.pk, model=model),
             budget_rows_query(business_id=business.pk, model=model, now=now),
@@ -105,86 +107,74 @@ def read_pool(
     share, stopped = settings_row[0]
     if not agents:
         return Pool([], [], np.zeros(0), np.zeros(0), np.zeros((0, 5)), []), share
-    columns = list(zip(*agents, strict=True))
-    ids = list(columns[0])
-    numbers = np.array(columns[5:], dtype=float)  # queue, then AgentFigures' five
-    figures = numbers[1:].T.copy()
-    _add_by_agent(figures, np.array(ids, dtype=np.int64), kept)
+    ids, names, replicas, declared, unavailable = (list(column) for column in zip(*agents, strict=True))
+    at = np.array(ids, dtype=np.int64)
+    figures = np.zeros((len(ids), 5))
+    _add_by_agent(figures, at, kept)
+    _add_by_agent(figures, at, live)
+    queue = np.zeros((len(ids), 1))
+    _add_by_agent(queue, at, queues)
     pool = Pool(
         ids=ids,
-        names=list(columns[1]),
-        replicas=np.array(columns[2], dtype=float),
-        queue=numbers[0],
+        names=names,
+        replicas=np.array(replicas, dtype=float),
+        queue=queue[:, 0],
         figures=figures,
         excluded=[""] * len(ids),
     )
     if stopped:
         pool.excluded = ["an emergency stop is engaged"] * len(ids)
         return pool, share
-    verdicts = policy_verdicts(business=business, trigger=trigger, model=model, actor=actor, rows=policies)
     excluded = pool.excluded
-    for n in np.flatnonzero(np.array(columns[4])):
-        excluded[n] = _UNAVAILABLE[columns[4][n]]
+    for n in np.flatnonzero(unavailable):
+        excluded[n] = _UNAVAILABLE[unavailable[n]]
+    verdicts = policy_verdicts(business=business, trigger=trigger, model=model, actor=actor, rows=policies)
+    index = dict(zip(ids, range(len(ids)), strict=True))  # agent id -> its position
     if verdicts.shared:
         excluded[:] = [f"policy: {verdicts.shared}"] * len(ids)
-    elif verdicts.refused:
-        index = {agent_id: n for n, agent_id in enumerate(ids)}
-        for agent_id, why in verdicts.refused.items():
-            if (n := index.get(agent_id)) is not None:
-                excluded[n] = f"policy: {why}"
-    pool.estimates = _estimates(pool, columns[3], verdicts)
-    open_ = [n for n, why in enumerate(excluded) if not why]
+    for agent_id, why in verdicts.refused.items():
+        if (n := index.get(agent_id)) is not None and not verdicts.shared:
+            excluded[n] = f"policy: {why}"
+    pool.estimates = _estimates(pool, declared, verdicts, index)
+    open_ = np.flatnonzero(np.array([not why for why in excluded], dtype=bool))
     short = short_budgets(
         business=business,
-        agent_ids=[ids[n] for n in open_],
-        estimates=[pool.estimates[n] for n in open_],
+        agent_ids=at[open_].tolist(),
+        estimates=pool.estimates[open_],
         model=model,
         now=now,
         rows=budgets,
     )
-    for n in open_:
-        if ids[n] in short:
-            excluded[n] = f"budget: {short[ids[n]]}"
+    for agent_id, why in short.items():
+        excluded[index[agent_id]] = f"budget: {why}"
     return pool, share
 
 
-def _pool_query(business_id: int, capability: str, now: datetime, live: tuple[str, list]) -> tuple[str, list]:
+def _candidates_query(business_id: int, capability: str, now: datetime) -> tuple[str, list]:
     """The agents of the business with ``capability`` in id order: id, name, replicas, declared
-    maximum cost per execution, why it may not take work (an index into ``_UNAVAILABLE``), its
-    pending executions, then its live figures (AgentFigures' five, summed from ``live``'s rows, the
-    figures source's query). Each part is a materialized CTE, read once and hash- or merge-joined by
-    agent id: inlined, a join of grouped reads is at the planner's mercy (on fresh statistics it
-    re-ran an aggregate per agent, 500 ms). Written out, not built by the ORM: compiling the
-    querysets cost more than running them. The rules are the model's: ``AgentQuerySet.offline`` (no
-    heartbeat, or ``offline_after`` passed) and ``with_capability`` (JSON containment); the queue is
-    scoped by business, not by a list of ids (a thousand-id IN list costs more to build than to
-    run)."""
+    maximum cost per execution (micro-dollars: six decimal places, so exact), and why it may not take work (an index into ``_UNAVAILABLE``). The
+    rules are the model's: ``AgentQuerySet.offline`` (no heartbeat, or ``offline_after`` passed) and
+    ``with_capability`` (JSON containment)."""
     if connection.vendor == "postgresql":
         has_it, wanted = "capabilities @> %s::jsonb", json.dumps([capability])
     else:  # SQLite: no containment operator (as AgentQuerySet.with_capability)
         has_it, wanted = "EXISTS (SELECT 1 FROM json_each(capabilities) WHERE value = %s)", capability
-    live_sql, live_params = live
-    sums = ", ".join(f"CAST(SUM({c}) AS double precision) AS {c}" for c in _FIGURES)
-    found = ", ".join(f"COALESCE(l.{c}, 0)" for c in _FIGURES)
     sql = f"""
-        WITH candidates AS MATERIALIZED (
-            SELECT id, name, scale, max_cost_per_execution_usd,
-                   CASE WHEN held_by_emergency_stop THEN 1 WHEN desired_state <> %s THEN 2
-                        WHEN offline_after IS NULL OR offline_after < %s THEN 3 ELSE 0 END AS unavailable
-            FROM {Agent._meta.db_table} WHERE business_id = %s AND {has_it}),
-        queues AS MATERIALIZED (
-            SELECT agent_id, COUNT(*) AS pending FROM {Execution._meta.db_table}
-            WHERE business_id = %s AND status = %s GROUP BY agent_id),
-        live_rows (agent_id, {", ".join(_FIGURES)}) AS ({live_sql}),
-        live AS MATERIALIZED (
-            SELECT agent_id, {sums} FROM live_rows GROUP BY agent_id)
-        SELECT c.id, c.name, c.scale, c.max_cost_per_execution_usd, c.unavailable,
-               COALESCE(q.pending, 0), {found}
-        FROM candidates c LEFT JOIN queues q ON q.agent_id = c.id LEFT JOIN live l ON l.agent_id = c.id
-        ORDER BY c.id"""  # noqa: S608 -- names, not input
+        SELECT id, name, scale, CAST(ROUND(max_cost_per_execution_usd * 1000000) AS bigint),
+               CASE WHEN held_by_emergency_stop THEN 1 WHEN desired_state <> %s THEN 2
+                    WHEN offline_after IS NULL OR offline_after < %s THEN 3 ELSE 0 END
+        FROM {Agent._meta.db_table} WHERE business_id = %s AND {has_it} ORDER BY id"""  # noqa: S608 -- names, not input
     at = connection.ops.adapt_datetimefield_value(now)
-    params = [DesiredState.RUNNING, at, business_id, wanted, business_id, Status.PENDING, *live_params]
-    return sql, params
+    return sql, [DesiredState.RUNNING, at, business_id, wanted]
+
+
+def _queues_query(business_id: int) -> tuple[str, list]:
+    """Pending executions per agent of the business: scoped by business, not by a list of ids (a
+    thousand-id IN list costs more to build than to run)."""
+    sql = f"""
+        SELECT agent_id, COUNT(*) FROM {Execution._meta.db_table}
+        WHERE business_id = %s AND status = %s GROUP BY agent_id"""  # noqa: S608 -- names, not input
+    return sql, [business_id, Status.PENDING]
 
 
 def _settings_query(business_id: int) -> tuple[str, list]:
@@ -211,23 +201,22 @@ def _add_by_agent(into: np.ndarray, ids: np.ndarray, rows) -> None:
     np.add.at(into, at[known], values[known, 1:])
 
 
-def _estimates(pool: Pool, declared: tuple, verdicts) -> list[int]:
+def _estimates(pool: Pool, declared: list, verdicts, index: dict[int, int]) -> np.ndarray:
     """What each agent's start would hold, in micro-dollars: the policy's cap, else the agent's
-    declared maximum per execution, else its mean cost per run over the window (the start itself
-    holds ``executions.estimates.estimate_for``; a start refused for it tries the next agent)."""
+    declared maximum per execution (``declared``, micro-dollars or None), else its mean cost per run
+    over the window (the start itself holds ``executions.estimates.estimate_for``; a start refused
+    for it tries the next agent). ``index``: agent id -> position in the pool."""
     runs, costs = pool.figures[:, 0], pool.figures[:, 2]
     result = np.divide(costs, runs * 100, out=np.zeros_like(costs), where=runs > 0).round().astype(np.int64)
-    for n in np.flatnonzero(np.array([d is not None for d in declared])):
-        result[n] = _micro(declared[n])
+    own = np.array(declared, dtype=float)  # None: NaN
+    has = ~np.isnan(own)
+    result[has] = own[has].astype(np.int64)
     if verdicts.caps.get(None) is not None:
         result[:] = _micro(verdicts.caps[None])
-    own = {agent_id: cap for agent_id, cap in verdicts.caps.items() if agent_id is not None}
-    if own:
-        index = {agent_id: n for n, agent_id in enumerate(pool.ids)}
-        for agent_id, cap in own.items():
-            if (n := index.get(agent_id)) is not None:
-                result[n] = _micro(cap)
-    return result.tolist()
+    for agent_id, cap in verdicts.caps.items():
+        if agent_id is not None and (n := index.get(agent_id)) is not None:
+            result[n] = _micro(cap)
+    return result
 
 
 def _micro(amount) -> int:
@@ -243,7 +232,7 @@ def score(pool: Pool, *, max_wait_s: float | None, prior_weight: int) -> None:
     if runs:
         prior_cost = cost_e8.sum() / 1e8 / runs
     else:  # no history anywhere: what each would hold
-        prior_cost = np.array(pool.estimates or [0] * len(pool), dtype=float) / 1e6
+        prior_cost = (pool.estimates if pool.estimates is not None else np.zeros(len(pool))) / 1e6
     fleet_success = (ok.sum() + 1) / (runs + 2)  # Laplace: no data, 0.5
     fleet_duration_s = duration_ms.sum() / timed.sum() / 1000 if timed.sum() else 0.0
     pool.cost = (cost_e8 / 1e8 + k * prior_cost) / np.maximum(n + k, 1)
@@ -256,13 +245,15 @@ def score(pool: Pool, *, max_wait_s: float | None, prior_weight: int) -> None:
             pool.excluded[i] = f"expected wait {pool.wait[i]:.0f} s > max_wait_s {max_wait_s:g}"
             allowed[i] = False
     pool.scores = np.where(allowed, pool.cost / np.maximum(pool.success, 0.01), np.nan)
+    ok = np.flatnonzero(~np.isnan(pool.scores))
+    pool.ranked = ok[np.lexsort((ok, pool.wait[ok], pool.scores[ok]))]  # ids ascend with the index
 
 
 def choose(pool: Pool, *, share: float, rng: random.Random) -> tuple[list[int], str]:
     """The eligible candidates in the order to try them, and why the first: the cheapest per
     successful execution (ties: shorter wait, then lower id) or, with probability ``share``,
     another eligible one at random, the cheapest next."""
-    order = [int(i) for i in pool.eligible()]
+    order = pool.eligible().tolist()
     if not order:
         return [], ""
     best = order[0]

@@ -13,6 +13,7 @@ A transaction that will settle locks its windows first (:func:`lock_windows_for`
 """
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -129,7 +130,7 @@ def short_budgets(
     *,
     business: Business,
     agent_ids: list[int],
-    estimates: list[int],
+    estimates: Sequence[int],
     model: str = "",
     now=None,
     rows: list[tuple] | None = None,
@@ -167,7 +168,7 @@ def short_budgets(
             for n in np.flatnonzero(~fits):
                 refuse(int(n), period, limit, limit_m, used_m)
             continue
-        position = position or {a: n for n, a in enumerate(agent_ids)}
+        position = position or dict(zip(agent_ids, range(len(agent_ids)), strict=True))
         n = position.get(agent_id)
         if n is None:
             continue
