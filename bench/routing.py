@@ -2,16 +2,18 @@
 per successful execution against round robin over the same work.
 
     DATABASE_URL=postgres://root@127.0.0.1:5432/postgres .venv/bin/python -m bench routing \\
-        [--candidates 1000] [--repeat 30] [--work 400]
+        [--candidates 1000] [--repeat 200] [--work 400 (0: the decision time only)]
 
 1. Decision time: 1,000 agents with the capability (200 more without it), shaped like a fleet's: a day
    of hourly rollups each (24,000 rows, this hour's included), 3,000 queued executions, 2 % offline,
    1 % stopped, 0.5 % held, 100 with a policy of their own (20 refuse manual runs), a business budget
    and 50 agent budgets (10 spent). Timed: the scoring and choice alone (``score`` + ``choose`` on
    what one decision read: the baseline) and the whole decision (``decide``: the candidates, their
-   figures, queues, policies and budgets read from PostgreSQL, then scored), which must take < 5 ms;
-   also the whole decision when the figures' closed hours are re-read (once a minute per process),
-   the process's own CPU, and the queries per decision. Medians and p95.
+   figures, queues, policies and budgets read from PostgreSQL, then scored), whose median must be
+   < 5 ms (the run exits 1 when it is not); also the whole decision when the figures' closed hours
+   are re-read (once a minute per process), the process's own CPU, and the round trips and
+   statements per decision. Medians and p95, with the load average before and after (the machine
+   may be shared: rerun on a quiet one before believing a miss or a pass).
 2. Cost per success: six agents whose true cost per run and success rate are hidden from the router
    (a cheap flaky one, a cheap good one, dear good ones, a middling one); ``--work`` executions,
    each started through the router (``route_execution``, exploration 5 %) or by round robin, then
@@ -22,11 +24,14 @@ per successful execution against round robin over the same work.
 import argparse
 import random
 import statistics
+import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
 
 from bench._setup import throwaway_database
+
+TARGET_MS = 5  # issue 17: a decision among 1,000 candidates, the median of the whole decision
 
 FLEET = [  # name, true cost per run (USD), true success rate
     ("cheap-flaky", "0.004", 0.35),
@@ -145,6 +150,7 @@ def decision_time(candidates: int, repeat: int) -> dict:
 
     pure, whole, whole_cpu, cold = [], [], [], []
     picker = random.Random(1)
+    load_before = _load()
     read = decide().pool
     for n in range(repeat):
         fresh = pool_copy(read)
@@ -163,6 +169,7 @@ def decision_time(candidates: int, repeat: int) -> dict:
             cold.append((time.perf_counter() - began) * 1000)
     with CaptureQueriesContext(connection) as queries:
         decision = decide()
+    load = _load()
 
     def p95(xs):
         return sorted(xs)[max(0, int(len(xs) * 0.95) - 1)]
@@ -174,9 +181,18 @@ def decision_time(candidates: int, repeat: int) -> dict:
         "decide_p95_ms": p95(whole),
         "decide_cpu_median_ms": statistics.median(whole_cpu),
         "cold_median_ms": statistics.median(cold),
-        "queries": len(queries),
+        "queries": len(queries),  # round trips: read_together sends a decision's statements as one
+        "statements": sum(q["sql"].count(";\n") + 1 for q in queries.captured_queries),
         "eligible": len(decision.order),
+        "load_before": load_before,
+        "load_after": load,
     }
+
+
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages: the machine is shared, so every figure carries it."""
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def cost_per_success(mode: str, work: int, seed: int) -> dict:
@@ -227,16 +243,18 @@ def cost_per_success(mode: str, work: int, seed: int) -> dict:
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench routing")
     parser.add_argument("--candidates", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--work", type=int, default=400)
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--work", type=int, default=400, help="0: the decision time only")
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args(argv)
     with throwaway_database("mc_bench_routing"):
         timing = decision_time(args.candidates, args.repeat)
-        runs = [cost_per_success(mode, args.work, args.seed) for mode in ("round-robin", "routing")]
+        modes = ("round-robin", "routing") if args.work else ()
+        runs = [cost_per_success(mode, args.work, args.seed) for mode in modes]
     print(
         f"decision among {args.candidates} candidates ({timing['eligible']} eligible; {args.repeat} runs, "
-        f"{timing['queries']} queries each):"
+        f"{timing['queries']} round trip(s) of {timing['statements']} statements each; "
+        f"load average {timing['load_before']} before, {timing['load_after']} after):"
     )
     print(
         f"  score + choose alone: median {timing['score_choose_median_ms']:.2f} ms, "
@@ -245,7 +263,7 @@ def main(argv: list[str]) -> None:
     print(
         f"  whole decision (reads + score + choose): median {timing['decide_median_ms']:.2f} ms, "
         f"p95 {timing['decide_p95_ms']:.2f} ms "
-        f"({timing['decide_median_ms'] / timing['score_choose_median_ms']:.1f}x scoring alone; target < 5 ms)"
+        f"({timing['decide_median_ms'] / timing['score_choose_median_ms']:.1f}x scoring alone)"
     )
     print(
         f"  of which this process's CPU: median {timing['decide_cpu_median_ms']:.2f} ms "
@@ -255,7 +273,21 @@ def main(argv: list[str]) -> None:
         f"  whole decision re-reading the figures' closed hours (once a minute per process): "
         f"median {timing['cold_median_ms']:.2f} ms"
     )
-    print(f"cost per successful execution over {args.work} executions:")
+    median, p95 = timing["decide_median_ms"], timing["decide_p95_ms"]
+    met = median < TARGET_MS
+    print(
+        f"  target < {TARGET_MS} ms: median {median / TARGET_MS:.2f}x the target, p95 {p95 / TARGET_MS:.2f}x: "
+        + ("met" if met else "NOT MET")
+        + ("" if p95 < TARGET_MS else " (p95 above it)")
+    )
+    if runs:
+        _print_costs(runs, args.work)
+    if not met:
+        sys.exit(1)
+
+
+def _print_costs(runs: list[dict], work: int) -> None:
+    print(f"cost per successful execution over {work} executions:")
     for r in runs:
         print(
             f"  {r['mode']:<12} ${r['per_success']:.6f} (${r['spent']} for {r['successes']} successes) picks {r['picks']}"

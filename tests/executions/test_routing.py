@@ -322,3 +322,34 @@ def test_an_agents_policy_cap_is_the_estimate_its_budget_must_cover(operator_api
     assert body["agent"] == other.pk
     [row] = [c for c in body["routing"]["candidates"] if c["agent"] == cheap.pk]
     assert row["excluded"].endswith("$0.50 needed)")
+
+
+def test_a_decision_is_one_round_trip_whatever_the_number_of_agents(make, business):
+    from executions.routing import decide
+
+    def round_trips() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            decide(business=business, capability="summarise", trigger="manual")
+        return len(queries)
+
+    make("a0", runs=1, ok=1)
+    ExecutionPolicy.objects.create(business=business, allowed_triggers=["manual"])
+    Budget.objects.create(business=business, period="day", limit_usd=Decimal("10"))
+    one_by_one = 6  # the candidates, queues, live figures, settings and stop, policies, budgets
+    expected = 1 if connection.vendor == "postgresql" else one_by_one
+    assert round_trips() == expected + 1  # and the closed hours' sums, kept for a minute from here
+    assert round_trips() == expected
+    for i in range(24):
+        make(f"b{i}", runs=1, ok=1)
+    assert round_trips() == expected
+
+
+def test_a_policy_that_only_asks_a_run_role_excludes_an_agent(operator_api, make, business):
+    cheap = make("cheap", runs=10, ok=10, cost="0.01")
+    other = make("other", runs=10, ok=10, cost="0.02")
+    ExecutionPolicy.objects.create(business=business, agent_id=cheap.pk, min_run_role=Role.ADMIN)
+    ExecutionPolicy.objects.create(business=business, agent_id=other.pk)  # allows everything
+    body = route(operator_api).json()
+    assert body["agent"] == other.pk
+    [row] = [c for c in body["routing"]["candidates"] if c["agent"] == cheap.pk]
+    assert row["excluded"] == f"policy: Only admins and above may run agent {cheap.pk}'s work."
