@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents import heartbeats, services
+from agents.api.heartbeat_input import validated_heartbeat
 from agents.api.serializers import CommandSerializer, HeartbeatAnswerSerializer, HeartbeatSerializer
 from agents.heartbeat_gate import HeartbeatKeyAuthentication, HeartbeatThrottle
 from governance.auth import OperatorTokenAuthentication
@@ -28,14 +29,13 @@ class HeartbeatView(APIView):
 
     @extend_schema(request=HeartbeatSerializer, responses=HeartbeatAnswerSerializer)
     def post(self, request):
-        data = HeartbeatSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = validated_heartbeat(request.data)
         actor = request.user
         answer = heartbeats.record_heartbeat(
             agent_id=actor.agent_id,
             business_id=actor.business_id,
             versions=getattr(actor, "heartbeat_versions", None),
-            **data.validated_data,
+            **data,
         )
         return Response(answer)
 
