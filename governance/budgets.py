@@ -179,6 +179,8 @@ def short_budgets(
 
 
 def _micro(amount) -> int:
+    if isinstance(amount, Decimal):  # PostgreSQL's numeric: exact as it is
+        return int(amount * 1_000_000)
     return int(Decimal(str(amount)) * 1_000_000)  # SQLite may hand a number back as a float
 
 
