@@ -21,8 +21,9 @@ loaded) the router reads the same figures from the ledger itself. Cron jobs and 
 upwards.
 
 Speed. A decision among 1,000 agents reads set-based, plain rows and scores them as arrays
-(``routing_pool``): a fixed number of queries, no model instance per agent. Who may take the work is
-read on every decision; only the figures' closed hours are kept (a minute, per process).
+(``routing_pool``): six written-out statements sent in one round trip, no model instance per agent.
+Who may take the work is read on every decision; only the figures' closed hours are kept (a minute,
+per process). ``python -m bench routing`` times it against the issue's 5 ms.
 """
 
 import random
