@@ -15,7 +15,6 @@ worker process of four threads instead, as the Procfile's ``agents`` process doe
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -44,23 +43,7 @@ def wait_up(port: int, proc: subprocess.Popen) -> None:
 
 
 def server_env(extra_path: Path) -> dict:
-    from django.db import connection
-
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    return {
-        **os.environ,
-        "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "bench_site",
-        "PYTHONPATH": f"{extra_path}{os.pathsep}{ROOT}",
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "MC_HTTPS": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "k" * 60),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "MC_RATE_AGENT": "100000000/min",  # measure the endpoint, not the rate limit
-    }
+    return http_servers.django_server_env(settings_module="bench_site", extra_path=extra_path)
 
 
 def serve(kind: str, port: int, env: dict) -> subprocess.Popen:

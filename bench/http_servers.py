@@ -54,6 +54,34 @@ def free_port() -> int:
 _handed_out: set[int] = set()  # a port handed out is not bound yet: never hand it out twice
 
 
+def django_server_env(
+    *, settings_module: str = "mission_control.settings", extra_path: Path | None = None
+) -> dict:
+    """The environment of a Django server started by a benchmark: production settings (no query log,
+    no HTTPS redirect of a TLS proxy), the benchmark's own database (the one this process is
+    connected to), no agent rate limit (measure the endpoint, not the limit). ``extra_path`` goes in
+    front of ``PYTHONPATH`` (a settings or URL module written for the run)."""
+    from django.db import connection
+
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "MC_HTTPS": "0",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "k" * 60),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "MC_RATE_AGENT": "100000000/min",
+    }
+    if extra_path is not None:
+        env["PYTHONPATH"] = f"{extra_path}{os.pathsep}{ROOT}"
+    return env
+
+
 def wait_up(port: int, proc: subprocess.Popen, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

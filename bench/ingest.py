@@ -109,24 +109,10 @@ def via_server(agent, batches: list[list[dict]], port: int) -> float:
     import subprocess
     import sys
 
-    from django.db import connection
-
     from agents.services import issue_key
-    from bench.http_servers import wait_up
+    from bench.http_servers import django_server_env, wait_up
 
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"{base}/{connection.settings_dict['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "mission_control.settings",
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "MC_HTTPS": "0",
-        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "k" * 60),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LOG_LEVEL": "WARNING",
-        "MC_RATE_AGENT": "100000000/min",  # measure the endpoint, not the rate limit
-    }
+    env = django_server_env()
     cmd = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port)]
     proc = subprocess.Popen(
         [*cmd, "mission_control.asgi:application"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
