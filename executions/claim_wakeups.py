@@ -1,7 +1,8 @@
 """Waiting claims wake on new work instead of polling the ledger.
 
 A long-polling claim registers a bell for its agent *before* its first look at the ledger, then
-sleeps on it with no database connection held. New claimable work for a pull agent rings the
+sleeps on it with no database connection held: in its thread (WSGI), or, under the ASGI server, as a
+future on the event loop with no thread at all (``mission_control/asgi_handler.py``). New claimable work for a pull agent rings the
 agent's bell after its transaction commits: in this process at once, and in every other process
 through one Redis pub/sub channel, followed by one listener thread per process. A bell rung between
 a claim's look and its sleep is not lost (the bell stays rung), and the claim itself still takes
@@ -13,6 +14,7 @@ every ``CLAIM_POLL_S`` as before, and on every (re)connection every waiting clai
 case a ring was published while nobody listened.
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -29,20 +31,74 @@ logger = logging.getLogger(__name__)
 CHANNEL = "mc:work"
 
 
+class Bell:
+    """One waiting claim's bell: rung from any thread, heard by a thread (``wait``) or by a
+    coroutine on an event loop (``wait_async``). A ring nobody is waiting for yet stays rung."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._rung = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._future: asyncio.Future | None = None
+
+    def set(self) -> None:
+        with self._lock:
+            self._rung.set()
+            loop, future = self._loop, self._future
+        if future is not None:
+            loop.call_soon_threadsafe(_resolve, future)
+
+    def is_set(self) -> bool:
+        return self._rung.is_set()
+
+    def clear(self) -> None:
+        self._rung.clear()
+
+    def wait(self, seconds: float) -> bool:
+        """Block this thread until rung or ``seconds`` pass; True when rung (and clears it)."""
+        if self._rung.wait(seconds):
+            self._rung.clear()
+            return True
+        return False
+
+    async def wait_async(self, seconds: float) -> bool:
+        """Wait on the running event loop; True when rung (and clears it)."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        with self._lock:
+            if not self._rung.is_set():
+                self._loop, self._future = loop, future
+        try:
+            if self._future is future:
+                await asyncio.wait_for(future, seconds)
+        except TimeoutError:
+            return False
+        finally:
+            with self._lock:
+                self._loop = self._future = None
+        self._rung.clear()
+        return True
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class Bells:
     """The claims waiting in this process, by agent."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._waiting: dict[int, set[threading.Event]] = defaultdict(set)
+        self._waiting: dict[int, set[Bell]] = defaultdict(set)
 
-    def register(self, agent_id: int) -> threading.Event:
-        bell = threading.Event()
+    def register(self, agent_id: int) -> Bell:
+        bell = Bell()
         with self._lock:
             self._waiting[agent_id].add(bell)
         return bell
 
-    def unregister(self, agent_id: int, bell: threading.Event) -> None:
+    def unregister(self, agent_id: int, bell: Bell) -> None:
         with self._lock:
             waiting = self._waiting.get(agent_id)
             if waiting is not None:

@@ -17,6 +17,7 @@ import json
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -274,12 +275,59 @@ def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None)
             claim_wakeups.bells.unregister(agent.pk, bell)
 
 
-def wait_for_work(bell, seconds: float) -> bool:
+@dataclass
+class ClaimWait:
+    """A long-poll claim that found nothing, waiting for its bell until ``deadline`` (monotonic)
+    on the event loop: no thread, no connection, no query (``claim_or_wait``)."""
+
+    agent_id: int
+    bell: claim_wakeups.Bell
+    deadline: float
+    generation: int
+
+    async def wait(self) -> bool:
+        """Until the bell rings or the deadline passes; True when the claim should look again, False
+        when it may answer that nothing came (no ring, and none missed). Releases the bell."""
+        try:
+            if await self.bell.wait_async(max(0.0, self.deadline - time.monotonic())):
+                return True
+            heard = claim_wakeups.listener.heard_everything_since(self.generation)
+            return not heard or self.bell.is_set()
+        finally:
+            claim_wakeups.bells.unregister(self.agent_id, self.bell)
+
+
+def claim_or_wait(
+    *, agent: Agent, deadline: float, claim_id: str | None = None
+) -> Execution | ClaimWait | None:
+    """One look of a long-poll served on an event loop: the execution; None once ``deadline``
+    (monotonic) has passed or the process is stopping; else a ``ClaimWait`` for the caller to await,
+    after which it looks again with the same deadline. The bell is registered before the look, so
+    work that commits in between rings it. While the wake-up channel is down this waits here,
+    polling, as ``claim`` does."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or shutdown.requested():
+        return claim_next(agent=agent, claim_id=claim_id)
+    if not claim_wakeups.listener.ensure_started():
+        return claim(agent=agent, wait_seconds=remaining, claim_id=claim_id)
+    bell = claim_wakeups.bells.register(agent.pk)
+    try:
+        row = claim_next(agent=agent, claim_id=claim_id)
+    except BaseException:
+        claim_wakeups.bells.unregister(agent.pk, bell)
+        raise
+    if row is not None or shutdown.requested():
+        claim_wakeups.bells.unregister(agent.pk, bell)
+        return row
+    generation = claim_wakeups.listener.generation
+    if not connection.in_atomic_block:
+        connection.close()  # back to the pool before the wait
+    return ClaimWait(agent_id=agent.pk, bell=bell, deadline=deadline, generation=generation)
+
+
+def wait_for_work(bell: claim_wakeups.Bell, seconds: float) -> bool:
     """Sleep until the bell rings (new work, a stopping server) or ``seconds`` pass; True when it rang."""
-    if bell.wait(seconds):
-        bell.clear()
-        return True
-    return False
+    return bell.wait(seconds)
 
 
 # How long past its expected next move a delivery must be before it counts as lost.

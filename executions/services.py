@@ -5,7 +5,7 @@ Each lives in the module of its concept; this module is the contract other apps 
 """
 
 from executions.abort import abort_execution, force_overdue_aborts
-from executions.dispatch import claim, deliver, redispatch_stale
+from executions.dispatch import ClaimWait, claim, claim_or_wait, deliver, redispatch_stale
 from executions.hooks import configure_runs, disable_hook, rotate_hook, rotate_signing_secret, run_hook
 from executions.ingestion import ingest_batch, report_execution, update_execution
 from executions.lifecycle import finish, mark_running, start_execution
@@ -14,9 +14,11 @@ from executions.replays import replay_execution
 from executions.timeouts import fail_overdue
 
 __all__ = [
+    "ClaimWait",
     "abort_execution",
     "append_logs",
     "claim",
+    "claim_or_wait",
     "configure_runs",
     "deliver",
     "disable_hook",

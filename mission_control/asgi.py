@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP (Django) and WebSocket (Channels) on one port."""
 
+import gc
 import os
 
 import django
@@ -23,3 +24,8 @@ application = ProtocolTypeRouter(
         "websocket": BrowserOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# What is loaded by now lives as long as the process: keep it out of the collector's full passes,
+# which stop the event loop for as long as they walk the heap (docs/scaling.md, *claims*).
+gc.collect()
+gc.freeze()

@@ -4,6 +4,8 @@ Agents report (``POST``, ``PATCH``, batch, logs) with their key and see their ow
 people read their businesses' executions (viewer) and abort or replay them (operator).
 """
 
+import time
+
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -316,11 +318,20 @@ class ClaimView(APIView):
     def post(self, request):
         data = ClaimSerializer(data=request.data or {})
         data.is_valid(raise_exception=True)
-        execution = services.claim(
-            agent=request.user.agent,
-            wait_seconds=data.validated_data["wait_seconds"],
-            claim_id=data.validated_data.get("claim_id"),
-        )
+        agent, claim_id = request.user.agent, data.validated_data.get("claim_id")
+        if getattr(request, "mc_can_wait", False):
+            # Served by the ASGI handler: the wait happens on its event loop, not in this thread.
+            waited = getattr(request, "mc_waited", None)
+            deadline = waited.deadline if waited else time.monotonic() + data.validated_data["wait_seconds"]
+            execution = services.claim_or_wait(agent=agent, deadline=deadline, claim_id=claim_id)
+            if isinstance(execution, services.ClaimWait):
+                response = Response(status=status.HTTP_204_NO_CONTENT)
+                response.mc_wait = execution  # sent as it is if nothing comes
+                return response
+        else:
+            execution = services.claim(
+                agent=agent, wait_seconds=data.validated_data["wait_seconds"], claim_id=claim_id
+            )
         if execution is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(ExecutionSerializer(get_visible_execution(request.user, execution.pk)).data)
