@@ -133,6 +133,7 @@ def decision_time(candidates: int, repeat: int) -> dict:
 
     rng = random.Random(7)
     business = realistic_fleet(candidates, rng)
+    settings.DEBUG = False  # no query log on the timed path, as in production (DEBUG=0)
     from dataclasses import replace
 
     from django.db import connection

@@ -119,7 +119,7 @@ def read_pool(
     _add_by_agent(figures, at, kept)
     _add_by_agent(figures, at, live)
     queue = np.zeros((len(ids), 1))
-    _add_by_agent(queue, at, queues)
+    _add_by_agent(queue, at, queues, one_per_agent=True)  # GROUP BY agent_id
     pool = Pool(
         ids=ids,
         names=names,
@@ -196,10 +196,10 @@ def _settings_query(business_id: int) -> tuple[str, list]:
     return sql, [business_id, business_id]
 
 
-def _add_by_agent(into: np.ndarray, ids: np.ndarray, rows) -> None:
+def _add_by_agent(into: np.ndarray, ids: np.ndarray, rows, *, one_per_agent: bool = False) -> None:
     """Add ``rows`` of (agent id, value, ...) (tuples or an array) into the row of ``into`` of their
     agent (``ids`` ascending); an agent may have several rows (one per model), none, or not be a
-    candidate."""
+    candidate. ``one_per_agent``: the rows are grouped by agent (a plain indexed add, not ``add.at``)."""
     if len(rows) == 0:
         return
     if isinstance(rows, np.ndarray):
@@ -211,7 +211,10 @@ def _add_by_agent(into: np.ndarray, ids: np.ndarray, rows) -> None:
     agent = values[:, 0].astype(np.int64)
     at = np.minimum(np.searchsorted(ids, agent), len(ids) - 1)
     known = ids[at] == agent
-    np.add.at(into, at[known], values[known, 1:])
+    if one_per_agent:
+        into[at[known]] += values[known, 1:]
+    else:
+        np.add.at(into, at[known], values[known, 1:])
 
 
 def _estimates(pool: Pool, declared: list, verdicts, index: dict[int, int]) -> np.ndarray:
