@@ -10,7 +10,6 @@ tells them when to look.
 import logging
 from dataclasses import dataclass
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +17,7 @@ from django.db.models import Q
 from django.utils.module_loading import import_string
 
 from mission_control.bulk_insert import insert_rows
+from mission_control.layer_send import run_on_layer
 from mission_control.models import Event
 from mission_control.redis_outage import CHANNEL_LAYER, REDIS_ERRORS
 
@@ -89,7 +89,7 @@ def deliver_many(events: list[Event]) -> None:
 
     for attempt in (1, 2):  # after a Redis restart the first try meets a dead pooled connection
         try:
-            async_to_sync(send_all)()
+            run_on_layer(layer, send_all)
             CHANNEL_LAYER.recovered()
             return
         except REDIS_ERRORS as exc:

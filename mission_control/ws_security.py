@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from asgiref.sync import async_to_sync
 from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -24,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from mission_control.layer_send import run_on_layer
 from mission_control.redis_outage import CHANNEL_LAYER, REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def _send(groups: list[str]) -> None:
             await layer.group_send(group, {"type": "access.changed"})
 
     try:
-        async_to_sync(send_all)()
+        run_on_layer(layer, send_all)
     except REDIS_ERRORS as exc:
         CHANNEL_LAYER.note("access change notices", exc)
     except Exception:

@@ -63,6 +63,9 @@ def _clear_cache():
     routing_figures.forget()
     # A channels-redis layer keeps connections bound to the event loop that made them; each test
     # (each with its own loop) gets a fresh layer.
+    from mission_control import layer_send
+
+    layer_send.reset()
     channel_layers.backends.clear()
     # An outage a test provoked (a Redis it stopped) must not make the next test skip Redis: the
     # breaker would still hold for seconds after the test's own Redis is back.

@@ -21,13 +21,21 @@ async def connect(path: str, headers=None) -> WebsocketCommunicator:
     return communicator
 
 
-def stream_tasks() -> list[asyncio.Task]:
-    """The event-stream tasks (pump, listener) still alive on this loop: none once every socket closed."""
-    return [
-        t
-        for t in asyncio.all_tasks()
-        if not t.done() and getattr(t.get_coro(), "__qualname__", "").startswith("EventStreamConsumer.")
-    ]
+async def stream_tasks_left(within: float = 10) -> list[asyncio.Task]:
+    """The event-stream tasks (pump, listener) of this loop still alive ``within`` seconds from now:
+    none once every socket closed. (A listener's cancellation can wait for channels-redis' blocking
+    pop, up to 5 s.)"""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        left = [
+            t
+            for t in asyncio.all_tasks()
+            if not t.done() and getattr(t.get_coro(), "__qualname__", "").startswith("EventStreamConsumer.")
+        ]
+        if not left or loop.time() >= deadline:
+            return left
+        await asyncio.sleep(0.1)
 
 
 async def closed_with(communicator: WebsocketCommunicator, timeout: float = 5) -> int | None:

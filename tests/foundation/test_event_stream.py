@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from governance.services import issue_operator_token
 from mission_control.events import publish
-from tests.foundation.stream_helpers import FAST, connect, events_until, publish_batch, stream_tasks
+from tests.foundation.stream_helpers import FAST, connect, events_until, publish_batch, stream_tasks_left
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -74,7 +74,7 @@ async def test_it_delivers_a_burst_exactly_once_in_order_across_reconnects(make_
     assert len(received) == len(set(received)) == 3000
     # Every socket closed above took its tasks with it: a cancellation that lands with a wake-up
     # used to be lost (Python 3.11's wait_for), leaving pumps polling the table for ever.
-    assert stream_tasks() == []
+    assert await stream_tasks_left() == []
 
 
 @override_settings(**FAST)

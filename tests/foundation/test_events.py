@@ -5,6 +5,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import override_settings
 
 from governance.services import issue_operator_token
+from mission_control import layer_send
 from mission_control.asgi import application
 from mission_control.events import publish
 from mission_control.models import AppendOnlyError, Event
@@ -156,6 +157,7 @@ async def test_publish_reaches_a_websocket_through_channels_redis(make_member, b
         message = await communicator.receive_json_from(timeout=5)
         assert message["kind"] == "budget.exceeded"
         await communicator.disconnect()
+        layer_send.reset()  # its loop's connections first: flush() closes every loop's pools from this one
         await get_channel_layer().flush()
         channel_layers.backends.clear()
 
