@@ -138,10 +138,18 @@ def report_execution(*, agent: Agent, data: dict, body_hash: str, actor=None) ->
     raise DomainError("idempotency_conflict", f"external_id '{external_id}' is being recorded concurrently.")
 
 
-@retrying
 def _record_once(agent: Agent, data: dict, body_hash: str, actor) -> Execution:
-    with transaction.atomic():  # a savepoint when the caller holds a transaction
-        return _record(agent, data, body_hash, actor)
+    if connection.in_atomic_block:
+        # A savepoint: a concurrent report of the same external_id must not sink the caller's
+        # transaction (report_execution answers from the winner's row).
+        with transaction.atomic():
+            return _record(agent, data, body_hash, actor)
+    return _record_in_own_transaction(agent, data, body_hash, actor)
+
+
+@retrying
+def _record_in_own_transaction(agent: Agent, data: dict, body_hash: str, actor) -> Execution:
+    return _record(agent, data, body_hash, actor)  # the whole transaction rolls back on a conflict
 
 
 def _record(agent: Agent, data: dict, body_hash: str, actor) -> Execution:
@@ -167,7 +175,7 @@ def _record(agent: Agent, data: dict, body_hash: str, actor) -> Execution:
         announce(execution, "execution.started", actor=actor, message=f"Execution #{execution.pk} started")
     else:
         execution.save()
-        after_terminal([execution], actor=actor)
+        after_terminal([execution], actor=actor, fresh=True)
     if data.get("logs"):
         ExecutionLog.objects.bulk_create(build_entries(execution, data["logs"], 1))
     return execution

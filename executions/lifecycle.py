@@ -275,11 +275,16 @@ def finish(
     return execution
 
 
-def after_terminal(executions: list[Execution], *, actor=None, message: str = "", settled: bool = False):
-    """Settle budgets, publish, retry what may be retried and, after commit, tell listeners."""
+def after_terminal(
+    executions: list[Execution], *, actor=None, message: str = "", settled: bool = False, fresh: bool = False
+):
+    """Settle budgets, publish, retry what may be retried and, after commit, tell listeners.
+
+    ``fresh``: the executions were inserted in this transaction, already ended (work reported after
+    the fact), so no budget was ever held for them."""
     for execution in executions:
         if not settled:
-            settle_budget(execution)
+            settle_budget(execution, fresh=fresh)
         announce(
             execution,
             TERMINAL_EVENTS[execution.status],
@@ -330,14 +335,24 @@ def retry_if_due(execution: Execution) -> Execution | None:
         return None
 
 
-def settle_budget(execution: Execution) -> None:
+def settle_budget(execution: Execution, *, fresh: bool = False) -> None:
     """Settle (or release) the execution's hold, in the caller's transaction.
 
     Never swallowed: a settle that fails (a lost deadlock, say) fails the whole transaction, so the
     execution does not end without its hold being freed; the caller's retry repeats both.
+    ``fresh``: the execution was inserted ended in this transaction; nothing was held for it.
     """
     ref = budget_ref(execution.pk)
-    if execution.status == Status.ABORTED and execution.started_at is None:
+    if fresh:
+        budgets.book_unreserved(
+            business=execution.business,
+            agent_id=execution.agent_id,
+            ref=ref,
+            actual=execution.cost_usd,
+            model=execution.model,
+            at=execution.finished_at,
+        )
+    elif execution.status == Status.ABORTED and execution.started_at is None:
         budgets.release(ref=ref)  # it never ran: nothing was spent
     else:
         budgets.settle(

@@ -301,11 +301,7 @@ def settle(
             if window is None or not window.window_start <= booked_at < window.window_end:
                 window = window_for(budget, booked_at, business.timezone)
             spent_delta[window.pk] = actual
-        for window_id in sorted(set(reserved_delta) | set(spent_delta)):
-            BudgetWindow.objects.filter(pk=window_id).update(
-                reserved_usd=_exact(F("reserved_usd") - reserved_delta.get(window_id, Decimal(0))),
-                spent_usd=_exact(F("spent_usd") + spent_delta.get(window_id, Decimal(0))),
-            )
+        _move_windows(reserved_delta, spent_delta)
         _book_lines(reservation, spent_delta, held=set(reserved_delta))
         reservation.status = ReservationStatus.SETTLED
         reservation.actual_usd = actual
@@ -314,6 +310,52 @@ def settle(
         reservation.save(update_fields=["status", "actual_usd", "model", "closed_at"])
         if actual:
             _announce_crossings(sorted(spent_delta), now)
+
+
+def book_unreserved(
+    *,
+    business: Business,
+    agent_id: int,
+    ref: str,
+    actual: Decimal,
+    model: str = "",
+    at: datetime | None = None,
+) -> None:
+    """Book work nothing was held for: what :func:`settle` does for a ``ref`` first seen settled
+    (an execution inserted already ended in this transaction, reported after the fact), without
+    looking for a hold or its lines. ``ref`` must be new: its unique constraint refuses a second
+    booking, and the caller's transaction rolls back whole."""
+    actual = money(actual or 0)
+    now = timezone.now()
+    booked_at = min(at or now, now)
+    with transaction.atomic(savepoint=False):
+        reservation = BudgetReservation.objects.create(
+            ref=ref,
+            business=business,
+            agent_id=agent_id,
+            model=model,
+            created_at=booked_at,
+            status=ReservationStatus.SETTLED,
+            actual_usd=actual,
+            closed_at=now,
+        )
+        spent_delta = {
+            window_for(budget, booked_at, business.timezone).pk: actual
+            for budget in in_scope(business_id=business.pk, agent_id=agent_id, model=model)
+        }
+        _move_windows({}, spent_delta)
+        _book_lines(reservation, spent_delta, held=set())
+        if actual:
+            _announce_crossings(sorted(spent_delta), now)
+
+
+def _move_windows(reserved_delta: dict[int, Decimal], spent_delta: dict[int, Decimal]) -> None:
+    """Free holds and book spend on the windows, in id order (the lock order)."""
+    for window_id in sorted(set(reserved_delta) | set(spent_delta)):
+        BudgetWindow.objects.filter(pk=window_id).update(
+            reserved_usd=_exact(F("reserved_usd") - reserved_delta.get(window_id, Decimal(0))),
+            spent_usd=_exact(F("spent_usd") + spent_delta.get(window_id, Decimal(0))),
+        )
 
 
 def _book_lines(reservation: BudgetReservation, spent_delta: dict[int, Decimal], held: set[int]) -> None:

@@ -10,7 +10,7 @@ from governance.models import Budget
 from governance.signals import budget_crossed
 from observability.alerts import notify_budget_crossing
 from observability.corrections import apply_corrections
-from observability.rollups import FIELDS, roll_up_execution, roll_up_rows
+from observability.rollups import FIELDS, roll_up_ended, roll_up_rows
 
 logger = logging.getLogger(__name__)
 # Sent once per batch report with its terminal rows, where the ledger provides it.
@@ -23,7 +23,7 @@ def roll_up_finished_execution(sender, execution, batch=False, **kwargs) -> None
         return  # counted with its whole batch, in one transaction, below
     # A failure here must never break the ledger's own path: the catch-up sweep counts it later.
     try:
-        roll_up_execution(execution.pk)
+        roll_up_ended(execution)
     except Exception:
         logger.exception("could not roll up execution %s; the catch-up sweep will", execution.pk)
 

@@ -368,6 +368,13 @@ def roll_up_execution(execution_id: int) -> bool:
     return roll_up_rows(rows) == 1
 
 
+def roll_up_ended(execution: Execution) -> bool:
+    """:func:`roll_up_execution` for a row its caller has just ended and committed, counted from
+    the instance instead of read back: a terminal row never changes (a later cost correction
+    lives beside it and is counted apart), so its committed fields are the ones in hand."""
+    return roll_up_rows([{name: getattr(execution, name) for name in FIELDS}]) == 1
+
+
 def catch_up(*, batch: int = 5000, max_rows: int = 200_000, settle: timedelta = timedelta(minutes=10)) -> int:
     """Count terminal executions that no receiver counted (a crash, downtime). Resumes from a cursor:
     it scans only ids it has not passed plus the ones still open then, at most ``max_rows``.

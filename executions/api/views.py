@@ -134,7 +134,10 @@ class ExecutionListView(BodyLimit, GenericAPIView):
             body_hash=body_hash(request.data),
             actor=request.user,
         )
-        body = ExecutionSerializer(get_visible_execution(request.user, execution.pk)).data
+        if not created:  # an earlier report's row, as it stands now (a cost correction, say)
+            execution = get_visible_execution(request.user, execution.pk)
+        # A new row is answered as written: nothing else can have touched it yet.
+        body = ExecutionSerializer(execution).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

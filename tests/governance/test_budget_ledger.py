@@ -130,3 +130,40 @@ def test_crossing_the_soft_limit_and_the_limit_publish_one_event_each_per_window
     assert kinds == ["budget.soft_limit", "budget.exceeded"]
     assert len(mailoutbox) == 2
     assert mailoutbox[0].to == ["boss@example.com"]
+
+
+def _booked(ref: str) -> tuple:
+    reservation = BudgetReservation.objects.get(ref=ref)
+    lines = sorted(
+        (line.window.budget_id, line.amount_usd, line.spent_usd) for line in reservation.lines.all()
+    )
+    return (reservation.status, reservation.actual_usd, reservation.model, reservation.agent_id, lines)
+
+
+@pytest.mark.django_db
+def test_booking_unreserved_work_leaves_what_settling_an_unknown_ref_leaves(business, agent, make_budget):
+    business_budget = make_budget("1")
+    agent_budget = make_budget("10", agent_id=agent.pk)
+    model_budget = make_budget("10", model="gpt-4o")
+    make_budget("10", model="claude-sonnet-4")  # not in scope
+    budgets.settle(business=business, agent_id=agent.pk, ref="execution:1", actual=D("0.75"), model="gpt-4o")
+    budgets.book_unreserved(
+        business=business, agent_id=agent.pk, ref="execution:2", actual=D("0.75"), model="gpt-4o"
+    )
+    assert _booked("execution:1") == _booked("execution:2")
+    assert [len(_booked(ref)[4]) for ref in ("execution:1", "execution:2")] == [3, 3]
+    for budget in (business_budget, agent_budget, model_budget):
+        assert (window(budget).spent_usd, window(budget).reserved_usd) == (D("1.5"), 0)
+    # The business budget crossed its limit on the second booking: announced once.
+    assert Event.objects.filter(kind="budget.exceeded", data__budget=business_budget.pk).count() == 1
+
+
+@pytest.mark.django_db
+def test_booking_unreserved_work_twice_under_one_ref_is_refused(business, agent, make_budget):
+    from django.db import IntegrityError, transaction
+
+    budget = make_budget("10")
+    budgets.book_unreserved(business=business, agent_id=agent.pk, ref="execution:3", actual=D("1"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        budgets.book_unreserved(business=business, agent_id=agent.pk, ref="execution:3", actual=D("1"))
+    assert window(budget).spent_usd == D("1")

@@ -232,3 +232,28 @@ def test_it_rolls_up_a_batch_report_in_one_go(agent_api, agent, django_capture_o
     assert response.status_code == 207, response.content
     row = _row(agent, at(10))
     assert (row.executions, row.success, row.failed, row.cost_usd) == (2, 1, 1, Decimal("0.75"))
+
+
+def test_an_ended_execution_in_hand_is_the_row_committed(
+    agent_api, make_agent, django_capture_on_commit_callbacks
+):
+    """The rollup of a report or a finish counts the instance the service ended, not a re-read:
+    every field the rollups read equals the committed row (times, quantized cost, totals)."""
+    from executions.lifecycle import finish, lock_execution
+    from executions.services import start_execution
+
+    ended = []
+    execution_finished.connect(lambda execution, **kw: ended.append(execution), weak=False, dispatch_uid="t")
+    report = {"status": "failed", "model": "gpt-4o", "model_provider": "openai", "input_tokens": 1234,
+              "output_tokens": 77, "cache_read_tokens": 5, "duration_ms": 1999, "error": "boom"}  # fmt: skip
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert agent_api.post("/api/v1/executions/", report, format="json").status_code == 201
+            run = start_execution(agent=make_agent(mode="pull"), trigger="manual")
+            finish(lock_execution(run.pk), status="success", reported_cost=Decimal("0.123456789"))
+    finally:
+        execution_finished.disconnect(dispatch_uid="t")
+    assert len(ended) == 2
+    for execution in ended:
+        stored = Execution.objects.values(*rollups.FIELDS).get(pk=execution.pk)
+        assert {name: getattr(execution, name) for name in rollups.FIELDS} == stored
