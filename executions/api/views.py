@@ -28,6 +28,7 @@ from executions.api.serializers import (
     ReportSerializer,
     UpdateSerializer,
     body_hash,
+    execution_body,
     log_entries,
 )
 from executions.export import CONTENT_TYPES, STREAMS, buffered
@@ -137,7 +138,7 @@ class ExecutionListView(BodyLimit, GenericAPIView):
         if not created:  # an earlier report's row, as it stands now (a cost correction, say)
             execution = get_visible_execution(request.user, execution.pk)
         # A new row is answered as written: nothing else can have touched it yet.
-        body = ExecutionSerializer(execution).data
+        body = execution_body(execution)
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -200,7 +201,7 @@ class ExecutionDetailView(BodyLimit, APIView):
 
     @extend_schema(responses=ExecutionSerializer)
     def get(self, request, pk: int):
-        return Response(ExecutionSerializer(get_visible_execution(request.user, pk)).data)
+        return Response(execution_body(get_visible_execution(request.user, pk)))
 
     @extend_schema(request=UpdateSerializer, responses=ExecutionSerializer)
     def patch(self, request, pk: int):
@@ -210,7 +211,7 @@ class ExecutionDetailView(BodyLimit, APIView):
         data = UpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.update_execution(execution=execution, data=data.validated_data, actor=request.user)
-        return Response(ExecutionSerializer(get_visible_execution(request.user, pk)).data)
+        return Response(execution_body(get_visible_execution(request.user, pk)))
 
     @extend_schema(exclude=True)
     def put(self, request, pk: int):
