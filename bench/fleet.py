@@ -19,7 +19,8 @@ Each size starts with a warm-up that is not counted: the agents join at ``--join
 starts 5 s after the last first beat; the first beats' latencies are printed apart. A size is *held* when the heartbeat p99 stays under 250 ms with no error (any non-2xx answer or a
 broken connection) and no lost report (every report answered 201/200 is in the ledger, counted in
 the database at the end). It prints each size with its latencies, the CPU each process used (share
-of one core; the load generator's own too, since it shares the cores) and the largest RSS of web
+of one core; PostgreSQL's backends serving the benchmark's database and the load generator's own
+too, since they share the cores) and the largest RSS of web
 and of agents (all its workers), then the largest size held. The machine is shared: the load
 average is printed beside each run.
 """
@@ -82,6 +83,22 @@ def rss_mib(pid: int) -> float:
         except OSError:
             pass
     return total
+
+
+def database_cpu_seconds(dbname: str) -> dict[int, float]:
+    """CPU of each PostgreSQL backend serving ``dbname`` (the processes' pooled connections), by pid."""
+    seconds = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not title.startswith("postgres:") or f" {dbname} " not in title:
+                continue
+            seconds[int(entry.name)] = cpu_seconds(int(entry.name))
+        except OSError:
+            continue
+    return seconds
 
 
 def own_cpu_seconds() -> float:
@@ -378,7 +395,9 @@ def run_size(stack: Stack, size: int, args) -> dict:
     connection.close()
     procs = {"web": stack.web, "agents": stack.agents, "worker": stack.worker, "beat": stack.beat}
     procs["redis"] = stack.redis
+    dbname = connection.settings_dict["NAME"]
     cpu_before = {name: cpu_seconds(p.popen.pid) for name, p in procs.items()}
+    db_before = database_cpu_seconds(dbname)
     own_before = own_cpu_seconds()
     load_before = os.getloadavg()[0]
     began = time.monotonic()
@@ -411,6 +430,8 @@ def run_size(stack: Stack, size: int, args) -> dict:
     outcome = asyncio.run(both())
     wall = time.monotonic() - began
     cpu = {name: (cpu_seconds(p.popen.pid) - cpu_before[name]) / wall for name, p in procs.items()}
+    db_after = database_cpu_seconds(dbname)  # backends that ended meanwhile are not counted
+    cpu["postgres"] = sum(after - db_before.get(pid, 0.0) for pid, after in db_after.items()) / wall
     cpu["load generator"] = (own_cpu_seconds() - own_before) / wall
     stored = Execution.objects.filter(external_id__in=outcome["stored"]).count()
     lost = len(outcome["stored"]) - stored

@@ -15,6 +15,7 @@ worker process of four threads instead, as the Procfile's ``agents`` process doe
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path
 from bench import http_servers
 from bench._loadgen import closed_loop
 from bench._setup import throwaway_database
+from bench.fleet import cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = "from mission_control.settings import *  # noqa: F403\nROOT_URLCONF = 'bench_urls'\n"
@@ -46,7 +48,7 @@ def server_env(extra_path: Path) -> dict:
     return http_servers.django_server_env(settings_module="bench_site", extra_path=extra_path)
 
 
-def serve(kind: str, port: int, env: dict) -> subprocess.Popen:
+def serve(kind: str, port: int, env: dict, threads: int = 4) -> subprocess.Popen:
     """``daphne``: the Procfile's ``web``; ``granian``/``gunicorn``: its WSGI ``agents`` process
     with one worker (the same flags, bound to ``port``)."""
     if kind == "daphne":
@@ -54,10 +56,19 @@ def serve(kind: str, port: int, env: dict) -> subprocess.Popen:
         cmd.append("mission_control.asgi:application")
     elif kind == "granian":
         cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1"]
-        cmd += ["--port", str(port), "--workers", "1", "--blocking-threads", "4", "--log-level", "warning"]
+        cmd += [
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--blocking-threads",
+            str(threads),
+            "--log-level",
+            "warning",
+        ]
         cmd.append("mission_control.wsgi:application")
     else:
-        cmd = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", "4"]
+        cmd = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "1", "--threads", str(threads)]
         cmd += ["-b", f"127.0.0.1:{port}", "--log-level", "warning", "mission_control.wsgi:application"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=None)
     wait_up(port, proc)
@@ -91,6 +102,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--server", choices=["daphne", "granian", "gunicorn"], default="daphne")
+    parser.add_argument("--threads", type=int, default=4, help="WSGI server threads (granian, gunicorn)")
     args = parser.parse_args(argv)
     with throwaway_database("mc_bench_heartbeat"):
         run(args)
@@ -116,20 +128,22 @@ def run(args) -> None:
     flusher = threading.Thread(target=flush_presence_every, args=(5.0, stop), daemon=True)
     flusher.start()
     port = http_servers.free_port()
-    proc = serve(args.server, port, server_env(tmp))
+    proc = serve(args.server, port, server_env(tmp), args.threads)
     rows = {"bare": [], "heartbeat": []}
     try:
         for make in (bare, heartbeat):  # warm up: every agent beats once (first beats write)
             asyncio.run(closed_loop("127.0.0.1", port, 3, args.connections, make))
         for _ in range(args.rounds):
             for name, make in (("bare", bare), ("heartbeat", heartbeat)):
+                cpu_before = cpu_seconds(proc.pid)
                 rate, tally = asyncio.run(
                     closed_loop("127.0.0.1", port, args.seconds, args.connections, make)
                 )
+                cpu_ms = (cpu_seconds(proc.pid) - cpu_before) / max(1, tally.count) * 1000
                 bad = {s: n for s, n in tally.statuses.items() if s != 200}
                 if bad or tally.errors:
                     raise SystemExit(f"{name}: non-200 answers {bad}, {tally.errors} connection errors")
-                rows[name].append((rate, tally.percentile(50), tally.percentile(99)))
+                rows[name].append((rate, tally.percentile(50), tally.percentile(99), cpu_ms))
     finally:
         stop.set()
         proc.terminate()
@@ -137,11 +151,14 @@ def run(args) -> None:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-    print(f"server: {args.server} (one process), {args.connections} connections, {args.agents} agents")
-    print(f"{'view':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    print(
+        f"server: {args.server} (one process), {args.connections} connections, {args.agents} agents,"
+        f" load average {os.getloadavg()[0]:.1f}"
+    )
+    print(f"{'view':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'server CPU ms/req':>20}")
     for name, results in rows.items():
-        for rate, p50, p99 in results:
-            print(f"{name:<12}{rate:>10.0f}{p50 * 1000:>10.1f}{p99 * 1000:>10.1f}")
+        for rate, p50, p99, cpu_ms in results:
+            print(f"{name:<12}{rate:>10.0f}{p50 * 1000:>10.1f}{p99 * 1000:>10.1f}{cpu_ms:>20.2f}")
     bare_rate = sum(r[0] for r in rows["bare"]) / len(rows["bare"])
     beat_rate = sum(r[0] for r in rows["heartbeat"]) / len(rows["heartbeat"])
     print(
