@@ -308,7 +308,7 @@ def settle(
         reservation.model = model or reservation.model
         reservation.closed_at = now
         reservation.save(update_fields=["status", "actual_usd", "model", "closed_at"])
-        if actual:
+        if actual and spent_delta:  # no window booked, no crossing (and no query)
             _announce_crossings(sorted(spent_delta), now)
 
 
@@ -345,7 +345,7 @@ def book_unreserved(
         }
         _move_windows({}, spent_delta)
         _book_lines(reservation, spent_delta, held=set())
-        if actual:
+        if actual and spent_delta:  # no window booked, no crossing (and no query)
             _announce_crossings(sorted(spent_delta), now)
 
 
