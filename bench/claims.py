@@ -10,17 +10,24 @@ claims wait in the web process at once. This process then queues ``--work`` exec
 time for random agents through the service (as the API, cron or a workflow would), every
 ``--every`` seconds, and measures from the commit to the moment the agent's claim answer arrives.
 Baseline: claims of work that is already pending (no wait at all), in the same run.
+
+The server's collector is watched (``bench/gc_probe.py``): every full collection while work is
+queued (pause, the server thread's CPU, RSS), and a census of the objects it walks with every agent
+waiting and again once none is, so the objects a waiting claim keeps alive are counted.
 """
 
 import argparse
 import asyncio
 import json
+import os
 import random
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
+from bench import gc_probe
 from bench._loadgen import Connection, Tally
 from bench._setup import throwaway_database
 from bench.heartbeat import SITE, URLS, serve, server_env
@@ -85,7 +92,7 @@ def queue_one(agent) -> tuple[int, float]:
 
 
 async def measure(
-    port: int, fleet, work: int, every: float, wait_s: int, spread: float
+    port: int, fleet, work: int, every: float, wait_s: int, spread: float, probe: dict
 ) -> tuple[list[float], Tally]:
     claimed: dict[int, float] = {}
     stop = asyncio.Event()
@@ -96,6 +103,8 @@ async def measure(
         await asyncio.sleep(0.2)
     # Every claim is sent; give the server time to take them all in (it answers none: no work).
     await asyncio.sleep(10 + len(fleet) / 100)
+    probe["waiting"] = await asyncio.to_thread(gc_probe.census, probe["pid"], probe["out"])
+    probe["since"] = time.time()
     queued: dict[int, float] = {}
     for _ in range(work):
         agent, _ = random.choice(fleet)
@@ -105,8 +114,10 @@ async def measure(
     deadline = time.monotonic() + 30
     while len([pk for pk in queued if pk in claimed]) < len(queued) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    probe["until"] = time.time()
     stop.set()
     tally = await task
+    probe["idle"] = await asyncio.to_thread(gc_probe.census, probe["pid"], probe["out"])
     latencies = [claimed[pk] - at for pk, at in queued.items() if pk in claimed]
     slow = sorted(round(at - began) for pk, at in queued.items() if pk in claimed and claimed[pk] - at > 0.05)
     if slow:  # renewals come in waves every wait_s after the first claims: do the slow ones line up?
@@ -141,12 +152,18 @@ def run(args) -> None:
 
     fleet = make_agents(args.agents)
     tmp = Path(tempfile.mkdtemp())
-    (tmp / "bench_site.py").write_text(SITE)
+    (tmp / "bench_site.py").write_text(SITE + "import bench_gc_probe  # noqa: E402, F401\n")
+    (tmp / "bench_gc_probe.py").write_text(gc_probe.SOURCE)
     (tmp / "bench_urls.py").write_text(URLS)
     port = free_port()
-    proc = serve("daphne", port, server_env(tmp))
+    probe: dict = {"out": tmp / "gc.jsonl"}
+    proc = serve("daphne", port, {**server_env(tmp), "BENCH_GC_OUT": str(probe["out"])})
+    probe["pid"] = proc.pid
+    load_before = os.getloadavg()
     try:
-        latencies, tally = asyncio.run(measure(port, fleet, args.work, args.every, args.wait, args.spread))
+        latencies, tally = asyncio.run(
+            measure(port, fleet, args.work, args.every, args.wait, args.spread, probe)
+        )
         # Baseline: work already pending, claimed with no wait by agents that are not waiting.
         few = fleet[: min(50, len(fleet))]
         for agent, _ in few:
@@ -187,3 +204,23 @@ def run(args) -> None:
         f"  baseline, a claim of work already pending (no wait): p50 {percentile(baseline, 50) * 1000:.1f} ms,"
         f" p99 {percentile(baseline, 99) * 1000:.1f} ms"
     )
+    waiting, idle = probe["waiting"], probe["idle"]
+    print(
+        "  daphne's collector while work was queued: "
+        + gc_probe.summary(
+            gc_probe.full_collections(probe["out"], probe["since"], probe["until"]),
+            probe["until"] - probe["since"],
+        )
+    )
+    print(
+        f"  objects it walks: {waiting['census']:,} with {args.agents} waiting, {idle['census']:,} with none"
+        f" ({(waiting['census'] - idle['census']) / args.agents:.0f} per waiting claim);"
+        f" RSS {waiting['rss_kib'] / 1024:.0f} MiB waiting, {idle['rss_kib'] / 1024:.0f} MiB after"
+    )
+    grown = Counter(dict(waiting["top"]))
+    grown.subtract(Counter(dict(idle["top"])))
+    print(
+        "  per waiting claim, by type: "
+        + ", ".join(f"{name} {count / args.agents:.1f}" for name, count in grown.most_common(12) if count > 0)
+    )
+    print(f"  load average {load_before[0]:.2f} before, {os.getloadavg()[0]:.2f} after")
