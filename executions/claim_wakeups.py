@@ -33,51 +33,70 @@ CHANNEL = "mc:work"
 
 class Bell:
     """One waiting claim's bell: rung from any thread, heard by a thread (``wait``) or by a
-    coroutine on an event loop (``wait_async``). A ring nobody is waiting for yet stays rung."""
+    coroutine on an event loop (``wait_async``). A ring nobody is waiting for yet stays rung.
+
+    A thousand of them wait at once in a web process, and the collector walks each on every full
+    pass: a bell is a flag and a lock, and what a waiter needs (a ``threading.Event``, or a future
+    and a timer) only while it waits."""
+
+    __slots__ = ("_event", "_future", "_lock", "_loop", "_rung")
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._rung = threading.Event()
+        self._rung = False
+        self._event: threading.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._future: asyncio.Future | None = None
 
     def set(self) -> None:
         with self._lock:
-            self._rung.set()
-            loop, future = self._loop, self._future
+            self._rung = True
+            event, loop, future = self._event, self._loop, self._future
+        if event is not None:
+            event.set()
         if future is not None:
             loop.call_soon_threadsafe(_resolve, future)
 
     def is_set(self) -> bool:
-        return self._rung.is_set()
+        return self._rung
 
     def clear(self) -> None:
-        self._rung.clear()
+        with self._lock:
+            self._rung = False
+
+    def _take(self) -> bool:
+        with self._lock:
+            rung, self._rung = self._rung, False
+        return rung
 
     def wait(self, seconds: float) -> bool:
         """Block this thread until rung or ``seconds`` pass; True when rung (and clears it)."""
-        if self._rung.wait(seconds):
-            self._rung.clear()
-            return True
-        return False
+        with self._lock:
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+            if self._rung:
+                event.set()
+        event.wait(seconds)
+        event.clear()
+        return self._take()
 
     async def wait_async(self, seconds: float) -> bool:
         """Wait on the running event loop; True when rung (and clears it)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         with self._lock:
-            if not self._rung.is_set():
+            if not self._rung:
                 self._loop, self._future = loop, future
-        try:
-            if self._future is future:
-                await asyncio.wait_for(future, seconds)
-        except TimeoutError:
-            return False
-        finally:
-            with self._lock:
-                self._loop = self._future = None
-        self._rung.clear()
-        return True
+        if self._future is future:
+            timer = loop.call_later(seconds, _resolve, future)  # rung or not: _take says
+            try:
+                await future
+            finally:
+                timer.cancel()
+                with self._lock:
+                    self._loop = self._future = None
+        return self._take()
 
 
 def _resolve(future: asyncio.Future) -> None:

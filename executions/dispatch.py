@@ -275,7 +275,7 @@ def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None)
             claim_wakeups.bells.unregister(agent.pk, bell)
 
 
-@dataclass
+@dataclass(slots=True)
 class ClaimWait:
     """A long-poll claim that found nothing, waiting for its bell until ``deadline`` (monotonic)
     on the event loop: no thread, no connection, no query (``claim_or_wait``)."""
@@ -294,7 +294,11 @@ class ClaimWait:
             heard = claim_wakeups.listener.heard_everything_since(self.generation)
             return not heard or self.bell.is_set()
         finally:
-            claim_wakeups.bells.unregister(self.agent_id, self.bell)
+            self.release()
+
+    def release(self) -> None:
+        """Unregister the bell (again: harmless); for a wait given up before it began."""
+        claim_wakeups.bells.unregister(self.agent_id, self.bell)
 
 
 def claim_or_wait(

@@ -1,5 +1,6 @@
-"""Django's ASGI handler, made to run each request's middleware and view in one hop to a thread, and
-to give back every database connection a failed request opened.
+"""Django's ASGI handler, made to run each request's middleware and view in one hop to a thread,
+to serve long-polls below Django while they wait, and to give back every database connection a
+failed request opened.
 
 One hop: Django builds the middleware chain for ASGI as async where it can, so every middleware that
 can do both (``MiddlewareMixin``: sessions, CSRF, auth, messages, CSP, htmx...) ran in async mode and
@@ -10,13 +11,9 @@ request's thread per request, measured as most of daphne's ~5 ms of CPU per requ
 project is sync, so the chain is built sync, as under WSGI, and the whole request runs on its own
 thread in a single ``sync_to_async`` call.
 
-Waiting on the event loop: a view may answer with a response that carries ``mc_wait`` (requests
-served here have ``request.mc_can_wait``): an object whose ``async wait()`` is awaited on the event
-loop, holding no thread, no connection and none of the middleware's frames. When it returns False the
-response is sent as it is; when True, the same request (same scope and body) is served again, with
-the object as ``request.mc_waited`` so the view carries on where it left off. A long-polling claim
-waits this way (``executions.dispatch.claim_or_wait``): a thousand of them waiting were a thousand
-threads with a request's whole stack each, which the collector walked again and again.
+Long-polls: a request for a view marked ``mc_long_poll`` (the pull agents' claim) is served by
+``mission_control.long_poll``: one pass through Django per look, and between looks, while it waits
+on the event loop, nothing of Django's request is kept (no request, no thread, no connection).
 
 Connections: under ASGI a request's sync code runs on a thread of its own, and its connections go
 back to the pool when ``request_finished`` fires at the end. Errors are turned into responses on that
@@ -27,31 +24,25 @@ way), ``handle`` raises before ``request_finished``; the request's connections a
 instead.
 """
 
-import io
-
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections
+
+from mission_control import long_poll
 
 
 class PoolSafeASGIHandler(ASGIHandler):
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)  # a sync chain: see the module's docstring
 
-    def create_request(self, scope, body_file):
-        request, error_response = super().create_request(scope, body_file)
-        if request is not None:
-            request.mc_can_wait = True
-        return request, error_response
+    async def __call__(self, scope, receive, send):
+        if long_poll.is_long_poll(scope):
+            await long_poll.serve(self, scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
     async def get_response_async(self, request):
-        response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
-        while (waiting := getattr(response, "mc_wait", None)) is not None and await waiting.wait():
-            body = io.BytesIO(request.body)  # the same bytes (read and kept by the first pass)
-            request, _ = self.create_request(request.scope, body)
-            request.mc_waited = waiting
-            response = await sync_to_async(self.get_response, thread_sensitive=True)(request)
-        return response
+        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
 
     async def handle(self, scope, receive, send):
         try:

@@ -317,6 +317,7 @@ class ClaimView(APIView):
     """A pull agent takes its next pending execution (now running), waiting up to 30 s for one."""
 
     permission_classes = [AgentsOnly]
+    mc_long_poll = True  # under daphne, served by mission_control.long_poll: waits hold no request
 
     @extend_schema(request=ClaimSerializer, responses={200: ExecutionSerializer, 204: None})
     def post(self, request):
@@ -324,7 +325,7 @@ class ClaimView(APIView):
         data.is_valid(raise_exception=True)
         agent, claim_id = request.user.agent, data.validated_data.get("claim_id")
         if getattr(request, "mc_can_wait", False):
-            # Served by the ASGI handler: the wait happens on its event loop, not in this thread.
+            # Served by mission_control.long_poll: the wait happens on its event loop, not in this thread.
             waited = getattr(request, "mc_waited", None)
             deadline = waited.deadline if waited else time.monotonic() + data.validated_data["wait_seconds"]
             execution = services.claim_or_wait(agent=agent, deadline=deadline, claim_id=claim_id)

@@ -2,8 +2,10 @@
 loop, not in a thread: woken by new work, no query while nothing arrives, one execution once."""
 
 import asyncio
+import gc
 import json
 import threading
+import weakref
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
@@ -14,6 +16,7 @@ from agents.services import issue_key
 from executions import claim_wakeups
 from executions.dispatch import ClaimWait
 from executions.services import start_execution
+from mission_control import long_poll
 from mission_control.asgi_handler import PoolSafeASGIHandler
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,8 +41,8 @@ def run_on_own_loop(scenario):
     return out[0]
 
 
-async def claim(app, key: str, wait_s: float) -> ApplicationCommunicator:
-    body = json.dumps({"wait_seconds": wait_s}).encode()
+async def claim(app, key: str, wait_s: float, body: bytes | None = None) -> ApplicationCommunicator:
+    body = json.dumps({"wait_seconds": wait_s}).encode() if body is None else body
     scope = {
         "type": "http",
         "method": "POST",
@@ -165,3 +168,80 @@ def test_two_waiting_claims_of_one_agent_get_one_execution_once(pull_agent, key,
     assert sorted(status for status, _ in answers) == [200, 204]
     assert [json.loads(body)["id"] for status, body in answers if status == 200] == [queued]
     assert claim_wakeups.bells.count() == 0  # both bells released
+
+
+@pytest.fixture
+def requests_made(monkeypatch):
+    """Weak references to every request the handler builds (one per pass through Django)."""
+    made: list[weakref.ref] = []
+    real = PoolSafeASGIHandler.create_request
+
+    def create_request(self, scope, body_file):
+        request, error = real(self, scope, body_file)
+        if request is not None:
+            made.append(weakref.ref(request))
+        return request, error
+
+    monkeypatch.setattr(PoolSafeASGIHandler, "create_request", create_request)
+    return made
+
+
+def test_a_waiting_claim_keeps_no_request_nor_thread(pull_agent, key, parked, requests_made):
+    async def scenario():
+        app = PoolSafeASGIHandler()
+        threads = threading.active_count()
+        communicator = await claim(app, key, 20)
+        await waiting(parked, 1)
+        for _ in range(500):  # the pass's thread ends as its context closes
+            if threading.active_count() <= threads:
+                break
+            await asyncio.sleep(0.01)
+        gc.collect()
+        alive = [ref for ref in requests_made if ref() is not None]
+        during = len(alive), threading.active_count() - threads, claim_wakeups.bells.count()
+        queued = await asyncio.to_thread(queue, pull_agent)
+        status, body = await answer(communicator)
+        return during, len(requests_made), queued, status, json.loads(body)
+
+    (alive, threads, bells), passes, queued, status, body = run_on_own_loop(scenario)
+    assert alive == 0 and threads <= 0 and bells == 1  # only the bell is left while it waits
+    assert passes == 2  # looked, then looked again when the work rang
+    assert status == 200 and body["id"] == queued
+
+
+def test_a_claim_whose_client_leaves_while_waiting_releases_its_bell(key, parked):
+    async def scenario():
+        app = PoolSafeASGIHandler()
+        communicator = await claim(app, key, 20)
+        await waiting(parked, 1)
+        held = claim_wakeups.bells.count()
+        await communicator.send_input({"type": "http.disconnect"})
+        await communicator.wait(5)  # the application returns: nothing is sent to nobody
+        return held, claim_wakeups.bells.count()
+
+    assert run_on_own_loop(scenario) == (1, 0)
+
+
+def test_a_claim_with_a_body_too_large_to_keep_is_refused_as_any_request(key, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64
+
+    async def scenario():
+        app = PoolSafeASGIHandler()
+        body = json.dumps({"wait_seconds": 5, "padding": "x" * 100}).encode()
+        return await answer(await claim(app, key, 5, body=body))
+
+    status, _ = run_on_own_loop(scenario)
+    assert status == 413  # as any request of that size (a middleware maps RequestDataTooBig), no wait
+
+
+def test_only_requests_for_long_polling_views_are_served_as_long_polls(settings):
+    def scope(path: str, length: int = 20) -> dict:
+        return {"type": "http", "path": path, "headers": [(b"content-length", str(length).encode())]}
+
+    assert long_poll.is_long_poll(scope("/api/v1/agent/executions/claim"))
+    assert long_poll.is_long_poll(scope("/api/v1/agent/executions/claim/"))
+    assert not long_poll.is_long_poll(scope("/api/v1/agent/heartbeat"))
+    assert not long_poll.is_long_poll(scope("/no/such/page"))
+    assert not long_poll.is_long_poll({"type": "websocket", "path": "/api/v1/agent/executions/claim"})
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+    assert not long_poll.is_long_poll(scope("/api/v1/agent/executions/claim"))
