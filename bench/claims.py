@@ -104,9 +104,12 @@ async def measure(
     # Every claim is sent; give the server time to take them all in (it answers none: no work).
     await asyncio.sleep(10 + len(fleet) / 100)
     probe["waiting"] = await asyncio.to_thread(gc_probe.census, probe["pid"], probe["out"])
-    probe["since"] = time.time()
+    probe["since"], probe["cpu_since"] = time.time(), gc_probe.cpu_s(probe["pid"])
     queued: dict[int, float] = {}
-    for _ in range(work):
+    probe["rss"] = []
+    for n in range(work):
+        if n % max(1, int(1 / every)) == 0:  # about once a second
+            probe["rss"].append(gc_probe.rss_mib(probe["pid"]))
         agent, _ = random.choice(fleet)
         pk, at = await asyncio.to_thread(queue_one, agent)
         queued[pk] = at
@@ -114,7 +117,7 @@ async def measure(
     deadline = time.monotonic() + 30
     while len([pk for pk in queued if pk in claimed]) < len(queued) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    probe["until"] = time.time()
+    probe["until"], probe["cpu_until"] = time.time(), gc_probe.cpu_s(probe["pid"])
     stop.set()
     tally = await task
     probe["idle"] = await asyncio.to_thread(gc_probe.census, probe["pid"], probe["out"])
@@ -197,7 +200,8 @@ def run(args) -> None:
     print(f"{args.agents} agents waiting in one daphne process; {args.work} executions queued one by one")
     print(
         f"  pending -> claimed: p50 {percentile(latencies, 50) * 1000:.1f} ms,"
-        f" p99 {percentile(latencies, 99) * 1000:.1f} ms, max {max(latencies or [0]) * 1000:.1f} ms"
+        f" p99 {percentile(latencies, 99) * 1000:.1f} ms, p99.9 {percentile(latencies, 99.9) * 1000:.1f} ms,"
+        f" max {max(latencies or [0]) * 1000:.1f} ms, {sum(t > 0.05 for t in latencies)} over 50 ms"
         f" ({len(latencies)} claimed; other answers {bad or 'none'}, {tally.errors} connection errors)"
     )
     print(
@@ -216,6 +220,14 @@ def run(args) -> None:
         f"  objects it walks: {waiting['census']:,} with {args.agents} waiting, {idle['census']:,} with none"
         f" ({(waiting['census'] - idle['census']) / args.agents:.0f} per waiting claim);"
         f" RSS {waiting['rss_kib'] / 1024:.0f} MiB waiting, {idle['rss_kib'] / 1024:.0f} MiB after"
+    )
+    seconds = idle["at"] - waiting["at"]
+    young = [(idle["collections"][g] - waiting["collections"][g]) / seconds for g in (0, 1, 2)]
+    print(
+        f"  collector thresholds {tuple(waiting['threshold'])}: collections per second of generation"
+        f" 0, 1, 2: {young[0]:.1f}, {young[1]:.1f}, {young[2]:.2f};"
+        f" RSS while work was queued {min(probe['rss']):.0f}-{max(probe['rss']):.0f} MiB,"
+        f" CPU {(probe['cpu_until'] - probe['cpu_since']) / (probe['until'] - probe['since']):.0%} of a core"
     )
     grown = Counter(dict(waiting["top"]))
     grown.subtract(Counter(dict(idle["top"])))

@@ -51,7 +51,14 @@ def _census(signum, frame):
     gc.collect()
     objects = gc.get_objects()
     by_type = collections.Counter(type(o).__qualname__ for o in objects)
-    _write({"at": time.time(), "census": len(objects), "rss_kib": _rss_kib(), "top": by_type.most_common(60)})
+    _write({
+        "at": time.time(),
+        "census": len(objects),
+        "rss_kib": _rss_kib(),
+        "top": by_type.most_common(60),
+        "collections": [generation["collections"] for generation in gc.get_stats()],
+        "threshold": gc.get_threshold(),
+    })
 
 
 gc.callbacks.append(_timed)
@@ -71,6 +78,18 @@ def census(pid: int, out: Path, timeout_s: float = 30) -> dict:
                 return record
         time.sleep(0.2)
     raise TimeoutError("the server wrote no census")
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds the process has used (user and system)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def read(out: Path) -> list[dict]:

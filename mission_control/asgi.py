@@ -1,6 +1,5 @@
 """ASGI entry point: HTTP (Django) and WebSocket (Channels) on one port."""
 
-import gc
 import os
 
 import django
@@ -25,7 +24,8 @@ application = ProtocolTypeRouter(
     }
 )
 
-# What is loaded by now lives as long as the process: keep it out of the collector's full passes,
-# which stop the event loop for as long as they walk the heap (docs/scaling.md, *claims*).
-gc.collect()
-gc.freeze()
+from mission_control import collector  # noqa: E402
+
+# What is loaded by now lives as long as the process: out of the collector's full passes, which
+# stop the event loop for as long as they walk the heap; and rarer full passes (collector.py).
+collector.settle()
