@@ -94,7 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "mission_control.csp.CachedPolicyCSPMiddleware",  # django-csp's, the constant policy built once
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -398,6 +398,7 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
+CONTENT_SECURITY_POLICY_REPORT_ONLY = None  # no report-only policy (mission_control/csp.py reads it)
 
 # --- Logging ------------------------------------------------------------------------------------
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json")
