@@ -121,7 +121,7 @@ def _load_state(agent_id: int, business_id: int, versions: tuple | None, now) ->
     if undelivered:
         AgentCommand.objects.filter(pk__in=undelivered, delivered_at__isnull=True).update(delivered_at=now)
     flags = heartbeat_flags(business_id=business_id, agent_id=agent_id)
-    max_age = control_versions.MAX_AGE_S
+    max_age = settings.MC_HEARTBEAT_ANSWER_MAX_AGE_S
     if flags.get("budget_exhausted"):
         max_age = min(max_age, EXHAUSTED_RECHECK_S)
     return AgentState(

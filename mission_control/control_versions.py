@@ -16,7 +16,9 @@ While Redis is unreachable nothing is cached (``read`` answers None, heartbeats 
 and a change still goes through: the bump it could not make is owed, and paid by this process the
 next time it reaches the cache (before it reads any counter), so a Redis that comes back with its
 old data cannot bring stale answers back with it. Cached answers also age out after
-``MAX_AGE_S`` whatever the counters say, a backstop should a process die still owing a bump.
+``MC_HEARTBEAT_ANSWER_MAX_AGE_S`` whatever the counters say, a backstop should a process die still
+owing a bump (a change made while Redis was unreachable, by a process that ended before it could
+reach Redis again): that window is how long such a change may go unseen.
 
 A counter that is missing (a Redis restarted empty, an evicted key) starts again from a random
 value, never from 1, so it cannot come back to a number some process cached an answer under.
@@ -31,7 +33,6 @@ from django.db import transaction
 from mission_control.redis_outage import CACHE
 
 GLOBAL = "global"
-MAX_AGE_S = 300.0
 
 _owed: set[str] = set()
 _owed_lock = threading.Lock()

@@ -436,6 +436,9 @@ LOGGING = {
 MC_DEFAULT_HEARTBEAT_TIMEOUT_S = int(os.environ.get("MC_DEFAULT_HEARTBEAT_TIMEOUT_S", "60"))
 # Heartbeat answers each web process keeps (one per agent, ~1 KiB each; least recently used out).
 MC_HEARTBEAT_CACHE_AGENTS = int(os.environ.get("MC_HEARTBEAT_CACHE_AGENTS", "20000"))
+# A cached heartbeat answer is read again from the database after this long whatever the counters
+# say (mission_control/control_versions.py: the backstop should a process die owing a bump).
+MC_HEARTBEAT_ANSWER_MAX_AGE_S = float(os.environ.get("MC_HEARTBEAT_ANSWER_MAX_AGE_S", "300"))
 MC_ABORT_GRACE_S = int(os.environ.get("MC_ABORT_GRACE_S", "30"))
 # Pending work no agent took within this long fails (freeing its budget hold); 0 waits forever.
 MC_START_TIMEOUT_S = int(os.environ.get("MC_START_TIMEOUT_S", "3600"))

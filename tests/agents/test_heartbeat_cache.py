@@ -120,3 +120,22 @@ def test_a_change_made_while_the_cache_was_unreachable_shows_once_it_is_back(
         engage_emergency_stop(business=business, reason="drill", actor=make_member())
     redis_outage.CACHE.reset()  # the cache answers again (its counters never saw the stop)
     assert beat(agent_api).json()["emergency_stop"] is True
+
+
+def test_a_cached_answer_is_read_again_after_its_max_age(agent_api, agent, settings, monkeypatch):
+    """A change whose bump was lost (made with a queryset update here, which sends no signal) is
+    answered once the cached answer is MC_HEARTBEAT_ANSWER_MAX_AGE_S old, not before."""
+    import time
+
+    from agents import heartbeats
+
+    settings.MC_HEARTBEAT_ANSWER_MAX_AGE_S = 30
+    clock = [time.monotonic()]
+    monkeypatch.setattr(heartbeats.time, "monotonic", lambda: clock[0])
+    beat(agent_api)  # the first beat brings the agent online (a bump): the second one is cached
+    assert beat(agent_api).json()["desired_state"] == "running"
+    Agent.objects.filter(pk=agent.pk).update(desired_state="stopped")  # no bump
+    clock[0] += 29
+    assert beat(agent_api).json()["desired_state"] == "running"
+    clock[0] += 2
+    assert beat(agent_api).json()["desired_state"] == "stopped"
