@@ -75,20 +75,37 @@ def window_for(budget: Budget, at: datetime, tz_name: str) -> BudgetWindow:
         return BudgetWindow.objects.get(budget=budget, window_start=start)
 
 
-def exhausted_budget(*, business_id: int, agent_id: int | None, model: str = "", now=None) -> Budget | None:
-    """A budget in scope whose current window has nothing left (one query), or None."""
-    now = now or timezone.now()
+def _exhausted(now) -> Q:
+    """A budget with nothing left now: a zero limit, or a current window spent to its limit."""
     current = Q(
         windows__window_start__lte=now,
         windows__window_end__gt=now,
         windows__spent_usd__gte=F("limit_usd"),
     )
+    return Q(limit_usd=0) | current
+
+
+def exhausted_budget(*, business_id: int, agent_id: int | None, model: str = "", now=None) -> Budget | None:
+    """A budget in scope whose current window has nothing left (one query), or None."""
     return (
         in_scope(business_id=business_id, agent_id=agent_id, model=model)
-        .filter(Q(limit_usd=0) | current)
+        .filter(_exhausted(now or timezone.now()))
         .order_by("pk")
         .first()
     )
+
+
+def exhausted_budget_holders(*, business_id: int, now=None) -> frozenset[int | None]:
+    """Whom the business's exhausted budgets without a model bind, for all its agents in one query:
+    ``None`` for a budget of the whole business, else an agent's id. ``exhausted_budget(business_id=b,
+    agent_id=a)`` is not None exactly when ``None`` or ``a`` is in the set."""
+    rows = (
+        Budget.objects.filter(business_id=business_id, enabled=True, model="")  # in_scope, any agent
+        .filter(_exhausted(now or timezone.now()))
+        .values_list("agent_id", flat=True)
+        .distinct()
+    )
+    return frozenset(rows)
 
 
 def policy_cost_cap(*, business_id: int, agent_id: int) -> Decimal | None:

@@ -2,7 +2,7 @@
 
 from django.db.models import F
 
-from governance.budgets import exhausted_budget
+from governance.budgets import exhausted_budget_holders
 from governance.models import EmergencyStop
 
 
@@ -22,9 +22,18 @@ def active_stop(business_id: int | None) -> EmergencyStop | None:
     )
 
 
+def business_flags(business_id: int) -> tuple[bool, frozenset[int | None]]:
+    """What a heartbeat answer says about governance, for every agent of a business at once (two
+    queries): its emergency stop, and whom its exhausted budgets bind (``exhausted_budget_holders``)."""
+    return emergency_stop_active(business_id), exhausted_budget_holders(business_id=business_id)
+
+
+def agent_flags(flags: tuple[bool, frozenset[int | None]], agent_id: int) -> dict:
+    """One agent's ``emergency_stop`` and ``budget_exhausted`` from its business's flags."""
+    stopped, holders = flags
+    return {"emergency_stop": stopped, "budget_exhausted": None in holders or agent_id in holders}
+
+
 def heartbeat_flags(*, business_id: int, agent_id: int) -> dict:
     """What a heartbeat answer tells the agent about governance, in two queries."""
-    return {
-        "emergency_stop": emergency_stop_active(business_id),
-        "budget_exhausted": exhausted_budget(business_id=business_id, agent_id=agent_id) is not None,
-    }
+    return agent_flags(business_flags(business_id), agent_id)

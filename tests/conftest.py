@@ -49,10 +49,11 @@ def _clear_cache():
 
     cache.clear()
     # Heartbeat answers cached in this process belong to the previous test's rows.
-    from agents.heartbeats import answers
+    from agents.heartbeats import answers, flag_cache
     from agents.presence import flush_clock
 
     answers.clear()
+    flag_cache.clear()
     flush_clock.reset()
     from agents import heartbeat_gate
 

@@ -139,3 +139,22 @@ def test_a_cached_answer_is_read_again_after_its_max_age(agent_api, agent, setti
     assert beat(agent_api).json()["desired_state"] == "running"
     clock[0] += 2
     assert beat(agent_api).json()["desired_state"] == "stopped"
+
+
+def test_a_business_budget_exhausted_shows_on_every_agents_next_beat(
+    agent_api, business, make_agent, make_member
+):
+    """The flags are cached per business: a change to them reaches agents whose answers were
+    cached, and agents whose answers are loaded afterwards."""
+    from tests.conftest import agent_client
+
+    other = agent_client(make_agent())
+    for client in (agent_api, other):
+        beat(client)
+        assert beat(client).json()["budget_exhausted"] is False
+    budget = create_budget(business=business, period="month", limit_usd=Decimal("1"), actor=make_member())
+    budgets.settle(business=business, agent_id=other.agent.pk, ref="x", actual=Decimal("1"))
+    assert budget.windows.get().spent_usd == Decimal("1")
+    late = agent_client(make_agent())
+    for client in (agent_api, other, late):
+        assert beat(client).json()["budget_exhausted"] is True

@@ -122,3 +122,36 @@ def test_heartbeat_flags_in_two_queries(business, agent, make_budget, django_ass
         "emergency_stop": True,
         "budget_exhausted": True,
     }
+
+
+@pytest.mark.django_db
+def test_a_business_flags_say_for_each_agent_what_its_own_query_says(business, make_agent, make_budget):
+    """One query for a whole business (exhausted_budget_holders) answers each agent as
+    exhausted_budget does for it alone: whole-business, per-agent, model, disabled and zero budgets."""
+    from governance.controls import agent_flags, business_flags
+
+    spent, fresh, zero, other = (make_agent() for _ in range(4))
+    make_budget("1", agent_id=spent.pk)
+    make_budget("5", agent_id=fresh.pk)
+    make_budget("0", agent_id=zero.pk)
+    make_budget("0.5", model="gpt-4o")  # a model's budget: not the heartbeat's flag
+    disabled = make_budget("0", agent_id=other.pk)
+    disabled.enabled = False
+    disabled.save()
+    budgets.settle(business=business, agent_id=spent.pk, ref="a", actual=Decimal("1"))
+    budgets.settle(business=business, agent_id=fresh.pk, ref="b", actual=Decimal("1"), model="gpt-4o")
+
+    def each() -> dict:
+        flags = business_flags(business.pk)
+        return {a.pk: agent_flags(flags, a.pk)["budget_exhausted"] for a in (spent, fresh, zero, other)}
+
+    def alone() -> dict:
+        return {
+            a.pk: budgets.exhausted_budget(business_id=business.pk, agent_id=a.pk) is not None
+            for a in (spent, fresh, zero, other)
+        }
+
+    assert each() == alone() == {spent.pk: True, fresh.pk: False, zero.pk: True, other.pk: False}
+    make_budget("2")  # the whole business's, already past its limit
+    budgets.settle(business=business, agent_id=other.pk, ref="c", actual=Decimal("2"))
+    assert each() == alone() == dict.fromkeys((spent.pk, fresh.pk, zero.pk, other.pk), True)
