@@ -343,19 +343,11 @@ def settle_budget(execution: Execution, *, fresh: bool = False) -> None:
     ``fresh``: the execution was inserted ended in this transaction; nothing was held for it.
     """
     ref = budget_ref(execution.pk)
-    if fresh:
-        budgets.book_unreserved(
-            business=execution.business,
-            agent_id=execution.agent_id,
-            ref=ref,
-            actual=execution.cost_usd,
-            model=execution.model,
-            at=execution.finished_at,
-        )
-    elif execution.status == Status.ABORTED and execution.started_at is None:
+    if not fresh and execution.status == Status.ABORTED and execution.started_at is None:
         budgets.release(ref=ref)  # it never ran: nothing was spent
     else:
-        budgets.settle(
+        book = budgets.book_unreserved if fresh else budgets.settle
+        book(
             business=execution.business,
             agent_id=execution.agent_id,
             ref=ref,
