@@ -290,3 +290,29 @@ def test_partitioning_renamed_only_the_ledgers_own_indexes():
         assert cursor.fetchall() == []
         cursor.execute("SELECT to_regclass('agents_agent_pkey'), to_regclass('governance_business_pkey')")
         assert cursor.fetchone() == ("agents_agent_pkey", "governance_business_pkey")
+
+
+@pytest.mark.postgres
+def test_a_statement_of_keys_is_refused_whole_when_one_points_at_no_execution(agent):
+    row = _row(agent, OLD)
+    keys = [
+        IdempotencyKey(
+            agent=agent,
+            kind="external_id",
+            value="k-ok",
+            execution_id=row.pk,
+            execution_created_at=row.created_at,
+        ),
+        IdempotencyKey(
+            agent=agent,
+            kind="external_id",
+            value="k-orphan",
+            execution_id=row.pk,
+            execution_created_at=row.created_at + timedelta(days=200),
+        ),
+    ]
+    with pytest.raises(IntegrityError, match="idempotencykey_execution_fk"), transaction.atomic():
+        IdempotencyKey.objects.bulk_create(keys)
+    assert not IdempotencyKey.objects.filter(value__in=["k-ok", "k-orphan"]).exists()
+    IdempotencyKey.objects.bulk_create(keys[:1])  # the one that names its execution goes in
+    assert IdempotencyKey.objects.get(value="k-ok").execution_id == row.pk
