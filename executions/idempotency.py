@@ -7,6 +7,7 @@ model itself; these are the reads. A key whose execution is gone from the ledger
 
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from executions.models import Execution, IdempotencyKey
@@ -15,7 +16,20 @@ from mission_control.errors import DomainError
 
 def keyed(agent_id: int, kind: str, values) -> dict[str, tuple[int, datetime]]:
     """``{value: (execution id, execution created_at)}`` for the keys of ``values`` that exist."""
-    rows = IdempotencyKey.objects.filter(agent_id=agent_id, kind=kind, value__in=list(values))
+    values = list(values)
+    if not values:
+        return {}
+    if connection.vendor == "postgresql":
+        # One array parameter: psycopg's client-side binding of a batch's 1,000 %s of ``IN`` was
+        # a fifth of the look-up's time.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT value, execution_id, execution_created_at FROM executions_idempotencykey"
+                " WHERE agent_id = %s AND kind = %s AND value = ANY(%s::text[])",
+                [agent_id, kind, values],
+            )
+            return {value: (pk, at) for value, pk, at in cursor.fetchall()}
+    rows = IdempotencyKey.objects.filter(agent_id=agent_id, kind=kind, value__in=values)
     return {
         value: (pk, at) for value, pk, at in rows.values_list("value", "execution_id", "execution_created_at")
     }

@@ -7,7 +7,7 @@ from django.utils import timezone
 from agents.models import Agent
 from executions import partitions
 from governance.models import Business
-from mission_control.bulk_insert import insert_rows
+from mission_control.bulk_insert import copy_rows
 from mission_control.models import AppendOnlyError, AppendOnlyModel
 
 
@@ -88,11 +88,21 @@ def write_keys(rows, ids: list[int] | None = None) -> None:
     """The idempotency keys of ``rows`` just inserted (in the caller's transaction: a key already
     taken raises IntegrityError and undoes the rows with it). ``ids``: taken beforehand for the
     keys (``mission_control.bulk_insert.allocate_ids``), which are then written with COPY."""
-    keys = [key for row in rows for key in row._keys(row._new_keys())]
-    if keys and ids is not None and len(ids) == len(keys):
-        insert_rows(keys, ids=ids)
-    elif keys:
-        IdempotencyKey.objects.bulk_create(keys, batch_size=1000)
+    new = [(row, kind, value) for row in rows for kind, value in row._new_keys()]
+    if new and ids is not None and len(ids) == len(new):
+        # Straight from the rows to COPY: no IdempotencyKey instance per key.
+        copy_rows(
+            IdempotencyKey,
+            ["id", "agent_id", "kind", "value", "execution_id", "execution_created_at"],
+            (
+                (key_id, row.agent_id, kind, value, row.pk, row.created_at)
+                for key_id, (row, kind, value) in zip(ids, new, strict=True)
+            ),
+        )
+    elif new:
+        IdempotencyKey.objects.bulk_create(
+            [key for row in rows for key in row._keys(row._new_keys())], batch_size=1000
+        )
     for row in rows:
         row._loaded_keys = (row.external_id, row.claim_id)
 

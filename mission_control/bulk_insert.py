@@ -11,14 +11,14 @@ Other databases (the embedded SQLite) get ``bulk_create``. The COPY shows in Dja
 (``CaptureQueriesContext``, the hot-path pins) as one statement, as an INSERT would.
 """
 
+import json
 from contextlib import nullcontext
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from operator import itemgetter
 
 from django.db import connections, models
 from django.db.models.base import ModelState
-from psycopg.types.json import Jsonb
 
 
 def new_row(model: type[models.Model], /, **values) -> models.Model:
@@ -60,17 +60,27 @@ def _defaults(model):
 
 def allocate_ids(*wanted: tuple[type[models.Model], int], using: str = "default") -> list[list[int]] | None:
     """Ids for ``(model, count)`` pairs from their tables' sequences, all in one query, ascending.
-    None on a database without sequences (the rows get theirs when inserted)."""
+    None on a database without sequences (the rows get theirs when inserted).
+
+    The transaction takes its id before the first of these is drawn, as the event table's column
+    default does (mission_control migration 0003: the live stream must see a late writer of a gap
+    as running)."""
     connection = connections[using]
     longest = max((count for _, count in wanted), default=0)
     if connection.vendor != "postgresql" or not longest:
         return None
-    columns, params = [], []
-    for model, count in wanted:
-        columns.append("CASE WHEN n <= %s THEN nextval(pg_get_serial_sequence(%s, %s)) END")
-        params += [count, model._meta.db_table, model._meta.pk.column]
+    sequences, columns, params = [], [], []
+    for i, (model, count) in enumerate(wanted):
+        # Looked up once per statement (as regclass), not once per row.
+        sequences.append(f"pg_get_serial_sequence(%s, %s)::regclass AS s{i}")
+        params += [model._meta.db_table, model._meta.pk.column]
+        columns.append(f"CASE WHEN n <= {int(count)} THEN nextval(s.s{i}) END")
+    # The filter is a one-time filter, run before any row: the xid comes before any nextval.
+    sql = (
+        f"WITH s AS MATERIALIZED (SELECT {', '.join(sequences)}) "  # noqa: S608 (fixed text)
+        f"SELECT {', '.join(columns)} FROM s, generate_series(1, %s) AS n WHERE pg_current_xact_id() IS NOT NULL"
+    )
     with connection.cursor() as cursor:
-        sql = f"SELECT {', '.join(columns)} FROM generate_series(1, %s) AS n"  # noqa: S608 (fixed text)
         cursor.execute(sql, [*params, longest])
         rows = cursor.fetchall()
     return [sorted(row[i] for row in rows if row[i] is not None) for i in range(len(wanted))]
@@ -93,45 +103,54 @@ def insert_rows(
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.generated]
     stamped = [f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
-    convert = [_converter(f) for f in fields]
-    table = connection.ops.quote_name(meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     if ids is None:
         (ids,) = allocate_ids((model, len(objs)), using=using)
-    with connection.cursor() as cursor:
-        pk = meta.pk.attname
-        for obj, pk_value in zip(objs, ids, strict=True):
-            setattr(obj, pk, pk_value)
-            for field in stamped:
-                field.pre_save(obj, add=True)
-        sql = f"COPY {table} ({columns}) FROM STDIN"
-        logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else nullcontext()
-        row_of = itemgetter(*(f.attname for f in fields))
-        converted = [(i, conv) for i, conv in enumerate(convert) if conv is not None]
-        with logged, cursor.cursor.copy(sql) as copy:
-            for obj in objs:
-                row = list(row_of(obj.__dict__))
-                for i, conv in converted:
-                    if row[i] is not None:
-                        row[i] = conv(row[i])
-                copy.write_row(row)
+    pk = meta.pk.attname
+    for obj, pk_value in zip(objs, ids, strict=True):
+        setattr(obj, pk, pk_value)
+        for field in stamped:
+            field.pre_save(obj, add=True)
+    row_of = itemgetter(*(f.attname for f in fields))
+    copy_rows(model, [f.attname for f in fields], (row_of(obj.__dict__) for obj in objs), using=using)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = using
     return objs
 
 
+def copy_rows(model: type[models.Model], names: list[str], rows, *, using: str = "default") -> None:
+    """``COPY`` value tuples into ``model``'s table (PostgreSQL only): ``names`` are the fields'
+    attribute names, each row holds their Python values in that order (ids included), as the
+    model would store them. For a batch's own rows, without making an instance of each."""
+    connection = connections[using]
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    table = connection.ops.quote_name(meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    converted = [(i, conv) for i, conv in enumerate(map(_converter, fields)) if conv is not None]
+    sql = f"COPY {table} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor:
+        logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else nullcontext()
+        with logged, cursor.cursor.copy(sql) as copy:
+            write = copy.write_row
+            if not converted:
+                for row in rows:
+                    write(row)
+                return
+            for row in rows:
+                row = list(row)
+                for i, conv in converted:
+                    if row[i] is not None:
+                        row[i] = conv(row[i])
+                write(row)
+
+
 def _converter(field: models.Field):
-    """What a value needs before psycopg may copy it: JSON wrapped, decimals as decimals. Text
-    needs nothing: choices are str enums, which psycopg copies by their value (as str)."""
+    """What a value needs before psycopg may copy it: JSON as its text (COPY's text format hands
+    it to jsonb's own parser, as a Jsonb wrapper would, without a dumper per value), decimals as
+    decimals. Text needs nothing: choices are str enums, which psycopg copies by their value."""
     if isinstance(field, models.JSONField):
-        return lambda value: Jsonb(value, dumps=field.encoder and _dumps(field.encoder))
+        return partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
     if isinstance(field, models.DecimalField):
         return lambda value: value if type(value) is Decimal else field.to_python(value)
     return None
-
-
-def _dumps(encoder):
-    import json
-
-    return lambda obj: json.dumps(obj, cls=encoder)
