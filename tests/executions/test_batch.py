@@ -147,3 +147,23 @@ def test_finished_rows_are_announced_one_by_one_and_as_a_batch(agent_api):
         executions_batch_finished.disconnect(on_batch)
     assert rows == [(ids[0], True), (ids[1], True)]
     assert batches == [ids[:2]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_rolled_up_from_its_rows_as_written_and_counted_once(agent_api):
+    from observability.models import HourlyRollup, LifetimeRollup
+    from observability.receivers import roll_up_finished_batch
+
+    items = [finished(), finished(status="failed", input_tokens=1200), {"input": {}}]
+    ids = [r["id"] for r in batch(agent_api, items).json()["results"]]
+    rows = list(Execution.objects.filter(pk__in=ids))
+    totals = list(
+        LifetimeRollup.objects.values_list("status", "executions", "input_tokens").order_by("status")
+    )
+    assert totals == [("failed", 1, 1200), ("success", 1, 1000)]  # the running one is not counted
+    roll_up_finished_batch(sender=Execution, executions=rows)  # again, e.g. a retried on-commit hook
+    assert (
+        list(LifetimeRollup.objects.values_list("status", "executions", "input_tokens").order_by("status"))
+        == totals
+    )
+    assert sum(HourlyRollup.objects.values_list("executions", flat=True)) == 2
