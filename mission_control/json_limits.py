@@ -8,6 +8,7 @@ is a 400 with a stable code before anything else sees it.
 """
 
 import json
+import re
 
 MAX_DEPTH = 64  # a workflow definition's step input sits 4 levels down; 60 more is plenty
 
@@ -44,6 +45,30 @@ def clean_text(text: str) -> bool:
     return True
 
 
+# Decoded JSON text holds no lone surrogate (the charset's decoder refuses one) and strict JSON no
+# raw control character: a NUL or a lone surrogate in a string can only come from a \u escape.
+_BAD_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def may_hold_bad_text(text: str) -> bool:
+    """Whether JSON ``text`` (decoded) can parse to a string :func:`clean_text` refuses. A paired
+    surrogate escape (an emoji) answers yes as well: the walk then looks."""
+    return _BAD_ESCAPE.search(text) is not None
+
+
+def _shallow_enough(data, max_depth: int) -> bool:
+    """Only the depth: containers are walked, scalars skipped."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > max_depth:
+            return False
+        for item in value.values() if type(value) is dict else value:
+            if type(item) is dict or type(item) is list:
+                stack.append((item, depth + 1))
+    return True
+
+
 def _acceptable(data, max_depth: int) -> bool:
     """The same verdict as :func:`check`, without building a path for every value (a 1,000-item
     batch has ~30,000): True when nothing is wrong, False when :func:`check` must say what."""
@@ -73,11 +98,14 @@ def _acceptable(data, max_depth: int) -> bool:
     return True
 
 
-def check(data, *, max_depth: int = MAX_DEPTH) -> None:
+def check(data, *, max_depth: int = MAX_DEPTH, text_is_clean: bool = False) -> None:
     """Raise :class:`UnacceptableJSON` when ``data`` nests deeper than ``max_depth`` or holds bad text.
 
-    Iterative, so no document can make this walk itself recurse too deep.
+    Iterative, so no document can make this walk itself recurse too deep. ``text_is_clean``: the
+    caller knows no string in it holds bad text (:func:`may_hold_bad_text` said no of its JSON).
     """
+    if text_is_clean and (type(data) not in (dict, list) or _shallow_enough(data, max_depth)):
+        return
     if _acceptable(data, max_depth):
         return
     stack = [(data, 1, "")]

@@ -10,6 +10,7 @@ import pytest
 from board.models import Epic
 from executions.models import Execution
 from governance.roles import Role
+from mission_control import json_limits
 from workflows.models import Workflow
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +119,29 @@ def test_it_refuses_a_nul_or_a_lone_surrogate_in_json_input(agent_api, text):
     assert response.json()["error"] == "invalid_characters"
     assert response.json()["path"] == "input.t"
     assert not Execution.objects.exists()
+
+
+@pytest.mark.parametrize("text", ['"a\\u0000b"', '"\\uD800"', '"x\\udfffy"'])
+def test_it_refuses_bad_text_in_any_spelling_of_its_escape(agent_api, text):
+    body = '{"executions": [{"status": "success", "input": {"t": ' + text + "}}]}"
+    response = post_raw(agent_api, "/api/v1/executions/batch", body)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_characters"
+
+
+def test_it_accepts_a_paired_surrogate_escape_and_an_escaped_backslash(agent_api):
+    text = '"\\ud83d\\ude00 and \\\\u0000"'  # an emoji, and the six characters \u0000
+    response = post_raw(
+        agent_api, "/api/v1/executions/", '{"status": "running", "input": {"t": ' + text + "}}"
+    )
+    assert response.status_code == 201, response.content
+    assert Execution.objects.get().input == {"t": "\U0001f600 and \\u0000"}
+
+
+def test_it_refuses_a_clean_body_nested_too_deep_without_looking_at_its_text(agent_api):
+    body = '{"status": "running", "input": ' + "[" * 70 + "1" + "]" * 70 + "}"
+    assert json_limits.may_hold_bad_text(body) is False
+    response = post_raw(agent_api, "/api/v1/executions/", body)
+    assert response.status_code == 400 and response.json()["error"] == "too_deep"
 
 
 def test_it_refuses_a_lone_surrogate_in_a_key(agent_api):
