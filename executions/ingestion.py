@@ -36,7 +36,7 @@ from executions.logs import build_entries
 from executions.models import TERMINAL, Execution, ExecutionLog, IdempotencyKey, Status, Trigger, write_keys
 from executions.pricing import Pricer
 from executions.signals import executions_batch_finished
-from governance import budgets, enforcement, windows
+from governance import bookings, budgets, enforcement, windows
 from mission_control.bulk_insert import allocate_ids, insert_rows, new_row
 from mission_control.conflicts import retrying
 from mission_control.errors import DomainError
@@ -426,9 +426,9 @@ def _refuse_what_governance_refuses(agent, fresh, results, actor) -> list[tuple[
 
 
 def _settle_in_bulk(agent: Agent, finished: list[Execution]) -> None:
-    """Book finished work: one settlement per model and local day for the whole batch, not one
-    per row. Every budget window starts at a local midnight, so a day's work shares its windows;
-    each row counts in the day it finished, as in the rollups (``budgets.settle``)."""
+    """Book finished work: one booking per model and local day for the whole batch, not one
+    per row, all booked together. Every budget window starts at a local midnight, so a day's work
+    shares its windows; each row counts in the day it finished, as in the rollups."""
     if not finished:
         return
     tz = windows.zone(agent.business.timezone)
@@ -436,15 +436,19 @@ def _settle_in_bulk(agent: Agent, finished: list[Execution]) -> None:
     for row in finished:
         groups[(row.model, _booked_at(row).astimezone(tz).strftime("%Y%m%d"))].append(row)
     span = f"{finished[0].pk}-{finished[-1].pk}"
-    for (model, day), rows in groups.items():
-        budgets.settle(
-            business=agent.business,
-            agent_id=agent.pk,
-            ref=f"executions:{span}:{_short(model)}:{day}",
-            actual=sum((row.cost_usd for row in rows), Decimal(0)),
-            model=model,
-            at=min(_booked_at(row) for row in rows),
-        )
+    bookings.book_finished(
+        business=agent.business,
+        agent_id=agent.pk,
+        bookings=[
+            bookings.Booking(
+                ref=f"executions:{span}:{_short(model)}:{day}",
+                actual=sum((row.cost_usd for row in rows), Decimal(0)),
+                model=model,
+                at=min(_booked_at(row) for row in rows),
+            )
+            for (model, day), rows in groups.items()
+        ],
+    )
 
 
 def _booked_at(row: Execution):

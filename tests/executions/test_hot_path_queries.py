@@ -59,9 +59,11 @@ def test_a_report_costs_a_fixed_number_of_queries(agent_api):
 def test_a_batch_of_1000_costs_a_fixed_number_of_queries(agent_api):
     agent_api.post("/api/v1/executions/batch", {"executions": [report(0)]}, format="json")
     body = {"executions": [report(n) for n in range(1, 1001)]}
-    # Whatever the batch size: bulk statements for rows, their idempotency keys, events and
-    # settlements.
-    assert count(lambda: agent_api.post("/api/v1/executions/batch", body, format="json")) == 18
+    # Whatever the batch size, and whatever its number of models and days: bulk statements for
+    # rows, their idempotency keys, events, and the settlements (governance.bookings).
+    assert count(lambda: agent_api.post("/api/v1/executions/batch", body, format="json")) == 16
+    mixed = {"executions": [report(n, model=f"m-{n % 3}") for n in range(1001, 2001)]}
+    assert count(lambda: agent_api.post("/api/v1/executions/batch", mixed, format="json")) == 16
 
 
 def test_an_update_costs_a_fixed_number_of_queries(pull_agent, pull_api):
