@@ -40,7 +40,7 @@ from governance import bookings, budgets, enforcement, windows
 from mission_control.bulk_insert import allocate_ids, insert_rows, new_row
 from mission_control.conflicts import retrying
 from mission_control.errors import DomainError
-from mission_control.events import publish_many
+from mission_control.events import publish_rows
 from mission_control.models import Event
 
 # What a report may set directly on the row (status, cost and logs are handled on their own).
@@ -344,7 +344,8 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
         )
     finished = [row for row in created if row.status in TERMINAL]
     _settle_in_bulk(agent, finished)
-    publish_many([_event(row, actor) for row in created], ids[1] if ids else None)
+    stamp = timezone.now()
+    publish_rows([_event(row, actor, stamp) for row in created], ids[1] if ids else None)
     transaction.on_commit(lambda: _announce_batch(finished))
 
     for index, ext, digest in repeats:
@@ -462,19 +463,20 @@ def _short(model: str) -> str:
     return hashlib.sha256(model.encode()).hexdigest()[:16]
 
 
-def _event(row: Execution, actor) -> Event:
+def _event(row: Execution, actor, ts) -> tuple:
+    """The row's event as :data:`mission_control.events.ROW_FIELDS`."""
     kind = TERMINAL_EVENTS.get(row.status, "execution.started")
     text = f"Execution #{row.pk} {row.status}"
     if row.status == Status.FAILED and row.error:
         text += f": {row.error[:200]}"
-    return new_row(
-        Event,
-        kind=kind,
-        business_id=row.business_id,
-        business_slug=row.business.slug,
-        agent_id=row.agent_id,
-        execution_id=row.pk,
-        actor=f"agent:{row.agent_id}",
-        message=text[:500],
-        data={"status": row.status, "trigger": row.trigger, "cost_usd": str(row.cost_usd)},
+    return (
+        ts,
+        kind,
+        row.business_id,
+        row.business.slug,
+        row.agent_id,
+        row.pk,
+        f"agent:{row.agent_id}",
+        text[:500],
+        {"status": row.status, "trigger": row.trigger, "cost_usd": str(row.cost_usd)},
     )

@@ -173,3 +173,31 @@ async def test_the_websocket_refuses_a_foreign_browser_origin(make_member, busin
     connected, _ = await communicator.connect()
     assert connected
     assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_events_given_as_rows_are_recorded_and_wake_their_readers(
+    business, monkeypatch, with_ids, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from mission_control import events
+    from mission_control.bulk_insert import allocate_ids
+
+    woken = []
+    monkeypatch.setattr(events, "_wake", woken.extend)
+    rows = [
+        (timezone.now(), "x.done", business.pk, business.slug, None, None, "agent:1", f"row {n}", {"n": n})
+        for n in range(3)
+    ]
+    ids = (allocate_ids((Event, 3)) or [None])[0] if with_ids else None
+    with django_capture_on_commit_callbacks(execute=True):
+        events.publish_rows(rows, ids)
+    stored = list(
+        Event.objects.filter(kind="x.done").order_by("id").values_list("business_id", "message", "data")
+    )
+    assert stored == [(business.pk, f"row {n}", {"n": n}) for n in range(3)]
+    assert sorted(pk for _, pk in woken) == list(
+        Event.objects.filter(kind="x.done").order_by("id").values_list("pk", flat=True)
+    )
