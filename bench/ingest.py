@@ -102,9 +102,38 @@ def via_http(agent, batches: list[list[dict]], profile: str = "") -> float:
     return elapsed
 
 
-def via_server(agent, batches: list[list[dict]], port: int) -> float:
-    """The same batches over real HTTP to the Procfile's web command (daphne on
-    ``mission_control.asgi``, production settings) serving the same database, one at a time."""
+# The Procfile's two servers: ``web`` (daphne, ASGI) and ``agents`` (granian WSGI, where the README's
+# routing sends /api/v1/executions), with the Procfile's defaults.
+SERVERS = {
+    "daphne": [
+        "-m",
+        "daphne",
+        "-v",
+        "0",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        "{port}",
+        "mission_control.asgi:application",
+    ],
+    "granian": [
+        *("-m", "granian", "--interface", "wsgi", "--no-ws", "--host", "127.0.0.1", "--port", "{port}"),
+        *(
+            "--workers",
+            "2",
+            "--blocking-threads",
+            "16",
+            "--log-level",
+            "warning",
+            "mission_control.wsgi:application",
+        ),
+    ],
+}
+
+
+def via_server(agent, batches: list[list[dict]], port: int, server: str = "daphne") -> float:
+    """The same batches over real HTTP to one of the Procfile's servers (production settings)
+    serving the same database, one at a time."""
     import http.client
     import subprocess
     import sys
@@ -113,10 +142,8 @@ def via_server(agent, batches: list[list[dict]], port: int) -> float:
     from bench.http_servers import django_server_env, wait_up
 
     env = django_server_env()
-    cmd = [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "mission_control.asgi:application"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    cmd = [sys.executable, *(part.format(port=port) for part in SERVERS[server])]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     key = issue_key(agent=agent)[1]
     bodies = [json.dumps({"executions": items}).encode() for items in batches]
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -209,7 +236,8 @@ def main(argv: list[str]) -> None:
         "--server-port",
         type=int,
         default=0,
-        help="also post the batches over real HTTP to daphne started on this port (0: skip)",
+        help="also post the batches over real HTTP to daphne started on this port (first round) and to"
+        " granian WSGI on the next port (every round); 0: skip",
     )
     parser.add_argument(
         "--profile",
@@ -260,6 +288,14 @@ def main(argv: list[str]) -> None:
                     (
                         "HTTP to daphne as deployed (production settings)",
                         n / via_server(agent, data, args.server_port),
+                    )
+                )
+            if args.server_port:
+                agent, data, n = batches(args.batches)
+                lines.append(
+                    (
+                        "HTTP to granian WSGI as deployed (Procfile agents)",
+                        n / via_server(agent, data, args.server_port + 1, "granian"),
                     )
                 )
             agent, data, n = batches(args.batches)
