@@ -15,8 +15,8 @@ first batch warms up off the clock. ``--profile`` prints cProfile's top function
 Figures (README's benchmark table has the latest): before issue 15's batch work 0.063 x COPY on a
 quiet machine (1,895 vs 30,303 executions/s); after its first part 0.14 x (HTTP in-process 4,732/s,
 COPY 34,119/s). After the statement-level key check (migration 0017), batched settlements, tuple
-COPYs and rollups from the rows in hand: 0.26-0.32 x at load 3-6 (HTTP in-process 3,700-5,400/s,
-granian 4,206/s 0.303 x), not measured on a quiet machine. Under load the ratio swings (0.12-0.68 x
+COPYs and rollups from the rows in hand: medians 0.24-0.29 x at load 2-6 (HTTP in-process
+3,700-5,400/s; at load 2: 0.240 x, granian 0.239 x, COPY 17,692/s), goal 0.30 x not met. Under load the ratio swings (0.12-0.68 x
 seen): COPY slows more than the endpoint, so measure when the machine is quiet. What is left per
 batch: PostgreSQL ~60 ms of CPU (the executions' COPY ~25 ms, as in the baseline, events, keys, the
 commits' deferred foreign-key checks), Python ~115-145 ms (COPY formatting and JSON text ~20 %,
