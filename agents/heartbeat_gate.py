@@ -15,6 +15,9 @@ checked in the database, read *before* that check: revoking a key (or deleting i
 bumps the agent's counter, so the next beat with it asks the database and gets its 401. The rate
 an agent may send at is cached the same way (a policy change bumps the business's counter).
 
+A process that has not checked a key yet takes another process's check of it from Redis
+(``agents.heartbeat_shared``) under the same rule: trusted while the agent's counter reads the same.
+
 Without Redis (the embedded default) or while it is unreachable the view takes the ordinary path:
 ``agents.auth.AgentKeyAuthentication`` and ``governance.throttling.AgentKeyThrottle``.
 """
@@ -28,7 +31,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
-from agents import heartbeats
+from agents import heartbeat_shared, heartbeats
 from agents.auth import KEY_PREFIX, LAST_USED_RESOLUTION, AgentActor, AgentKeyAuthentication, KeyIdentity
 from agents.models import AgentKey
 from governance.auth import bearer_token
@@ -95,6 +98,15 @@ def _check_key(key_hash: str) -> KeyEntry | None:
     return KeyEntry(identity=identity, rate=rate)
 
 
+def _shared_entry(client, key_hash: str) -> KeyEntry | None:
+    """Another process's check of the key (``agents.heartbeat_shared``), or None."""
+    copy = heartbeat_shared.key_copy(client, key_hash)
+    if copy is None:
+        return None
+    rate = tuple(copy["rate"]) if copy["rate"] is not None else None
+    return KeyEntry(identity=KeyIdentity(*copy["identity"]), rate=rate, versions=tuple(copy["versions"]))
+
+
 def _scopes(identity: KeyIdentity) -> list[str]:
     return [
         control_versions.GLOBAL,
@@ -151,7 +163,8 @@ class HeartbeatKeyAuthentication(AgentKeyAuthentication):
         key_hash = hash_secret(raw)
         entry = keys.get(key_hash)
         if entry is None:
-            entry = _check_key(key_hash)
+            # Another process's check, trusted below under the same rule as this process's own.
+            entry = _shared_entry(client, key_hash) or _check_key(key_hash)
             if entry is None:
                 raise AuthenticationFailed("Invalid or revoked credentials.")
             keys.put(key_hash, entry)  # trusted from the next beat on, once checked after a read
@@ -170,9 +183,13 @@ class HeartbeatKeyAuthentication(AgentKeyAuthentication):
             fresh = _check_key(key_hash)
             if fresh is None:
                 keys.drop(key_hash)
+                heartbeat_shared.forget_key(client, key_hash)
                 raise AuthenticationFailed("Invalid or revoked credentials.")
             entry = KeyEntry(identity=fresh.identity, rate=fresh.rate, versions=versions)
             keys.put(key_hash, entry)
+            identity = [entry.identity.pk, entry.identity.agent_id, entry.identity.business_id]
+            rate = list(entry.rate) if entry.rate is not None else None
+            heartbeat_shared.share_key(client, key_hash, identity=identity, rate=rate, versions=versions)
         elif entry.versions[1] != versions[1]:
             # The business changed (a policy may set another rate): ask for the rate again.
             rate = agent_rate(entry.identity.agent_id, entry.identity.business_id) or default_rate("agent")

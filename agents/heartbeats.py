@@ -17,17 +17,18 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from agents import presence
+from agents import heartbeat_shared, presence
 from agents.models import Agent, AgentCommand
 from governance.controls import agent_flags, business_flags
 from mission_control import control_versions
 from mission_control.events import publish
+from mission_control.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,35 @@ def _load_state(agent_id: int, business_id: int, versions: tuple | None, now) ->
     )
 
 
+_SHARED = ("pk", "business_id", "heartbeat_timeout_s", "answer", "reported")
+
+
+def _shared_state(client, agent_id: int, versions: tuple | None) -> AgentState | None:
+    found = heartbeat_shared.answer_copy(client, agent_id, versions)
+    if found is None:
+        return None
+    fields, left = found
+    return AgentState(
+        **{name: fields[name] for name in _SHARED},
+        last_heartbeat=_parsed(fields["last_heartbeat"]),
+        offline_since=_parsed(fields["offline_since"]),
+        versions=versions,
+        expires=time.monotonic() + left,
+    )
+
+
+def _share_state(client, state: AgentState) -> None:
+    fields = {name: getattr(state, name) for name in _SHARED}
+    fields["last_heartbeat"] = state.last_heartbeat.isoformat() if state.last_heartbeat else None
+    fields["offline_since"] = state.offline_since.isoformat() if state.offline_since else None
+    left = state.expires - time.monotonic()
+    heartbeat_shared.share_answer(client, fields, versions=state.versions, left=left)
+
+
+def _parsed(value: str | None):
+    return datetime.fromisoformat(value) if value else None
+
+
 def record_heartbeat(
     *,
     status: str,
@@ -210,7 +240,11 @@ def record_heartbeat(
         )
     state = answers.get(agent_id, versions)
     if state is None:
-        state = _load_state(agent_id, business_id, versions, now)
+        client = redis_client() if versions is not None else None
+        state = _shared_state(client, agent_id, versions)  # another process's load
+        if state is None:
+            state = _load_state(agent_id, business_id, versions, now)
+            _share_state(client, state)
         answers.put(state)
     reported = {
         "status": status,

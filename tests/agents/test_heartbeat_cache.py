@@ -130,8 +130,10 @@ def test_a_cached_answer_is_read_again_after_its_max_age(agent_api, agent, setti
     from agents import heartbeats
 
     settings.MC_HEARTBEAT_ANSWER_MAX_AGE_S = 30
-    clock = [time.monotonic()]
+    clock, wall, real = [time.monotonic()], time.time, [0.0]
     monkeypatch.setattr(heartbeats.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(heartbeats.time, "time", lambda: wall() + clock[0] - real[0])  # shared copies
+    real[0] = clock[0]
     beat(agent_api)  # the first beat brings the agent online (a bump): the second one is cached
     assert beat(agent_api).json()["desired_state"] == "running"
     Agent.objects.filter(pk=agent.pk).update(desired_state="stopped")  # no bump
