@@ -21,10 +21,11 @@ async def connect(path: str, headers=None) -> WebsocketCommunicator:
     return communicator
 
 
-async def stream_tasks_left(within: float = 10) -> list[asyncio.Task]:
+async def stream_tasks_left(within: float = 30) -> list[asyncio.Task]:
     """The event-stream tasks (pump, listener) of this loop still alive ``within`` seconds from now:
     none once every socket closed. (A listener's cancellation can wait for channels-redis' blocking
-    pop, up to 5 s.)"""
+    pop, up to 5 s, and was seen still pending after 10 s in a full CI run on the loaded 2-core
+    machine: a test that finds one prints where it waits, ``where_stuck``.)"""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
@@ -36,6 +37,20 @@ async def stream_tasks_left(within: float = 10) -> list[asyncio.Task]:
         if not left or loop.time() >= deadline:
             return left
         await asyncio.sleep(0.1)
+
+
+def where_stuck(task: asyncio.Task) -> list[str]:
+    """Every frame a suspended task waits in, outermost first (a task's own stack shows only its
+    outermost coroutine): what a test that finds a task left over should print."""
+    frames = []
+    awaited = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is not None:
+            frames.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    frames.append(repr(getattr(task, "_fut_waiter", None)))
+    return frames
 
 
 async def closed_with(communicator: WebsocketCommunicator, timeout: float = 5) -> int | None:

@@ -17,7 +17,14 @@ from rest_framework.test import APIClient
 
 from governance.services import issue_operator_token
 from mission_control.events import publish
-from tests.foundation.stream_helpers import FAST, connect, events_until, publish_batch, stream_tasks_left
+from tests.foundation.stream_helpers import (
+    FAST,
+    connect,
+    events_until,
+    publish_batch,
+    stream_tasks_left,
+    where_stuck,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -74,7 +81,8 @@ async def test_it_delivers_a_burst_exactly_once_in_order_across_reconnects(make_
     assert len(received) == len(set(received)) == 3000
     # Every socket closed above took its tasks with it: a cancellation that lands with a wake-up
     # used to be lost (Python 3.11's wait_for), leaving pumps polling the table for ever.
-    assert await stream_tasks_left() == []
+    left = await stream_tasks_left()
+    assert not left, [where_stuck(task) for task in left]
 
 
 @override_settings(**FAST)
