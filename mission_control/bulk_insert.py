@@ -121,17 +121,25 @@ def insert_rows(
 def copy_rows(model: type[models.Model], names: list[str], rows, *, using: str = "default") -> None:
     """``COPY`` value tuples into ``model``'s table (PostgreSQL only): ``names`` are the fields'
     attribute names, each row holds their Python values in that order (ids included), as the
-    model would store them. For a batch's own rows, without making an instance of each."""
+    model would store them. For a batch's own rows, without making an instance of each.
+
+    In COPY's binary format when every column's type is one of :data:`BINARY_TYPES`: a datetime
+    then goes as its 8 bytes instead of through ``isoformat()`` and the server's text parser
+    (~4 us a value on each side; a batch of 1,000 reports has ~5,000 of them)."""
     connection = connections[using]
     meta = model._meta
-    fields = [meta.get_field(name) for name in names]
+    fields = tuple(meta.get_field(name) for name in names)
     table = connection.ops.quote_name(meta.db_table)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    converted = [(i, conv) for i, conv in enumerate(map(_converter, fields)) if conv is not None]
-    sql = f"COPY {table} ({columns}) FROM STDIN"
+    types = binary_types(fields, using)
+    convert = partial(_converter, binary=types is not None)
+    converted = [(i, conv) for i, conv in enumerate(map(convert, fields)) if conv is not None]
+    sql = f"COPY {table} ({columns}) FROM STDIN" + (" (FORMAT BINARY)" if types else "")
     with connection.cursor() as cursor:
         logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else nullcontext()
         with logged, cursor.cursor.copy(sql) as copy:
+            if types:
+                copy.set_types(types)
             write = copy.write_row
             if not converted:
                 for row in rows:
@@ -145,12 +153,47 @@ def copy_rows(model: type[models.Model], names: list[str], rows, *, using: str =
                 write(row)
 
 
-def _converter(field: models.Field):
+# PostgreSQL column type -> the type psycopg dumps the Python value as in COPY's binary format.
+# Each must be the column's own binary representation: a bigint column gets int8, never int4.
+# jsonb's binary form is a version byte and the text, so it goes as bytes (see _converter).
+BINARY_TYPES = {
+    "bigint": "int8",
+    "integer": "int4",
+    "smallint": "int2",
+    "varchar": "text",
+    "text": "text",
+    "boolean": "bool",
+    "timestamp with time zone": "timestamptz",
+    "numeric": "numeric",
+    "jsonb": "bytea",
+}
+
+
+@cache  # one entry per (fields, database) a caller copies: bounded by the code
+def binary_types(fields: tuple[models.Field, ...], using: str = "default") -> tuple[str, ...] | None:
+    """The binary COPY types of ``fields``' columns, or None when one has a type not in
+    :data:`BINARY_TYPES` (the rows then go in COPY's text format)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return None
+    types = []
+    for field in fields:
+        db_type = field.db_type(connection) or ""
+        name = BINARY_TYPES.get(db_type.split("(", 1)[0].strip())
+        if name is None:
+            return None
+        types.append(name)
+    return tuple(types)
+
+
+def _converter(field: models.Field, *, binary: bool = False):
     """What a value needs before psycopg may copy it: JSON as its text (COPY's text format hands
-    it to jsonb's own parser, as a Jsonb wrapper would, without a dumper per value), decimals as
-    decimals. Text needs nothing: choices are str enums, which psycopg copies by their value."""
+    it to jsonb's own parser, as a Jsonb wrapper would, without a dumper per value; the binary
+    format wants jsonb's version byte 1 before it), decimals as decimals. Text needs nothing:
+    choices are str enums, which psycopg copies by their value."""
     if isinstance(field, models.JSONField):
-        return partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
+        dumps = partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
+        return (lambda value: b"\x01" + dumps(value).encode()) if binary else dumps
     if isinstance(field, models.DecimalField):
         return lambda value: value if type(value) is Decimal else field.to_python(value)
     return None

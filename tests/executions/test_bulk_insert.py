@@ -109,3 +109,14 @@ def test_copied_tuples_read_back_as_given(agent):
         [(pk, STARTED, "x.y", agent.business_id, "s", "a", "m", data) for pk, data in zip(ids, documents)],
     )
     assert [Event.objects.get(pk=pk).data for pk in ids] == documents
+
+
+@pytest.mark.postgres
+def test_it_copies_in_binary_only_types_it_knows():
+    from django.db import models
+
+    from mission_control.bulk_insert import binary_types
+
+    fields = tuple(Execution._meta.concrete_fields)
+    assert binary_types(fields) is not None  # every ledger column has a binary form
+    assert binary_types((*fields, models.UUIDField())) is None  # one unknown type: text COPY
