@@ -1,6 +1,7 @@
 """Keeps the rollups current as executions finish."""
 
 import logging
+from operator import itemgetter
 
 from django.dispatch import receiver
 
@@ -13,6 +14,7 @@ from observability.corrections import apply_corrections
 from observability.rollups import FIELDS, roll_up_ended, roll_up_rows
 
 logger = logging.getLogger(__name__)
+_fields = itemgetter(*FIELDS)
 # Sent once per batch report with its terminal rows, where the ledger provides it.
 batch_finished = getattr(signals, "executions_batch_finished", None)
 
@@ -38,7 +40,11 @@ def roll_up_finished_batch(sender, executions, **kwargs) -> None:
     # Counted once all the same: roll_up_rows counts only the rows whose marker it inserts.
     try:
         roll_up_rows(
-            [{name: row.__dict__[name] for name in FIELDS} for row in executions if row.status in TERMINAL]
+            [
+                dict(zip(FIELDS, _fields(row.__dict__), strict=True))
+                for row in executions
+                if row.status in TERMINAL
+            ]
         )
     except Exception:
         logger.exception(

@@ -107,20 +107,37 @@ def floor_day(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_HOUR_US = HOUR // _MICROSECOND
+_MAX_BUSY_US = MAX_BUSY_SPAN // _MICROSECOND
+
+
+def _us(dt: datetime) -> int:
+    """Whole microseconds since the epoch (exact, unlike ``timestamp()``'s float)."""
+    return (dt - _EPOCH) // _MICROSECOND
+
+
 def _epoch_ms(dt: datetime) -> int:
-    delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+    return _us(dt) // 1000
 
 
-def busy_split(start: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """``[(hour, ms)]`` covering ``start..end``; the parts add up to the whole, to the millisecond."""
-    start = max(start, end - MAX_BUSY_SPAN)
+def _busy_parts(begin: int | None, end: int | None, given) -> list[tuple[int, int]]:
+    """``[(hour number since the epoch, ms)]`` an execution was busy, from epoch microseconds: from
+    its start to its end, else its reported duration up to its end; only the last
+    ``MAX_BUSY_SPAN`` of it. The parts add up to the whole, to the millisecond."""
+    if begin is not None and end is not None and end > begin:
+        cursor = begin
+    elif end is not None and given:
+        cursor = end - int(given) * 1000
+    else:
+        return []
+    cursor = max(cursor, end - _MAX_BUSY_US)
     parts = []
-    cursor = start
     while cursor < end:
-        hour = floor_hour(cursor)
-        edge = min(hour + HOUR, end)
-        parts.append((hour, _epoch_ms(edge) - _epoch_ms(cursor)))
+        number = cursor // _HOUR_US
+        edge = min((number + 1) * _HOUR_US, end)
+        parts.append((number, edge // 1000 - cursor // 1000))
         cursor = edge
     return parts
 
@@ -137,47 +154,58 @@ def _duration_ms(row: dict) -> int | None:
     return None
 
 
-def _busy_interval(row: dict) -> tuple[datetime, datetime] | None:
-    start, end = row["started_at"], row["finished_at"]
-    if start and end and end > start:
-        return start, end
-    duration = row["duration_ms"]
-    if end and duration:
-        return end - timedelta(milliseconds=int(duration)), end
-    return None
-
-
 def contributions(rows: Iterable[dict], *, min_hour: datetime | None = None, step_keys=None):
     """Aggregate terminal ledger rows into ``({hourly key: counters}, {source key: counters})``.
 
     ``min_hour`` drops every part that falls before it (a partial rebuild keeps older hours).
+    Times are worked in whole microseconds since the epoch (a batch's thousand rows, each timed
+    several ways): busy time by :func:`_busy_parts`, the rest in the UTC hour of
+    :func:`bucket_time`, durations as :func:`_duration_ms`.
     """
     hourly: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(HOURLY_COUNTERS, 0))
     sources: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(SOURCE_COUNTERS, 0))
     step_keys = step_keys or {}
+    hours: dict[int, datetime] = {}  # hour number since the epoch -> its start, made once
+
+    def hour_at(number: int) -> datetime:
+        start = hours.get(number)
+        if start is None:
+            start = hours[number] = _EPOCH + HOUR * number
+        return start
+
     for row in rows:
         base = (row["business_id"], row["agent_id"], row["model"] or "")
-        interval = _busy_interval(row)
-        if interval:
-            for hour, ms in busy_split(*interval):
-                if min_hour is None or hour >= min_hour:
-                    hourly[(*base, hour)]["busy_ms"] += ms
-        hour = floor_hour(bucket_time(row))
+        started, finished, given = row["started_at"], row["finished_at"], row["duration_ms"]
+        begin = _us(started) if started else None
+        end = _us(finished) if finished else None
+        for number, ms in _busy_parts(begin, end, given):
+            hour = hour_at(number)
+            if min_hour is None or hour >= min_hour:
+                hourly[(*base, hour)]["busy_ms"] += ms
+        at = end if end is not None else begin if begin is not None else _us(row["created_at"])
+        hour = hour_at(at // _HOUR_US)
         if min_hour is not None and hour < min_hour:
             continue
-        duration = _duration_ms(row)
+        if given is not None:
+            duration = max(0, int(given))
+        elif begin is not None and end is not None:
+            duration = max(0, end // 1000 - begin // 1000)
+        else:
+            duration = None
+        cost = cost_to_e8(row["cost_usd"])
         bucket = hourly[(*base, hour)]
-        _count(bucket, row["status"], duration, row["cost_usd"])
+        _count(bucket, row["status"], duration, cost)
         if row["trigger"] == Trigger.CRON:
             bucket["cron_total"] += 1
             bucket["cron_success"] += row["status"] == "success"
-        if row["started_at"] and row["started_at"] >= row["created_at"]:
-            bucket["wait_ms_sum"] += _epoch_ms(row["started_at"]) - _epoch_ms(row["created_at"])
+        if started and started >= row["created_at"]:
+            bucket["wait_ms_sum"] += begin // 1000 - _us(row["created_at"]) // 1000
             bucket["wait_count"] += 1
         for name in ("input_tokens", "output_tokens", "cache_read_tokens", "total_tokens"):
             bucket[name] += row[name] or 0
-        for key in _source_keys(row, step_keys):
-            _count(sources[(row["business_id"], *key, hour)], row["status"], duration, row["cost_usd"])
+        if row["cron_job_id"] is not None or row["workflow_step"]:
+            for key in _source_keys(row, step_keys):
+                _count(sources[(row["business_id"], *key, hour)], row["status"], duration, cost)
     return hourly, sources
 
 
@@ -201,15 +229,16 @@ def lifetime(rows: Iterable[dict]) -> dict[tuple, dict]:
     return totals
 
 
-def _count(bucket: dict, status: str, duration: int | None, cost) -> None:
+def _count(bucket: dict, status: str, duration: int | None, cost_e8: int) -> None:
     bucket["executions"] += 1
     if status in bucket:
         bucket[status] += 1
     if duration is not None:
         bucket["duration_ms_sum"] += duration
-        bucket["duration_ms_max"] = max(bucket["duration_ms_max"], duration)
+        if duration > bucket["duration_ms_max"]:
+            bucket["duration_ms_max"] = duration
         bucket["duration_count"] += 1
-    bucket["cost_e8"] += cost_to_e8(cost)
+    bucket["cost_e8"] += cost_e8
 
 
 def _source_keys(row: dict, step_keys: dict) -> list[tuple[str, str]]:
