@@ -37,7 +37,7 @@ from executions.models import TERMINAL, Execution, ExecutionLog, IdempotencyKey,
 from executions.pricing import Pricer
 from executions.signals import executions_batch_finished
 from governance import bookings, budgets, enforcement, windows
-from mission_control.bulk_insert import allocate_ids, insert_rows, new_row
+from mission_control.bulk_insert import allocate_ids, insert_rows, row_maker
 from mission_control.conflicts import retrying
 from mission_control.errors import DomainError
 from mission_control.events import publish_rows
@@ -63,8 +63,18 @@ REPORT_FIELDS = (
     "session_key",
     "session_id",
 )
+_REPORTED = frozenset(REPORT_FIELDS)
 UPDATE_FIELDS = tuple(f for f in REPORT_FIELDS if f not in ("external_id", "input"))
 _ARCHIVED = object()  # a key whose execution's month was archived
+
+
+def execution_maker(agent: Agent):
+    """Unsaved ledger rows for ``agent``'s reports, from their own values: what every row of the
+    agent shares (business, agent, defaults) laid out once (``bulk_insert.row_maker``)."""
+    # created_at is always set from the row's own times (build_execution): no now() per row.
+    return row_maker(
+        Execution, business=agent.business, agent=agent, requested_by=f"agent:{agent.pk}", created_at=None
+    )
 
 
 def build_execution(
@@ -74,21 +84,17 @@ def build_execution(
     now,
     limits: tuple[int | None, int | None] | None = None,
     pricer: Pricer | None = None,
+    make=None,
 ) -> Execution:
     """An unsaved ledger row for a report, with its times, totals, cost and (when running) its
     deadlines filled in: ``limits`` from :func:`executions.lifecycle.deadlines`; a batch shares
-    one ``pricer``."""
+    one ``pricer`` and one ``make`` (:func:`execution_maker`)."""
     status = data.get("status") or Status.RUNNING
-    execution = new_row(
-        Execution,
-        business=agent.business,
-        agent=agent,
-        status=status,
-        trigger=data.get("trigger") or Trigger.AUTONOMOUS,
-        request_hash=body_hash,
-        requested_by=f"agent:{agent.pk}",
-        **{name: data[name] for name in REPORT_FIELDS if data.get(name) is not None},
-    )
+    values = {name: value for name, value in data.items() if name in _REPORTED and value is not None}
+    values["status"] = status
+    values["trigger"] = data.get("trigger") or Trigger.AUTONOMOUS
+    values["request_hash"] = body_hash
+    execution = (make or execution_maker(agent))(values)
     if execution.started_at is None:
         if execution.finished_at is not None and execution.duration_ms is not None:
             execution.started_at = execution.finished_at - timedelta(milliseconds=execution.duration_ms)
@@ -315,8 +321,8 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
 
     fresh = _refuse_what_governance_refuses(agent, fresh, results, actor)
     limits = deadlines(run_settings(agent))
-    pricer = Pricer()
-    rows = [build_execution(agent, data, digest, now, limits, pricer) for _, data, digest in fresh]
+    pricer, make = Pricer(), execution_maker(agent)
+    rows = [build_execution(agent, data, digest, now, limits, pricer, make) for _, data, digest in fresh]
     live = [row for row in rows if row.status == Status.RUNNING]
     if live:
         estimate = estimate_for(agent)

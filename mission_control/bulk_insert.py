@@ -45,6 +45,31 @@ def new_row(model: type[models.Model], /, **values) -> models.Model:
     return obj
 
 
+def row_maker(model: type[models.Model], /, **common):
+    """:func:`new_row` for many rows that share ``common`` values (named as for ``new_row``):
+    those and the defaults are laid out once, so a row costs a dict copy and its own ``values``
+    (by attribute name only, no related objects). ``make(values)`` returns the instance."""
+    shared = new_row(model, **common)
+    template = {name: value for name, value in shared.__dict__.items() if name != "_state"}
+    related = dict(shared._state.fields_cache)
+    # Callable defaults (``dict``, ``now``) still give each row its own value, unless it has one.
+    calls = tuple((name, default) for name, default in _defaults(model)[1] if name not in common)
+
+    def make(values: dict) -> models.Model:
+        obj = model.__new__(model)
+        obj._state = state = ModelState()
+        state.fields_cache = dict(related)
+        row = obj.__dict__
+        row.update(template)
+        for name, default in calls:
+            if name not in values:
+                row[name] = default()
+        row.update(values)
+        return obj
+
+    return make
+
+
 @cache  # one entry per model class: bounded
 def _defaults(model):
     constants, calls, relations = {}, [], {}
