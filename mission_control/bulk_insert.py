@@ -20,6 +20,8 @@ from operator import itemgetter
 from django.db import connections, models
 from django.db.models.base import ModelState
 
+from mission_control import json_text
+
 
 def new_row(model: type[models.Model], /, **values) -> models.Model:
     """An unsaved instance, as ``model(**values)`` makes it, for a fraction of the work: defaults
@@ -217,7 +219,7 @@ def _converter(field: models.Field, *, binary: bool = False):
     format wants jsonb's version byte 1 before it), decimals as decimals. Text needs nothing:
     choices are str enums, which psycopg copies by their value."""
     if isinstance(field, models.JSONField):
-        dumps = partial(json.dumps, cls=field.encoder) if field.encoder else json.dumps
+        dumps = partial(json.dumps, cls=field.encoder) if field.encoder else json_text.dumps
         return (lambda value: b"\x01" + dumps(value).encode()) if binary else dumps
     if isinstance(field, models.DecimalField):
         return lambda value: value if type(value) is Decimal else field.to_python(value)

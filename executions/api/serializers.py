@@ -2,13 +2,13 @@
 
 import functools
 import hashlib
-import json
 from decimal import Decimal
 
 from rest_framework import serializers
 
 from executions.logs import MAX_ENTRIES
 from executions.models import Execution, ExecutionLog, LogKind, LogLevel, Status, Trigger
+from mission_control import json_text
 from mission_control.api.serializers import StrictSerializer
 
 REPORTABLE_STATUSES = [Status.RUNNING, Status.SUCCESS, Status.FAILED, Status.ABORTED]
@@ -17,8 +17,7 @@ MAX_COST = Decimal("1000000000")
 
 def body_hash(item) -> str:
     """A stable digest of a report body: the idempotency check compares these."""
-    canonical = json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(json_text.canonical(item).encode()).hexdigest()
 
 
 class LogEntrySerializer(StrictSerializer):
