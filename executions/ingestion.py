@@ -7,7 +7,7 @@ handful of bulk statements whatever their size.
 
 import hashlib
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -351,7 +351,7 @@ def _ingest(agent: Agent, items: list[tuple[int, dict, str]], actor) -> dict[int
     finished = [row for row in created if row.status in TERMINAL]
     _settle_in_bulk(agent, finished)
     stamp = timezone.now()
-    publish_rows([_event(row, actor, stamp) for row in created], ids[1] if ids else None)
+    publish_rows(_events(agent, created, stamp), ids[1] if ids else None)
     transaction.on_commit(lambda: _announce_batch(finished))
 
     for index, ext, digest in repeats:
@@ -439,16 +439,16 @@ def _settle_in_bulk(agent: Agent, finished: list[Execution]) -> None:
     if not finished:
         return
     tz = windows.zone(agent.business.timezone)
-    groups: dict[tuple[str, str], list[Execution]] = defaultdict(list)
+    groups: dict[tuple[str, date], list[Execution]] = defaultdict(list)
     for row in finished:
-        groups[(row.model, _booked_at(row).astimezone(tz).strftime("%Y%m%d"))].append(row)
+        groups[(row.model, _booked_at(row).astimezone(tz).date())].append(row)
     span = f"{finished[0].pk}-{finished[-1].pk}"
     bookings.book_finished(
         business=agent.business,
         agent_id=agent.pk,
         bookings=[
             bookings.Booking(
-                ref=f"executions:{span}:{_short(model)}:{day}",
+                ref=f"executions:{span}:{_short(model)}:{day:%Y%m%d}",
                 actual=sum((row.cost_usd for row in rows), Decimal(0)),
                 model=model,
                 at=min(_booked_at(row) for row in rows),
@@ -469,20 +469,27 @@ def _short(model: str) -> str:
     return hashlib.sha256(model.encode()).hexdigest()[:16]
 
 
-def _event(row: Execution, actor, ts) -> tuple:
-    """The row's event as :data:`mission_control.events.ROW_FIELDS`."""
-    kind = TERMINAL_EVENTS.get(row.status, "execution.started")
-    text = f"Execution #{row.pk} {row.status}"
-    if row.status == Status.FAILED and row.error:
-        text += f": {row.error[:200]}"
-    return (
-        ts,
-        kind,
-        row.business_id,
-        row.business.slug,
-        row.agent_id,
-        row.pk,
-        f"agent:{row.agent_id}",
-        text[:500],
-        {"status": row.status, "trigger": row.trigger, "cost_usd": str(row.cost_usd)},
-    )
+def _events(agent: Agent, rows: list[Execution], ts) -> list[tuple]:
+    """The rows' events as :data:`mission_control.events.ROW_FIELDS` (rows of ``agent``: its
+    business and actor looked up once)."""
+    business_id, slug, actor = agent.business_id, agent.business.slug, f"agent:{agent.pk}"
+    events = []
+    for row in rows:
+        pk, status, error = row.id, row.status, row.error
+        text = f"Execution #{pk} {status}"
+        if status == Status.FAILED and error:
+            text += f": {error[:200]}"
+        events.append(
+            (
+                ts,
+                TERMINAL_EVENTS.get(status, "execution.started"),
+                business_id,
+                slug,
+                agent.pk,
+                pk,
+                actor,
+                text[:500],
+                {"status": status, "trigger": row.trigger, "cost_usd": str(row.cost_usd)},
+            )
+        )
+    return events
