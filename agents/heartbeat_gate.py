@@ -119,13 +119,17 @@ def _ask_redis(
     client, entry: KeyEntry, key_hash: str, note_beat: bool, now
 ) -> tuple[tuple | None, int | None]:
     """One pipeline: the three counters, the key's last use, the rate counter, the presence note.
-    Returns (versions, count). A key's first use in a minute goes to the presence buffer, whose flush
-    writes ``last_used_at`` (a fleet's keys would otherwise be a burst of row writes every minute)."""
+    Returns (versions, count). The key's use goes to the presence buffer, whose flush writes
+    ``last_used_at`` to the minute (a fleet's keys would otherwise be a burst of row writes every
+    minute); the minute's mark tells the other agent paths (``agents.auth``) it is written."""
+    from agents import presence
+
     names = [cache.make_key(f"ctlv:{scope}") for scope in _scopes(entry.identity)]
     pipe = client.pipeline(transaction=False)
     pipe.mget(names)
     seconds = int(LAST_USED_RESOLUTION.total_seconds())
     pipe.set(cache.make_key(f"agentkey:used:{key_hash}"), 1, nx=True, ex=seconds)
+    pipe.hset(presence.KEYS_USED, entry.identity.pk, now.timestamp())
     window_key = None
     if entry.rate is not None:
         period = entry.rate[1]
@@ -134,19 +138,11 @@ def _ask_redis(
         pipe.incr(window_key)
         pipe.expire(window_key, period + 1)
     if note_beat:
-        from agents import presence
-
         pipe.hset(presence.KEY, str(entry.identity.agent_id), now.timestamp())
     answers = pipe.execute()
     raw = answers[0]
     versions = None if any(v is None for v in raw) else tuple(int(v) for v in raw)
-    if answers[1]:  # first use this minute, whichever process: written with the next presence flush
-        from agents import presence
-
-        CACHE.or_default(
-            "heartbeats", lambda: client.hset(presence.KEYS_USED, entry.identity.pk, now.timestamp()), None
-        )
-    count = int(answers[2]) if window_key else None
+    count = int(answers[3]) if window_key else None
     return versions, count
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection, transaction
 from django.db.models import Q
 
+from agents.auth import LAST_USED_RESOLUTION
 from agents.models import Agent, AgentKey
 from mission_control.conflicts import retrying
 from mission_control.redis_client import redis_client
@@ -29,7 +30,7 @@ from mission_control.redis_outage import CACHE
 logger = logging.getLogger(__name__)
 
 KEY = "mc:presence"
-KEYS_USED = "mc:presence:keys"  # agent key id -> when the heartbeat gate last saw it (per minute)
+KEYS_USED = "mc:presence:keys"  # agent key id -> when the heartbeat gate last saw it
 FLUSHED_KEY = "mc:presence:flushed_at"
 FLUSH_S = 5
 # A flush is late after two of its periods; then beats are written at once until one runs again.
@@ -117,13 +118,32 @@ def _take(client, key: str) -> dict:
     return CACHE.or_default("presence", take, {})
 
 
-def write_key_uses(uses: dict[int, datetime]) -> None:
-    """``last_used_at`` of the agent keys the heartbeat gate saw (to the minute)."""
+def write_key_uses(uses: dict[int, datetime]) -> int:
+    """``last_used_at`` of the agent keys the heartbeat gate saw, to the minute: a key's row is
+    written when the use is a minute newer than what it holds. One statement on PostgreSQL (a flush
+    holds every key that beat in the last ``FLUSH_S``); returns how many rows moved on."""
+    if not uses:
+        return 0
+    ids = sorted(uses)
     with transaction.atomic():
-        for key_id, at in sorted(uses.items()):
-            AgentKey.objects.filter(pk=key_id).filter(
-                Q(last_used_at__isnull=True) | Q(last_used_at__lt=at)
-            ).update(last_used_at=at)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "WITH v AS (SELECT unnest(%s::bigint[]) AS id, unnest(%s::timestamptz[]) AS ts)"
+                    " UPDATE agents_agentkey k SET last_used_at = v.ts FROM v WHERE k.id = v.id"
+                    " AND (k.last_used_at IS NULL OR k.last_used_at <= v.ts - %s)",
+                    [ids, [uses[pk] for pk in ids], LAST_USED_RESOLUTION],
+                )
+                return cursor.rowcount
+        moved = 0
+        for key_id in ids:
+            at = uses[key_id]
+            moved += (
+                AgentKey.objects.filter(pk=key_id)
+                .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=at - LAST_USED_RESOLUTION))
+                .update(last_used_at=at)
+            )
+        return moved
 
 
 @retrying

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from agents import presence
 from agents.heartbeats import record_heartbeat, sweep_presence
-from agents.models import Agent
+from agents.models import Agent, AgentKey
 from agents.services import queue_command, revoke_key
 from governance import budgets
 from governance.services import create_budget
@@ -160,3 +160,29 @@ def test_a_business_budget_exhausted_shows_on_every_agents_next_beat(
     late = agent_client(make_agent())
     for client in (agent_api, other, late):
         assert beat(client).json()["budget_exhausted"] is True
+
+
+@pytest.mark.redis
+def test_the_flush_writes_a_keys_use_to_the_minute_in_one_statement(agent_api, agent):
+    """Every beat notes its key's use in Redis; the flush writes ``last_used_at`` when the use is a
+    minute newer than the row, so a fleet's keys cost one statement per flush, not a row each beat."""
+    key = agent.keys.get()
+    beat(agent_api)  # checks the key in the database: last_used_at is written there
+    beat(agent_api)  # and again, now after reading the agent's counter: trusted from here on
+    written = AgentKey.objects.get(pk=key.pk).last_used_at
+    assert written is not None
+
+    presence.write_key_uses({key.pk: written + timedelta(seconds=30)})  # within the minute: kept
+    assert AgentKey.objects.get(pk=key.pk).last_used_at == written
+    later = written + timedelta(seconds=61)
+    with CaptureQueriesContext(connection) as queries:
+        assert presence.write_key_uses({key.pk: later, key.pk + 10_000: later}) == 1
+    assert AgentKey.objects.get(pk=key.pk).last_used_at == later
+    if connection.vendor == "postgresql":
+        assert len([q for q in queries if "agentkey" in q["sql"]]) == 1
+
+    AgentKey.objects.filter(pk=key.pk).update(last_used_at=written - timedelta(minutes=5))
+    beat(agent_api)  # a warm beat: the use goes to Redis only
+    assert AgentKey.objects.get(pk=key.pk).last_used_at == written - timedelta(minutes=5)
+    presence.flush()
+    assert AgentKey.objects.get(pk=key.pk).last_used_at > written - timedelta(minutes=1)
