@@ -146,56 +146,86 @@ def _ask_redis(
     return versions, count
 
 
+# The WSGI front (``agents.heartbeat_front``) runs the gate before Django when it can; a beat it
+# hands to Django after that carries the gate's verdict here, so nothing is counted twice. Only the
+# server puts keys without an ``HTTP_`` prefix in the environ: a client cannot set this one.
+HANDED_OVER = "mc.heartbeat_gate"
+
+
+def check(raw: str) -> AgentActor | None:
+    """The gate for an agent key (``mca_...``): the actor, with the counters and the rate count read
+    in one Redis round trip; AuthenticationFailed for an unknown or revoked key; None while Redis
+    cannot be used (no Redis, an outage, a counter bump owed), when the ordinary path decides."""
+    client = redis_client()
+    if client is None or CACHE.down() or not control_versions.settled():
+        return None
+    key_hash = hash_secret(raw)
+    entry = keys.get(key_hash)
+    if entry is None:
+        # Another process's check, trusted below under the same rule as this process's own.
+        entry = _shared_entry(client, key_hash) or _check_key(key_hash)
+        if entry is None:
+            raise AuthenticationFailed("Invalid or revoked credentials.")
+        keys.put(key_hash, entry)  # trusted from the next beat on, once checked after a read
+    now = timezone.now()
+    note_beat = heartbeats.presence_note_due(entry.identity.agent_id, now)
+    try:
+        versions, count = _ask_redis(client, entry, key_hash, note_beat, now)
+    except REDIS_ERRORS as exc:
+        CACHE.note("heartbeats", exc)
+        return None
+    CACHE.recovered()
+    if versions is None:  # a counter missing (Redis restarted empty): start them
+        versions = control_versions.read(*_scopes(entry.identity))
+    if versions is None or entry.versions is None or entry.versions[2] != versions[2]:
+        # The agent changed, or this process never checked the key after reading its counter.
+        fresh = _check_key(key_hash)
+        if fresh is None:
+            keys.drop(key_hash)
+            heartbeat_shared.forget_key(client, key_hash)
+            raise AuthenticationFailed("Invalid or revoked credentials.")
+        entry = KeyEntry(identity=fresh.identity, rate=fresh.rate, versions=versions)
+        keys.put(key_hash, entry)
+        identity = [entry.identity.pk, entry.identity.agent_id, entry.identity.business_id]
+        rate = list(entry.rate) if entry.rate is not None else None
+        heartbeat_shared.share_key(client, key_hash, identity=identity, rate=rate, versions=versions)
+    elif entry.versions[1] != versions[1]:
+        # The business changed (a policy may set another rate): ask for the rate again.
+        rate = agent_rate(entry.identity.agent_id, entry.identity.business_id) or default_rate("agent")
+        entry.rate, entry.versions = parse_rate(rate), versions
+    if note_beat:
+        heartbeats.presence_noted(entry.identity.agent_id, now)
+    actor = AgentActor(entry.identity)
+    actor.heartbeat_versions = versions
+    actor.rate_count = (count, entry.rate) if count is not None else None
+    bind(business=actor.business_id, agent=actor.agent_id)
+    return actor
+
+
+def throttled_for(actor: AgentActor) -> float | None:
+    """Seconds to wait when the gate's count is over the key's limit, else None."""
+    counted = getattr(actor, "rate_count", None)
+    if counted is None:
+        return None
+    count, (limit, period) = counted
+    return window_wait(period) if count > limit else None
+
+
 class HeartbeatKeyAuthentication(AgentKeyAuthentication):
     """Agent keys for the heartbeat, with the rate counter and control counters read alongside."""
 
     def authenticate(self, request):
+        handed = request.META.pop(HANDED_OVER, None)
+        if isinstance(handed, AuthenticationFailed):
+            raise handed
+        if handed is not None:
+            return handed, handed.key
         raw = bearer_token(request)
         if raw is None or not raw.startswith(KEY_PREFIX):
             return None
-        client = redis_client()
-        if client is None or CACHE.down() or not control_versions.settled():
+        actor = check(raw)
+        if actor is None:
             return super().authenticate(request)
-        key_hash = hash_secret(raw)
-        entry = keys.get(key_hash)
-        if entry is None:
-            # Another process's check, trusted below under the same rule as this process's own.
-            entry = _shared_entry(client, key_hash) or _check_key(key_hash)
-            if entry is None:
-                raise AuthenticationFailed("Invalid or revoked credentials.")
-            keys.put(key_hash, entry)  # trusted from the next beat on, once checked after a read
-        now = timezone.now()
-        note_beat = heartbeats.presence_note_due(entry.identity.agent_id, now)
-        try:
-            versions, count = _ask_redis(client, entry, key_hash, note_beat, now)
-        except REDIS_ERRORS as exc:
-            CACHE.note("heartbeats", exc)
-            return super().authenticate(request)
-        CACHE.recovered()
-        if versions is None:  # a counter missing (Redis restarted empty): start them
-            versions = control_versions.read(*_scopes(entry.identity))
-        if versions is None or entry.versions is None or entry.versions[2] != versions[2]:
-            # The agent changed, or this process never checked the key after reading its counter.
-            fresh = _check_key(key_hash)
-            if fresh is None:
-                keys.drop(key_hash)
-                heartbeat_shared.forget_key(client, key_hash)
-                raise AuthenticationFailed("Invalid or revoked credentials.")
-            entry = KeyEntry(identity=fresh.identity, rate=fresh.rate, versions=versions)
-            keys.put(key_hash, entry)
-            identity = [entry.identity.pk, entry.identity.agent_id, entry.identity.business_id]
-            rate = list(entry.rate) if entry.rate is not None else None
-            heartbeat_shared.share_key(client, key_hash, identity=identity, rate=rate, versions=versions)
-        elif entry.versions[1] != versions[1]:
-            # The business changed (a policy may set another rate): ask for the rate again.
-            rate = agent_rate(entry.identity.agent_id, entry.identity.business_id) or default_rate("agent")
-            entry.rate, entry.versions = parse_rate(rate), versions
-        if note_beat:
-            heartbeats.presence_noted(entry.identity.agent_id, now)
-        actor = AgentActor(entry.identity)
-        actor.heartbeat_versions = versions
-        actor.rate_count = (count, entry.rate) if count is not None else None
-        bind(business=actor.business_id, agent=actor.agent_id)
         return actor, actor.key
 
 
@@ -203,14 +233,10 @@ class HeartbeatThrottle(AgentKeyThrottle):
     """The agent key's limit, counted by the gate's pipeline when it ran (else as everywhere)."""
 
     def allow_request(self, request, view) -> bool:
-        counted = getattr(request.user, "rate_count", None)
-        if counted is None:
+        if getattr(request.user, "rate_count", None) is None:
             return super().allow_request(request, view)
-        count, (limit, period) = counted
-        if count > limit:
-            self._wait = window_wait(period)
-            return False
-        return True
+        self._wait = throttled_for(request.user)
+        return self._wait is None
 
 
 def reset() -> None:

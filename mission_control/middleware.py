@@ -18,15 +18,19 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id
+        request_id = request.request_id = request_id_for(request)
         hint_undeclared_tls_proxy(request)
         address = client_address(request)
         with log_context(request_id=request_id, client=None if address == "unknown" else address):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response
+
+
+def request_id_for(request) -> str:
+    """The client's ``X-Request-ID`` when sane, else a new one."""
+    incoming = request.headers.get("X-Request-ID", "")
+    return incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
 
 
 class QueryTextMiddleware:

@@ -29,7 +29,7 @@ def _text(value, max_length: int, blank: bool) -> bool:
     )
 
 
-def _plain(data) -> dict | None:
+def plain_heartbeat(data) -> dict | None:
     """The validated data, or None when the serializer must decide."""
     if type(data) is not dict or not data.keys() <= KNOWN:
         return None
@@ -61,7 +61,7 @@ def _plain(data) -> dict | None:
 
 def validated_heartbeat(data) -> dict:
     """The heartbeat body's validated data; a ValidationError (400) as the serializer words it."""
-    validated = _plain(data)
+    validated = plain_heartbeat(data)
     if validated is not None:
         return validated
     serializer = HeartbeatSerializer(data=data)
