@@ -146,7 +146,7 @@ def _ask_redis(
     return versions, count
 
 
-# The WSGI front (``agents.heartbeat_front``) runs the gate before Django when it can; a beat it
+# The WSGI front (``agents.api.heartbeat_front``) runs the gate before Django when it can; a beat it
 # hands to Django after that carries the gate's verdict here, so nothing is counted twice. Only the
 # server puts keys without an ``HTTP_`` prefix in the environ: a client cannot set this one.
 HANDED_OVER = "mc.heartbeat_gate"

@@ -439,6 +439,9 @@ MC_HEARTBEAT_CACHE_AGENTS = int(os.environ.get("MC_HEARTBEAT_CACHE_AGENTS", "200
 # A cached heartbeat answer is read again from the database after this long whatever the counters
 # say (mission_control/control_versions.py: the backstop should a process die owing a bump).
 MC_HEARTBEAT_ANSWER_MAX_AGE_S = float(os.environ.get("MC_HEARTBEAT_ANSWER_MAX_AGE_S", "300"))
+# The WSGI process (the Procfile's ``agents``) answers a plain heartbeat in front of Django
+# (agents/api/heartbeat_front.py), the same answer for about half the CPU; 0: Django answers all.
+MC_HEARTBEAT_FRONT = env_bool("MC_HEARTBEAT_FRONT", True)
 MC_ABORT_GRACE_S = int(os.environ.get("MC_ABORT_GRACE_S", "30"))
 # Pending work no agent took within this long fails (freeing its budget hold); 0 waits forever.
 MC_START_TIMEOUT_S = int(os.environ.get("MC_START_TIMEOUT_S", "3600"))

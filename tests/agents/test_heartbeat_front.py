@@ -1,4 +1,4 @@
-"""The heartbeat answered in front of Django (``agents.heartbeat_front``): the same answer and headers
+"""The heartbeat answered in front of Django (``agents.api.heartbeat_front``): the same answer and headers
 as Django's, every refusal still Django's own, nothing counted twice, and anything unusual left to
 Django. Served through the WSGI application the ``agents`` process runs."""
 
@@ -12,12 +12,12 @@ from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from agents.heartbeat_front import HeartbeatFront
+from agents.api.heartbeat_front import HeartbeatFront
 from agents.services import revoke_key
 from governance.models import ExecutionPolicy
 from mission_control.redis_client import redis_client
+from mission_control.request_metrics import REQUESTS
 from mission_control.wsgi import django_application
-from telemetry.middleware import REQUESTS
 
 pytestmark = [pytest.mark.django_db]
 

@@ -82,7 +82,8 @@ async def test_it_delivers_a_burst_exactly_once_in_order_across_reconnects(make_
     # Every socket closed above took its tasks with it: a cancellation that lands with a wake-up
     # used to be lost (Python 3.11's wait_for), leaving pumps polling the table for ever.
     left = await stream_tasks_left()
-    assert not left, [where_stuck(task) for task in left]
+    if left:
+        pytest.fail("tasks left:\n" + "\n\n".join("\n".join(where_stuck(task)) for task in left))
 
 
 @override_settings(**FAST)

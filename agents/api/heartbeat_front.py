@@ -38,7 +38,7 @@ from mission_control.client_address import client_address
 from mission_control.logging import log_context
 from mission_control.middleware import request_id_for
 from mission_control.proxy_hint import hint_undeclared_tls_proxy
-from telemetry.middleware import LATENCY, REQUESTS
+from mission_control.request_metrics import LATENCY, REQUESTS
 
 ROUTE = "agent-heartbeat"
 BODY_MAX = 64 * 1024  # a beat is a few hundred bytes; anything larger is Django's to judge
