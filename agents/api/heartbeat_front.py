@@ -20,6 +20,7 @@ paths cannot drift apart; the request id, the log context and the ``/metrics`` c
 
 import io
 import json
+import logging
 import time
 
 from django.conf import settings
@@ -40,6 +41,8 @@ from mission_control.middleware import request_id_for
 from mission_control.proxy_hint import hint_undeclared_tls_proxy
 from mission_control.request_metrics import LATENCY, REQUESTS
 
+logger = logging.getLogger(__name__)
+
 ROUTE = "agent-heartbeat"
 BODY_MAX = 64 * 1024  # a beat is a few hundred bytes; anything larger is Django's to judge
 _SKIPPED_HEADERS = frozenset({"x-request-id", "content-length"})
@@ -50,13 +53,17 @@ class HeartbeatFront:
     def __init__(self, application):
         self.application = application
         self._paths: frozenset[str] | None = None
-        self._headers: list[tuple[str, str]] | None = None  # of Django's last 200 to an agent key
-        self._headers_secure = False
+        # (over HTTPS?, headers) of Django's last 200 to an agent key's beat: one tuple, swapped whole
+        self._learned: tuple[bool, list[tuple[str, str]]] | None = None
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") not in self.paths():
             return self.application(environ, start_response)
-        answer = self._answer(environ)
+        try:
+            answer = self._answer(environ)
+        except Exception:  # whatever it is, Django answers (and words) it
+            logger.exception("heartbeat front: handing the beat to Django")
+            answer = None
         if answer is not None:
             start_response("200 OK", answer[1])
             return [answer[0]]
@@ -70,7 +77,8 @@ class HeartbeatFront:
 
     def _answer(self, environ) -> tuple[bytes, list] | None:
         """The beat's body and headers, or None for Django (the environ is left for it to read)."""
-        if self._headers is None or environ.get("QUERY_STRING") or "HTTP_COOKIE" in environ:
+        learned = self._learned
+        if learned is None or environ.get("QUERY_STRING") or "HTTP_COOKIE" in environ:
             return None
         if not _plain_json(environ.get("CONTENT_TYPE", "")):
             return None
@@ -79,7 +87,7 @@ class HeartbeatFront:
         if raw is None or not raw.startswith(KEY_PREFIX):
             return None
         secure = request.is_secure()
-        if secure != self._headers_secure or (settings.SECURE_SSL_REDIRECT and not secure):
+        if secure != learned[0] or (settings.SECURE_SSL_REDIRECT and not secure):
             return None
         try:
             request.get_host()
@@ -104,7 +112,7 @@ class HeartbeatFront:
             return None
         REQUESTS.labels("POST", ROUTE, "200").inc()
         LATENCY.labels("POST", ROUTE).observe(time.perf_counter() - started)
-        headers = [*self._headers, ("Content-Length", str(len(body))), ("X-Request-ID", request_id)]
+        headers = [*learned[1], ("Content-Length", str(len(body))), ("X-Request-ID", request_id)]
         return body, headers
 
     def _beat(self, environ, raw: str, data: dict) -> bytes | None:
@@ -138,8 +146,7 @@ class HeartbeatFront:
             if agent_key and status.startswith("200 ") and "HTTP_COOKIE" not in environ:
                 kept = [(k, v) for k, v in headers if k.lower() not in _SKIPPED_HEADERS]
                 if not any(k.lower() == "set-cookie" for k, _ in kept):
-                    self._headers_secure = WSGIRequest(environ).is_secure()
-                    self._headers = kept
+                    self._learned = (WSGIRequest(environ).is_secure(), kept)
             return start_response(status, headers, exc_info)
 
         return learn

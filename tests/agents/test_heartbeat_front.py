@@ -94,6 +94,9 @@ def test_it_answers_a_warm_beat_as_django_does_without_django(front, agent_api):
         by_django = post(front, key)
     reached = front.django.calls
     before = REQUESTS.labels("POST", "agent-heartbeat", "200")._value.get()
+    post(django_application, key)  # Django counts a beat in the series the front counts in
+    assert REQUESTS.labels("POST", "agent-heartbeat", "200")._value.get() == before + 1
+    before += 1
     with CaptureQueriesContext(connection) as queries:
         by_front = post(front, key)
     assert front.django.calls == reached
@@ -184,3 +187,18 @@ def test_other_paths_and_methods_go_to_django(front, agent_api):
     post(front, key, path="/api/v1/agent/heartbeats")
     post(front, key, REQUEST_METHOD="PUT")
     assert front.django.calls == reached + 2
+
+
+@pytest.mark.redis
+def test_a_failure_in_the_front_hands_the_beat_to_django(front, agent_api, monkeypatch):
+    key = agent_api.raw_key
+    for _ in range(3):
+        post(front, key)
+    reached = front.django.calls
+
+    def broken(request):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("agents.api.heartbeat_front.request_id_for", broken)
+    assert post(front, key)["status"] == 200
+    assert front.django.calls == reached + 1
