@@ -18,7 +18,28 @@ _lock = threading.Lock()
 _clients: dict[tuple, RedisCacheClient] = {}
 
 
+class OneClientPerPool(RedisCacheClient):
+    """Django's client makes a ``redis.Redis`` around the pool for every cache call, and building one
+    (its response callbacks, ~170 dictionary writes) cost more CPU than the round trip it was for:
+    four per agent report. A ``redis.Redis`` over a pool is thread-safe, so one per pool serves all."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._redis: dict[int, object] = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._redis.get(index)
+        if client is None:  # two threads may both make one: the same pool under each, harmless
+            client = self._redis[index] = self._client(connection_pool=self._get_connection_pool(write))
+        return client
+
+
 class SharedRedisCache(RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = OneClientPerPool
+
     @cached_property
     def _cache(self) -> RedisCacheClient:
         key = (tuple(self._servers), repr(sorted(self._options.items())))
