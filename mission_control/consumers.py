@@ -46,7 +46,28 @@ logger = logging.getLogger(__name__)
 BATCH = 500  # events read and sent per step of a replay
 WAITING_POLL_S = 0.1  # how soon to look again while a gap holds the horizon back
 TASK_END_S = 5.0  # how long a closing socket waits for its tasks to end
+CANCEL_AGAIN_S = 1.0  # a task still running this long after its cancellation is cancelled again
 RECHECK_AGAIN_S = 1.0
+
+
+async def _end(tasks: list[asyncio.Task]) -> None:
+    """Wait for cancelled tasks to end, cancelling again those still running after
+    ``CANCEL_AGAIN_S``: the socket is gone once they are, and nothing of it keeps polling the table
+    or Redis. (A cancellation can be lost under a listener: redis-py retries a read that failed while
+    the cancellation was being handled, and the retried read waits for Redis as if nothing happened;
+    a task was seen still waiting there 30 s after its socket closed.)"""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TASK_END_S
+    pending = set(tasks)
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=min(CANCEL_AGAIN_S, max(deadline - loop.time(), 0)))
+        if pending and loop.time() >= deadline:
+            logger.warning(
+                "event stream: %d task(s) still running %.0f s after close", len(pending), TASK_END_S
+            )
+            return
+        for task in pending:
+            task.cancel()
 
 
 class EventStreamConsumer(AsyncJsonWebsocketConsumer):
@@ -93,12 +114,7 @@ class EventStreamConsumer(AsyncJsonWebsocketConsumer):
         for group in list(self.joined):
             await self._safely(self.layer.group_discard(group, self.wake_channel))
         if others:
-            # The socket is gone once they are: nothing of it keeps polling the table or Redis.
-            _, pending = await asyncio.wait(others, timeout=TASK_END_S)
-            if pending:
-                logger.warning(
-                    "event stream: %d task(s) still running %.0f s after close", len(pending), TASK_END_S
-                )
+            await _end(others)
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or not hasattr(self, "wake"):

@@ -4,6 +4,7 @@ its cancel handler), and a pump cancelled just as a wake-up lands (Python 3.11's
 the wake-up and lost the cancellation). Either would outlive the socket, polling for ever."""
 
 import asyncio
+import contextlib
 import threading
 
 from mission_control.consumers import EventStreamConsumer
@@ -15,6 +16,16 @@ class BrokenOnCancel:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
             raise ConnectionError("Connection closed by server.") from None
+
+
+class SwallowsTheCancellation:
+    """A read that loses the cancellation it got (redis-py retrying a read that failed as the
+    cancellation was handled) and waits for Redis again."""
+
+    async def receive(self, channel):
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+        await asyncio.sleep(3600)
 
 
 def _consumer() -> EventStreamConsumer:
@@ -30,6 +41,18 @@ async def _cancel_a_listener() -> None:
     await asyncio.sleep(0.05)
     listener.cancel()
     await asyncio.wait_for(listener, timeout=3)
+
+
+async def _close_over_a_lost_cancellation() -> None:
+    consumer = _consumer()
+    consumer.layer, consumer.wake_channel = SwallowsTheCancellation(), "specific!x"
+    consumer.joined = set()
+    listener = asyncio.create_task(consumer._listen())
+    consumer.tasks = [listener]
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(consumer.disconnect(1000), timeout=4)
+    assert listener.done()
+    await listener  # its CancelledError: the outcome the test checks
 
 
 async def _cancel_a_pump_as_it_wakes() -> None:
@@ -74,3 +97,7 @@ def test_the_listener_ends_when_the_layer_swallows_its_cancellation():
 
 def test_the_pump_ends_when_cancelled_as_a_wake_up_lands():
     assert isinstance(_outcome(_cancel_a_pump_as_it_wakes), asyncio.CancelledError)
+
+
+def test_a_closing_socket_cancels_again_a_listener_that_lost_its_cancellation():
+    assert isinstance(_outcome(_close_over_a_lost_cancellation), asyncio.CancelledError)
