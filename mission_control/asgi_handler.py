@@ -15,6 +15,9 @@ Long-polls: a request for a view marked ``mc_long_poll`` (the pull agents' claim
 ``mission_control.long_poll``: one pass through Django per look, and between looks, while it waits
 on the event loop, nothing of Django's request is kept (no request, no thread, no connection).
 
+Threads: each request's sync code runs on a thread taken from ``mission_control.request_threads``
+and given back after it, instead of a thread started (and another to join it) per request.
+
 Connections: under ASGI a request's sync code runs on a thread of its own, and its connections go
 back to the pool when ``request_finished`` fires at the end. Errors are turned into responses on that
 same thread by the sync chain (``convert_exception_to_response``), where the DEBUG page's rendering of
@@ -29,6 +32,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections
 
 from mission_control import long_poll
+from mission_control.request_threads import threads
 
 
 class PoolSafeASGIHandler(ASGIHandler):
@@ -36,10 +40,13 @@ class PoolSafeASGIHandler(ASGIHandler):
         super().load_middleware(is_async=False)  # a sync chain: see the module's docstring
 
     async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":  # as Django's
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         if long_poll.is_long_poll(scope):
             await long_poll.serve(self, scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
+            return
+        async with threads.context():  # Django's ThreadSensitiveContext, on a kept thread
+            await self.handle(scope, receive, send)
 
     async def get_response_async(self, request):
         return await sync_to_async(self.get_response, thread_sensitive=True)(request)

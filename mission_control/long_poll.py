@@ -9,11 +9,12 @@ CPython's collector walked with the event loop stopped (docs/scaling.md, *claims
 
 Here such a request is served as a series of looks. Each look is one ordinary pass through Django
 (a request built from the same scope and body, the middleware, the view, ``request_started`` and
-``request_finished``) in a task and a ``ThreadSensitiveContext`` of its own, so whatever the pass
-made (its thread, that thread's connection wrapper, the context's cache backend) is dropped when it
-ends. A look whose view found nothing answers a response carrying ``mc_wait`` (``request.
-mc_can_wait`` tells the view it may): that response is recorded as the ASGI messages it would
-send, then closed. Between looks only the scope, the body, those messages and the wait are kept.
+``request_finished``) in a task and a ``ThreadSensitiveContext`` of its own, on a thread taken from
+the process's kept request threads (``mission_control.request_threads``) and given back when the
+pass ends, so whatever the pass made (its request, the context's cache backend) is dropped then,
+and no thread is held while it waits. A look whose view found nothing answers a response carrying
+``mc_wait`` (``request.mc_can_wait`` tells the view it may): that response is recorded as the ASGI
+messages it would send, then closed. Between looks only the scope, the body, those messages and the wait are kept.
 When ``await wait()`` returns True (new work rang) the next look runs with ``request.mc_waited``;
 when it returns False the recorded answer is sent. A client that disconnects ends it all, the
 look or the wait cancelled as Django cancels a request whose client left.
@@ -23,13 +24,15 @@ import asyncio
 import functools
 import io
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import close_old_connections
 from django.urls import Resolver404, resolve, set_script_prefix
+
+from mission_control.request_threads import threads
 
 
 def is_long_poll(scope: dict) -> bool:
@@ -94,7 +97,7 @@ def _leave(task: asyncio.Task, gone: asyncio.Task) -> None:
 async def _look(handler: ASGIHandler, scope: dict, body: bytes, send, waited) -> tuple | None:
     """One pass through Django. Sends its answer and returns None, or returns the wait its view
     asked for and the answer to send if the wait brings nothing."""
-    async with ThreadSensitiveContext():
+    async with threads.context():
         try:
             set_script_prefix(get_script_prefix(scope))
             await signals.request_started.asend(sender=handler.__class__, scope=scope)

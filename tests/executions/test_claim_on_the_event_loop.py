@@ -18,6 +18,7 @@ from executions.dispatch import ClaimWait
 from executions.services import start_execution
 from mission_control import long_poll
 from mission_control.asgi_handler import PoolSafeASGIHandler
+from mission_control.request_threads import threads
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,6 +66,7 @@ async def claim(app, key: str, wait_s: float, body: bytes | None = None) -> Appl
 async def answer(communicator: ApplicationCommunicator, timeout: float = 10) -> tuple[int, bytes]:
     start = await communicator.receive_output(timeout)
     body = await communicator.receive_output(timeout)
+    await communicator.wait(timeout)  # the pass ends (request_finished) before the scenario goes on
     return start["status"], body.get("body", b"")
 
 
@@ -189,24 +191,33 @@ def requests_made(monkeypatch):
 def test_a_waiting_claim_keeps_no_request_nor_thread(pull_agent, key, parked, requests_made):
     async def scenario():
         app = PoolSafeASGIHandler()
-        threads = threading.active_count()
+        idle = threads.idle_count()
         communicator = await claim(app, key, 20)
         await waiting(parked, 1)
-        for _ in range(500):  # the pass's thread ends as its context closes
-            if threading.active_count() <= threads:
-                break
-            await asyncio.sleep(0.01)
         gc.collect()
         alive = [ref for ref in requests_made if ref() is not None]
-        during = len(alive), threading.active_count() - threads, claim_wakeups.bells.count()
+        # The pass's thread is back among the idle ones, free for any other request.
+        during = len(alive), threads.idle_count() - idle, claim_wakeups.bells.count()
         queued = await asyncio.to_thread(queue, pull_agent)
         status, body = await answer(communicator)
         return during, len(requests_made), queued, status, json.loads(body)
 
-    (alive, threads, bells), passes, queued, status, body = run_on_own_loop(scenario)
-    assert alive == 0 and threads <= 0 and bells == 1  # only the bell is left while it waits
+    (alive, idle, bells), passes, queued, status, body = run_on_own_loop(scenario)
+    assert alive == 0 and idle >= 0 and bells == 1  # only the bell is left while it waits
     assert passes == 2  # looked, then looked again when the work rang
     assert status == 200 and body["id"] == queued
+
+
+def test_requests_reuse_their_threads(key):
+    async def scenario():
+        app = PoolSafeASGIHandler()
+        await answer(await claim(app, key, 0))
+        started = threads.started
+        for _ in range(5):
+            assert (await answer(await claim(app, key, 0)))[0] == 204
+        return threads.started - started
+
+    assert run_on_own_loop(scenario) == 0  # one after the other: the same kept thread each time
 
 
 def test_a_claim_whose_client_leaves_while_waiting_releases_its_bell(key, parked):
