@@ -31,6 +31,7 @@ from agents.models import Agent, AgentMode
 from executions import claim_wakeups, idempotency
 from executions.lifecycle import DISPATCH_TASK, finish, lock_execution, mark_running
 from executions.models import AgentRunSettings, Execution, Status
+from executions.selectors import with_effective_cost
 from mission_control import outbound, shutdown
 from mission_control.conflicts import retrying
 
@@ -199,8 +200,12 @@ def _schedule(pk: int, countdown: float) -> None:
 def claim_next(*, agent: Agent, claim_id: str | None = None) -> Execution | None:
     """Give ``agent`` its oldest claimable pending execution, now ``running``; or None.
 
+    The row returned is the one locked and updated, whole: the answer is written from it with no
+    second read (it was pending, so it has no cost correction; ``execution_body``).
+
     With a ``claim_id`` the claim is idempotent: the execution an earlier claim with that id took
-    (a retry after a lost answer) is answered again instead of taking another one."""
+    (a retry after a lost answer) is answered again instead of taking another one, read with its
+    effective cost (it may have finished, and been corrected, since)."""
     if claim_id and (taken := _claimed(agent, claim_id)) is not None:
         return taken
     now = timezone.now()
@@ -223,7 +228,8 @@ def claim_next(*, agent: Agent, claim_id: str | None = None) -> Execution | None
 
 
 def _claimed(agent: Agent, claim_id: str) -> Execution | None:
-    return idempotency.find(agent.pk, "claim_id", claim_id, Execution.objects.select_related("business"))
+    rows = with_effective_cost(Execution.objects.select_related("business"))
+    return idempotency.find(agent.pk, "claim_id", claim_id, rows)
 
 
 def _label(row: Execution, claim_id: str) -> bool:

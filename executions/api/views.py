@@ -339,7 +339,7 @@ class ClaimView(APIView):
             )
         if execution is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(ExecutionSerializer(get_visible_execution(request.user, execution.pk)).data)
+        return Response(execution_body(execution))  # the agent's own row, as claimed: no second read
 
 
 class HookView(BodyLimit, APIView):

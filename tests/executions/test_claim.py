@@ -28,6 +28,14 @@ def test_it_hands_out_the_oldest_pending_execution_now_running(pull_agent, pull_
 
 
 @pytest.mark.django_db
+def test_the_answer_is_the_row_as_the_ledger_shows_it(pull_agent, pull_api):
+    start_execution(agent=pull_agent, trigger="manual", input={"n": 1}, timeout_s=600)
+    answer = claim(pull_api).json()  # written from the row it locked, not read again
+    assert answer == pull_api.get(f"/api/v1/executions/{answer['id']}").json()
+    assert answer["deadline_at"] is not None and answer["cost_corrected"] is False
+
+
+@pytest.mark.django_db
 def test_it_answers_204_when_there_is_nothing(pull_api):
     response = claim(pull_api)
     assert response.status_code == 204

@@ -1,11 +1,12 @@
 """Claims and log appends carry the agent's ids so that a retry changes nothing (issue 13, item 4)."""
 
 import threading
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from executions.models import Execution, ExecutionLog, Status
+from executions.models import CostCorrection, Execution, ExecutionLog, Status
 from executions.services import start_execution
 
 CLAIM = "/api/v1/agent/executions/claim"
@@ -34,6 +35,19 @@ def test_a_retried_claim_answers_its_execution_after_it_finished(agent, agent_ap
     agent_api.patch(f"/api/v1/executions/{first.pk}/", {"status": "success"}, format="json")
     again = claim(agent_api, "c-1")
     assert (again.json()["id"], again.json()["status"]) == (first.pk, "success")
+
+
+@pytest.mark.django_db
+def test_a_retried_claim_answers_the_corrected_cost_of_its_finished_execution(agent, agent_api):
+    first = start_execution(agent=agent, trigger="manual", input={})
+    claim(agent_api, "c-1")
+    agent_api.patch(f"/api/v1/executions/{first.pk}/", {"status": "success"}, format="json")
+    CostCorrection.objects.create(
+        execution=Execution.objects.get(pk=first.pk), cost_usd=Decimal("0.5"), cost_source="computed"
+    )
+    again = claim(agent_api, "c-1").json()
+    assert (again["cost_usd"], again["cost_corrected"]) == ("0.50000000", True)
+    assert again == agent_api.get(f"/api/v1/executions/{first.pk}").json()
 
 
 @pytest.mark.django_db
