@@ -68,7 +68,7 @@ def drain(*, mode: str, work: int, seconds: int, index: int) -> dict:
                 done += 1
             busy = [b for b in busy if b[1] > tick]
             while len(busy) < replicas:
-                claimed = claim_next(agent=agent)
+                claimed = claim_next(agent_id=agent.pk)
                 if claimed is None:
                     break
                 busy.append((claimed.pk, tick + seconds))

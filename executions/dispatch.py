@@ -197,39 +197,40 @@ def _schedule(pk: int, countdown: float) -> None:
 
 
 @retrying
-def claim_next(*, agent: Agent, claim_id: str | None = None) -> Execution | None:
-    """Give ``agent`` its oldest claimable pending execution, now ``running``; or None.
+def claim_next(*, agent_id: int, claim_id: str | None = None) -> Execution | None:
+    """Give agent ``agent_id`` its oldest claimable pending execution, now ``running``; or None.
 
-    The row returned is the one locked and updated, whole: the answer is written from it with no
-    second read (it was pending, so it has no cost correction; ``execution_body``).
+    The row returned is the one locked and updated, whole, with its business: the answer is written
+    from it with no second read (it was pending, so it has no cost correction; ``execution_body``).
+    Nothing else is read: not the agent's row (the key named the agent), and a claim that finds
+    nothing costs one SELECT.
 
     With a ``claim_id`` the claim is idempotent: the execution an earlier claim with that id took
     (a retry after a lost answer) is answered again instead of taking another one, read with its
     effective cost (it may have finished, and been corrected, since)."""
-    if claim_id and (taken := _claimed(agent, claim_id)) is not None:
+    if claim_id and (taken := _claimed(agent_id, claim_id)) is not None:
         return taken
-    now = timezone.now()
-    with transaction.atomic():
-        # SKIP LOCKED so two concurrent claims never get (or wait for) the same row.
-        row = (
-            Execution.objects.claimable(now)
-            .filter(agent_id=agent.pk)
-            .select_for_update(skip_locked=True, no_key=True)
-            .order_by("id")
-            .first()
-        )
-        if row is None:
-            return None
-        row.business = agent.business
-        if claim_id and not _label(row, claim_id):
-            return _claimed(agent, claim_id)  # the same claim raced itself; the first attempt won
-        mark_running(row, actor=f"agent:{agent.pk}", via="claimed")
+    # In @retrying's transaction, with no savepoint of its own: the lock is held until it commits.
+    # SKIP LOCKED so two concurrent claims never get (or wait for) the same row.
+    row = (
+        Execution.objects.claimable(timezone.now())
+        .filter(agent_id=agent_id)
+        .select_related("business")
+        .select_for_update(skip_locked=True, no_key=True, of=("self",))
+        .order_by("id")
+        .first()
+    )
+    if row is None:
+        return None
+    if claim_id and not _label(row, claim_id):
+        return _claimed(agent_id, claim_id)  # the same claim raced itself; the first attempt won
+    mark_running(row, actor=f"agent:{agent_id}", via="claimed")
     return row
 
 
-def _claimed(agent: Agent, claim_id: str) -> Execution | None:
+def _claimed(agent_id: int, claim_id: str) -> Execution | None:
     rows = with_effective_cost(Execution.objects.select_related("business"))
-    return idempotency.find(agent.pk, "claim_id", claim_id, rows)
+    return idempotency.find(agent_id, "claim_id", claim_id, rows)
 
 
 def _label(row: Execution, claim_id: str) -> bool:
@@ -244,7 +245,7 @@ def _label(row: Execution, claim_id: str) -> bool:
     return True
 
 
-def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None) -> Execution | None:
+def claim(*, agent_id: int, wait_seconds: float = 0, claim_id: str | None = None) -> Execution | None:
     """Long-poll: try now, then again whenever new work for the agent rings its bell
     (``executions.claim_wakeups``), until ``wait_seconds`` have passed.
 
@@ -256,10 +257,10 @@ def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None)
     query each per renewal instead of two).
     """
     deadline = time.monotonic() + max(0.0, wait_seconds)
-    bell = claim_wakeups.bells.register(agent.pk) if wait_seconds > 0 else None
+    bell = claim_wakeups.bells.register(agent_id) if wait_seconds > 0 else None
     try:
         while True:
-            row = claim_next(agent=agent, claim_id=claim_id)
+            row = claim_next(agent_id=agent_id, claim_id=claim_id)
             remaining = deadline - time.monotonic()
             if row is not None or remaining <= 0 or shutdown.requested():
                 return row
@@ -278,7 +279,7 @@ def claim(*, agent: Agent, wait_seconds: float = 0, claim_id: str | None = None)
                 return None
     finally:
         if bell is not None:
-            claim_wakeups.bells.unregister(agent.pk, bell)
+            claim_wakeups.bells.unregister(agent_id, bell)
 
 
 @dataclass(slots=True)
@@ -308,7 +309,7 @@ class ClaimWait:
 
 
 def claim_or_wait(
-    *, agent: Agent, deadline: float, claim_id: str | None = None
+    *, agent_id: int, deadline: float, claim_id: str | None = None
 ) -> Execution | ClaimWait | None:
     """One look of a long-poll served on an event loop: the execution; None once ``deadline``
     (monotonic) has passed or the process is stopping; else a ``ClaimWait`` for the caller to await,
@@ -317,22 +318,22 @@ def claim_or_wait(
     polling, as ``claim`` does."""
     remaining = deadline - time.monotonic()
     if remaining <= 0 or shutdown.requested():
-        return claim_next(agent=agent, claim_id=claim_id)
+        return claim_next(agent_id=agent_id, claim_id=claim_id)
     if not claim_wakeups.listener.ensure_started():
-        return claim(agent=agent, wait_seconds=remaining, claim_id=claim_id)
-    bell = claim_wakeups.bells.register(agent.pk)
+        return claim(agent_id=agent_id, wait_seconds=remaining, claim_id=claim_id)
+    bell = claim_wakeups.bells.register(agent_id)
     try:
-        row = claim_next(agent=agent, claim_id=claim_id)
+        row = claim_next(agent_id=agent_id, claim_id=claim_id)
     except BaseException:
-        claim_wakeups.bells.unregister(agent.pk, bell)
+        claim_wakeups.bells.unregister(agent_id, bell)
         raise
     if row is not None or shutdown.requested():
-        claim_wakeups.bells.unregister(agent.pk, bell)
+        claim_wakeups.bells.unregister(agent_id, bell)
         return row
     generation = claim_wakeups.listener.generation
     if not connection.in_atomic_block:
         connection.close()  # back to the pool before the wait
-    return ClaimWait(agent_id=agent.pk, bell=bell, deadline=deadline, generation=generation)
+    return ClaimWait(agent_id=agent_id, bell=bell, deadline=deadline, generation=generation)
 
 
 def wait_for_work(bell: claim_wakeups.Bell, seconds: float) -> bool:

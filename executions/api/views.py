@@ -323,19 +323,19 @@ class ClaimView(APIView):
     def post(self, request):
         data = ClaimSerializer(data=request.data or {})
         data.is_valid(raise_exception=True)
-        agent, claim_id = request.user.agent, data.validated_data.get("claim_id")
+        agent_id, claim_id = request.user.agent_id, data.validated_data.get("claim_id")  # no agent row
         if getattr(request, "mc_can_wait", False):
             # Served by mission_control.long_poll: the wait happens on its event loop, not in this thread.
             waited = getattr(request, "mc_waited", None)
             deadline = waited.deadline if waited else time.monotonic() + data.validated_data["wait_seconds"]
-            execution = services.claim_or_wait(agent=agent, deadline=deadline, claim_id=claim_id)
+            execution = services.claim_or_wait(agent_id=agent_id, deadline=deadline, claim_id=claim_id)
             if isinstance(execution, services.ClaimWait):
                 response = Response(status=status.HTTP_204_NO_CONTENT)
                 response.mc_wait = execution  # sent as it is if nothing comes
                 return response
         else:
             execution = services.claim(
-                agent=agent, wait_seconds=data.validated_data["wait_seconds"], claim_id=claim_id
+                agent_id=agent_id, wait_seconds=data.validated_data["wait_seconds"], claim_id=claim_id
             )
         if execution is None:
             return Response(status=status.HTTP_204_NO_CONTENT)

@@ -145,7 +145,9 @@ def test_a_waiting_claim_wakes_on_new_work_without_polling(pull_agent, monkeypat
     real_wait = dispatch.wait_for_work
     monkeypatch.setattr(dispatch, "wait_for_work", lambda bell, s: (sleeps.append(s), real_wait(bell, s)))
     got = []
-    waiter = threading.Thread(target=lambda: got.append(dispatch.claim(agent=pull_agent, wait_seconds=20)))
+    waiter = threading.Thread(
+        target=lambda: got.append(dispatch.claim(agent_id=pull_agent.pk, wait_seconds=20))
+    )
     waiter.start()
     while claim_wakeups.bells.count() == 0 or not sleeps:
         threading.Event().wait(0.01)
@@ -168,15 +170,15 @@ def test_a_wait_that_hears_no_ring_answers_without_another_look(pull_agent):
     claim_wakeups.listener.ensure_started()
     assert claim_wakeups.listener.connected.wait(5)
     with CaptureQueriesContext(connection) as no_wait:
-        assert dispatch.claim(agent=pull_agent, wait_seconds=0) is None
+        assert dispatch.claim(agent_id=pull_agent.pk, wait_seconds=0) is None
     with CaptureQueriesContext(connection) as waited:
-        assert dispatch.claim(agent=pull_agent, wait_seconds=0.3) is None
+        assert dispatch.claim(agent_id=pull_agent.pk, wait_seconds=0.3) is None
     assert len(waited) == len(no_wait)
     # Work that rings during the wait is still claimed.
     got = []
 
     def wait() -> None:
-        got.append(dispatch.claim(agent=pull_agent, wait_seconds=10))
+        got.append(dispatch.claim(agent_id=pull_agent.pk, wait_seconds=10))
         connection.close()
 
     waiter = threading.Thread(target=wait)

@@ -13,7 +13,7 @@ from mission_control.models import Event
 
 def running(agent, **kwargs) -> Execution:
     start_execution(agent=agent, trigger="manual", **kwargs)
-    return dispatch.claim_next(agent=agent)
+    return dispatch.claim_next(agent_id=agent.pk)
 
 
 @pytest.mark.django_db
@@ -74,9 +74,9 @@ def test_a_failure_with_a_retry_policy_gets_a_linked_retry_with_backoff(pull_age
         )
         assert second.not_before == timezone.now() + timedelta(seconds=10)
         assert Event.objects.filter(kind="execution.retried", execution_id=second.pk).exists()
-        assert dispatch.claim_next(agent=pull_agent) is None  # backing off
+        assert dispatch.claim_next(agent_id=pull_agent.pk) is None  # backing off
         clock.shift(timedelta(seconds=11))
-        assert dispatch.claim_next(agent=pull_agent).pk == second.pk
+        assert dispatch.claim_next(agent_id=pull_agent.pk).pk == second.pk
         Execution.objects.filter(pk=second.pk).update(deadline_at=timezone.now() - timedelta(seconds=1))
         fail_overdue()
         third = Execution.objects.get(retry_of=second)
