@@ -89,17 +89,22 @@ async def closed_loop(
     seconds: float,
     connections: int,
     make: Callable[[int], tuple[str, str, bytes, dict]],
+    requests: int | None = None,
 ) -> tuple[float, Tally]:
-    """Keep ``connections`` requests in flight for ``seconds``; ``make(n)`` gives the n-th request
-    as ``(method, path, body, headers)``. Returns (requests per second, tally)."""
+    """Keep ``connections`` requests in flight for ``seconds`` (or until ``requests`` were sent);
+    ``make(n)`` gives the n-th request as ``(method, path, body, headers)``. Returns (requests per
+    second, tally)."""
     tally = Tally()
-    counter = iter(range(10**12))
+    counter = iter(range(10**12 if requests is None else requests))
     stop_at = time.perf_counter() + seconds
 
     async def worker() -> None:
         conn = Connection(host, port)
         while time.perf_counter() < stop_at:
-            method, path, body, headers = make(next(counter))
+            n = next(counter, None)
+            if n is None:
+                break
+            method, path, body, headers = make(n)
             started = time.perf_counter()
             try:
                 response = await conn.request(method, path, body, headers)
