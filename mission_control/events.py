@@ -109,10 +109,12 @@ def _wake(events: list[tuple[int | None, int]]) -> None:
     layer = get_channel_layer()
     if layer is None or not events or CHANNEL_LAYER.down():
         return
-    newest: dict[str, int] = {}
+    by_business: dict[int | None, int] = {}  # a batch's thousand events: a few businesses
     for business_id, pk in events:
-        for group in (business_group(business_id), ALL_GROUP):
-            newest[group] = max(newest.get(group, 0), pk)
+        if pk > by_business.get(business_id, 0):
+            by_business[business_id] = pk
+    newest = {business_group(business_id): pk for business_id, pk in by_business.items()}
+    newest[ALL_GROUP] = max(by_business.values())
 
     async def send_all():
         for group, upto in newest.items():
