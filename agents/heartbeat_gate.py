@@ -186,9 +186,10 @@ def check(raw: str) -> AgentActor | None:
             raise AuthenticationFailed("Invalid or revoked credentials.")
         entry = KeyEntry(identity=fresh.identity, rate=fresh.rate, versions=versions)
         keys.put(key_hash, entry)
-        identity = [entry.identity.pk, entry.identity.agent_id, entry.identity.business_id]
-        rate = list(entry.rate) if entry.rate is not None else None
-        heartbeat_shared.share_key(client, key_hash, identity=identity, rate=rate, versions=versions)
+        if versions is not None:  # else nothing to trust it under: checked again next beat
+            identity = [entry.identity.pk, entry.identity.agent_id, entry.identity.business_id]
+            rate = list(entry.rate) if entry.rate is not None else None
+            heartbeat_shared.share_key(client, key_hash, identity=identity, rate=rate, versions=versions)
     elif entry.versions[1] != versions[1]:
         # The business changed (a policy may set another rate): ask for the rate again.
         rate = agent_rate(entry.identity.agent_id, entry.identity.business_id) or default_rate("agent")

@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -186,3 +187,16 @@ def test_the_flush_writes_a_keys_use_to_the_minute_in_one_statement(agent_api, a
     assert AgentKey.objects.get(pk=key.pk).last_used_at == written - timedelta(minutes=5)
     presence.flush()
     assert AgentKey.objects.get(pk=key.pk).last_used_at > written - timedelta(minutes=1)
+
+
+@pytest.mark.redis
+def test_a_beat_whose_counters_cannot_be_read_is_answered_from_the_database(agent_api, monkeypatch):
+    """Redis emptied under the beat (a restart, a failover) and the counters not readable again: the
+    key is checked in the database and the beat answered, with nothing shared to trust it under."""
+    from mission_control import control_versions
+
+    beat(agent_api)
+    cache.clear()  # every counter gone
+    monkeypatch.setattr(control_versions, "read", lambda *scopes: None)
+    assert beat(agent_api).status_code == 200
+    assert beat(agent_api).status_code == 200
