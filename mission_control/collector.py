@@ -1,4 +1,6 @@
-"""CPython's cyclic garbage collector in the web process (daphne), where a thousand long-polls wait.
+"""CPython's cyclic garbage collector in the web process (daphne), where a thousand long-polls wait,
+and in the ``agents`` WSGI workers (``mission_control/wsgi.py``), where a full pass stops every
+thread serving beats.
 
 A full collection (of the oldest generation) stops the whole process, daphne's event loop
 included, for as long as it walks every object it tracks: a claim rung during one waits for it.

@@ -474,7 +474,7 @@ MC_WS_TOKEN_AUTHENTICATORS = ["governance.auth.ws_principal", "agents.auth.ws_pr
 # The live stream (mission_control/consumers.py): how often an idle socket looks for events it was
 # not woken for (a lost wake-up, a Redis restart), re-checks its caller's access, how many events it
 # sends ahead of a client's acks, and how long a client may stall with its window full.
-# The web process's collector thresholds (mission_control/collector.py); CPython's own are 700,10,10.
+# The web and agents processes' collector thresholds (mission_control/collector.py); CPython's own are 700,10,10.
 MC_WEB_GC_THRESHOLD = tuple(int(n) for n in os.environ.get("MC_WEB_GC_THRESHOLD", "10000,10,10").split(","))
 MC_WS_POLL_S = float(os.environ.get("MC_WS_POLL_S", "2"))
 MC_WS_RECHECK_S = float(os.environ.get("MC_WS_RECHECK_S", "15"))

@@ -8,6 +8,7 @@ import json
 import pytest
 from django.core import signals
 from django.core.cache import cache
+from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -17,11 +18,13 @@ from agents.services import revoke_key
 from governance.models import ExecutionPolicy
 from mission_control.redis_client import redis_client
 from mission_control.request_metrics import REQUESTS
-from mission_control.wsgi import django_application
 
 pytestmark = [pytest.mark.django_db]
 
 PATH = "/api/v1/agent/heartbeat"
+# Django's WSGI application as mission_control.wsgi makes it (importing that module would also settle
+# this test process's garbage collector, mission_control/collector.py).
+django_application = get_wsgi_application()
 
 
 class Counting:
