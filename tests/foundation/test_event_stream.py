@@ -70,10 +70,12 @@ async def test_it_delivers_a_burst_exactly_once_in_order_across_reconnects(make_
         if not chunk:
             break
         received.extend(chunk)
-        await communicator.disconnect()  # a flaky network: drop and come back with after=
+        # A flaky network: drop and come back with after=. The close waits for the socket's tasks
+        # (re-cancelling one whose cancellation was lost), past the communicator's 1 s default.
+        await communicator.disconnect(timeout=10)
         reconnects += 1
         communicator = await connect(f"/ws/events/?token={raw}&after={received[-1]}")
-    await communicator.disconnect()
+    await communicator.disconnect(timeout=10)
     for writer in writers:
         writer.join()
     print(f"burst: sent {len(published)}, received {len(received)}, reconnects {reconnects}")

@@ -10,6 +10,26 @@ from asgiref.sync import sync_to_async
 from mission_control.request_threads import RequestThreads
 
 
+def run(scenario):
+    """``asyncio.run(scenario())`` on a thread of its own: in the full run an earlier async test may
+    leave this thread's event loop running, and asyncio.run refuses to start under it."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["result"] = asyncio.run(scenario())
+        except BaseException as exc:  # re-raised below, in the test's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(30)
+    assert outcome, "still running after 30 s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
 def test_it_runs_a_requests_sync_calls_on_one_thread_and_reuses_it():
     pool = RequestThreads(keep=4)
 
@@ -22,7 +42,7 @@ def test_it_runs_a_requests_sync_calls_on_one_thread_and_reuses_it():
     async def scenario():
         return [await request() for _ in range(3)]
 
-    seen = asyncio.run(scenario())
+    seen = run(scenario)
     assert all(len(one) == 1 for one in seen)  # each request's calls on one thread
     assert len(set.union(*seen)) == 1 and pool.started == 1  # and the next request on the same one
 
@@ -38,7 +58,7 @@ def test_requests_at_the_same_time_get_threads_of_their_own():
     async def scenario():
         return await asyncio.gather(request(), request())
 
-    first, second = asyncio.run(scenario())
+    first, second = run(scenario)
     assert first != second and pool.idle_count() == 2
 
 
@@ -61,7 +81,7 @@ def test_a_thread_still_busy_with_a_cancelled_request_is_not_reused():
             pass
         return kept, pool.started
 
-    kept, started = asyncio.run(scenario())
+    kept, started = run(scenario)
     assert kept == 0 and started == 2
 
 
@@ -76,5 +96,5 @@ def test_it_keeps_at_most_keep_idle_threads():
     async def scenario():
         await asyncio.gather(request(), request())
 
-    asyncio.run(scenario())
+    run(scenario)
     assert pool.idle_count() == 1
