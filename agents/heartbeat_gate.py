@@ -31,7 +31,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.exceptions import AuthenticationFailed
 
-from agents import heartbeat_shared, heartbeats
+from agents import heartbeat_shared, heartbeats, presence
 from agents.auth import KEY_PREFIX, LAST_USED_RESOLUTION, AgentActor, AgentKeyAuthentication, KeyIdentity
 from agents.models import AgentKey
 from governance.auth import bearer_token
@@ -122,8 +122,6 @@ def _ask_redis(
     Returns (versions, count). The key's use goes to the presence buffer, whose flush writes
     ``last_used_at`` to the minute (a fleet's keys would otherwise be a burst of row writes every
     minute); the minute's mark tells the other agent paths (``agents.auth``) it is written."""
-    from agents import presence
-
     names = [cache.make_key(f"ctlv:{scope}") for scope in _scopes(entry.identity)]
     pipe = client.pipeline(transaction=False)
     pipe.mget(names)
